@@ -1,0 +1,45 @@
+# Shared helpers for fuserank's scripts. Source it; it defines functions and variables only.
+
+FUSERANK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ES_VERSION="9.5.3"
+
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+note() { printf '[fuserank] %s\n' "$*" >&2; }
+
+# Prints the major version of the JDK at $1 (a JAVA_HOME), or nothing if it is not a JDK.
+java_major() {
+  [ -x "$1/bin/java" ] || return 0
+  "$1/bin/java" -XshowSettings:properties -version 2>&1 \
+    | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1
+}
+
+# Finds a JDK 21+ (Elasticsearch 9 needs it): $JAVA_HOME if new enough, else the Temurin 25 of
+# these machines, else the newest JDK under /usr/lib/jvm. Exports JAVA_HOME or dies saying why.
+require_java21() {
+  local candidate major best="" best_major=0
+  for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
+    [ -n "$candidate" ] || continue
+    major="$(java_major "$candidate")"
+    [ -n "$major" ] || continue
+    if [ "$candidate" = "${JAVA_HOME:-}" ] && [ "$major" -ge 21 ]; then best="$candidate"; break; fi
+    if [ "$major" -ge 21 ] && [ "$major" -gt "$best_major" ]; then best="$candidate"; best_major="$major"; fi
+  done
+  [ -n "$best" ] || die "no JDK 21+ found (JAVA_HOME=[${JAVA_HOME:-unset}], /usr/lib/jvm has [$(ls /usr/lib/jvm 2>/dev/null | tr '\n' ' ')]); Elasticsearch ${ES_VERSION} needs Java 21+: install one and set JAVA_HOME"
+  export JAVA_HOME="$best"
+}
+
+# Runs Maven quietly in batch mode with the JDK 21+.
+mvn_quiet() {
+  require_java21
+  command -v mvn >/dev/null || die "mvn not found: run scripts/setup first"
+  # Maven 3.8's bundled Guava trips JDK 24+'s sun.misc.Unsafe warning; allow it quietly.
+  MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -Dstyle.color=never "$@"
+}
+
+# The Python virtual environment lives outside the clone, keyed by the requirements' hash, so a
+# fresh clone on a machine that already built it reuses it; FUSERANK_VENV overrides the place.
+venv_dir() {
+  local req="$FUSERANK_ROOT/encoder/training/requirements.txt"
+  if [ -n "${FUSERANK_VENV:-}" ]; then printf '%s\n' "$FUSERANK_VENV"; return; fi
+  printf '%s/fuserank/venv-%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}" "$(sha256sum "$req" | cut -c1-12)"
+}
