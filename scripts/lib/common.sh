@@ -13,18 +13,18 @@ java_major() {
     | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1
 }
 
-# Finds a JDK 21+ (Elasticsearch 9 needs it): $JAVA_HOME if new enough, else the Temurin 25 of
-# these machines, else the newest JDK under /usr/lib/jvm. Exports JAVA_HOME or dies saying why.
+# Finds a JDK 21+ (Elasticsearch 9 needs it): $JAVA_HOME if new enough, else the newest JDK
+# under /usr/lib/jvm (FUSERANK_JVM_DIR). Exports JAVA_HOME or dies saying why.
 require_java21() {
-  local candidate major best="" best_major=0
-  for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
+  local candidate major best="" best_major=0 jvm_dir="${FUSERANK_JVM_DIR:-/usr/lib/jvm}"
+  for candidate in "${JAVA_HOME:-}" "$jvm_dir"/*; do
     [ -n "$candidate" ] || continue
     major="$(java_major "$candidate")"
     [ -n "$major" ] || continue
     if [ "$candidate" = "${JAVA_HOME:-}" ] && [ "$major" -ge 21 ]; then best="$candidate"; break; fi
     if [ "$major" -ge 21 ] && [ "$major" -gt "$best_major" ]; then best="$candidate"; best_major="$major"; fi
   done
-  [ -n "$best" ] || die "no JDK 21+ found (JAVA_HOME=[${JAVA_HOME:-unset}], /usr/lib/jvm has [$(ls /usr/lib/jvm 2>/dev/null | tr '\n' ' ')]); Elasticsearch ${ES_VERSION} needs Java 21+: install one and set JAVA_HOME"
+  [ -n "$best" ] || die "no JDK 21+ found (JAVA_HOME=[${JAVA_HOME:-unset}], $jvm_dir has [$(ls "$jvm_dir" 2>/dev/null | tr '\n' ' ')]); Elasticsearch ${ES_VERSION} needs Java 21+: install one and set JAVA_HOME"
   export JAVA_HOME="$best"
 }
 
@@ -32,8 +32,10 @@ require_java21() {
 mvn_quiet() {
   require_java21
   command -v mvn >/dev/null || die "mvn not found: run scripts/setup first"
-  # Maven 3.8's bundled Guava trips JDK 24+'s sun.misc.Unsafe warning; allow it quietly.
-  MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -Dstyle.color=never "$@"
+  local opts="${MAVEN_OPTS:-}"
+  # Maven 3.8's bundled Guava trips JDK 24+'s sun.misc.Unsafe warnings; allow it quietly there.
+  if [ "$(java_major "$JAVA_HOME")" -ge 24 ]; then opts="$opts --sun-misc-unsafe-memory-access=allow"; fi
+  MAVEN_OPTS="$opts" mvn -B -q -Dstyle.color=never "$@"
 }
 
 # The Python virtual environment lives outside the clone, keyed by the requirements' hash, so a
