@@ -1,0 +1,274 @@
+"""Export a trained checkpoint to the model bundle that the Java side loads.
+
+A bundle directory (the contract between Python and Java, ../shared/docs/architecture.md):
+
+    manifest.json          every file with its sha256; graphs' input/output names and shapes;
+                           image preprocessing; text limits; widths, token counts, codec; score
+    image_encoder.onnx     pixels -> normalized ITC embedding + image token features
+    text_encoder.onnx      input_ids + attention_mask -> normalized ITC embedding + token features
+    fusion_itm.onnx        text features + mask, image features + mask -> ITM logits
+    tokenizer.json         the WordPiece tokenizer training used (DJL loads the same file)
+    reference/             real test-split images and captions with PyTorch's outputs for them
+                           (raw little-endian float32/int64 .bin files indexed by reference.json)
+                           and the tokenizer fixture: the Java parity tests reproduce these
+
+Graphs are exported with ``torch.onnx.export`` (the TorchScript exporter; BLIP/ALBEF-family
+models are not covered by Hugging Face optimum), dynamic batch and token axes, checked with
+``onnx.checker`` and run once in ONNX Runtime against PyTorch before the manifest is written.
+
+    python export.py --checkpoint runs/small/checkpoint_best.pt --out bundles/small \\
+        --reference-ann data/scenes/test.json --image-root data/scenes
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+import data
+from model import ALBEF, fusion_flops_per_pair
+from pretrain import model_from_checkpoint
+from tokenizer import TextTokenizer, write_fixture
+
+OPSET = 17  # loaded by ONNX Runtime 1.29 (Java) and every onnxruntime wheel we pin
+BUNDLE_FORMAT = 1
+CODECS = ("fp32", "fp16", "int8")
+
+
+class ImageEncoderGraph(nn.Module):
+    def __init__(self, model: ALBEF):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels):
+        return self.model.encode_image(pixels)
+
+
+class TextEncoderGraph(nn.Module):
+    def __init__(self, model: ALBEF):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model.encode_text(input_ids, attention_mask)
+
+
+class FusionItmGraph(nn.Module):
+    def __init__(self, model: ALBEF):
+        super().__init__()
+        self.model = model
+
+    def forward(self, text_features, text_mask, image_features, image_mask):
+        return self.model.itm_logits(text_features, text_mask, image_features, image_mask)
+
+
+def graph_specs(model: ALBEF) -> dict:
+    """Names, dtypes and shapes of each graph's tensors; strings are dynamic axes."""
+    c = model.cfg
+    n, w, d, s = c.feature_layers, c.text_width, c.embed_dim, c.image_size
+    return {
+        "image_encoder": {
+            "inputs": [{"name": "pixels", "dtype": "float32", "shape": ["batch", 3, s, s]}],
+            "outputs": [
+                {"name": "embedding", "dtype": "float32", "shape": ["batch", d]},
+                {"name": "token_features", "dtype": "float32", "shape": ["batch", n * c.image_tokens, w]},
+            ],
+        },
+        "text_encoder": {
+            "inputs": [
+                {"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]},
+                {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "tokens"]},
+            ],
+            "outputs": [
+                {"name": "embedding", "dtype": "float32", "shape": ["batch", d]},
+                {"name": "token_features", "dtype": "float32", "shape": ["batch", "layer_tokens", w]},
+            ],
+        },
+        "fusion_itm": {
+            "inputs": [
+                {"name": "text_features", "dtype": "float32", "shape": ["batch", "text_layer_tokens", w]},
+                {"name": "text_mask", "dtype": "int64", "shape": ["batch", "text_tokens"]},
+                {"name": "image_features", "dtype": "float32", "shape": ["batch", "image_layer_tokens", w]},
+                {"name": "image_mask", "dtype": "int64", "shape": ["batch", "image_tokens"]},
+            ],
+            "outputs": [{"name": "itm_logits", "dtype": "float32", "shape": ["batch", 2]}],
+        },
+    }
+
+
+def export_graph(module: nn.Module, example: tuple, spec: dict, path: Path):
+    names_in = [t["name"] for t in spec["inputs"]]
+    names_out = [t["name"] for t in spec["outputs"]]
+    dynamic = {
+        t["name"]: {i: axis for i, axis in enumerate(t["shape"]) if isinstance(axis, str)}
+        for t in spec["inputs"] + spec["outputs"]
+    }
+    torch.onnx.export(
+        module, example, str(path), input_names=names_in, output_names=names_out, dynamic_axes=dynamic,
+        opset_version=OPSET, do_constant_folding=True, dynamo=False,
+    )
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ReferenceWriter:
+    """Raw little-endian arrays + an index: trivial to read from Java with a ByteBuffer."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.index: dict[str, dict] = {}
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def add(self, name: str, array) -> None:
+        array = np.ascontiguousarray(array.detach().cpu().numpy() if torch.is_tensor(array) else array)
+        dtype = {np.dtype("float32"): "float32", np.dtype("int64"): "int64"}[array.dtype]
+        (self.directory / f"{name}.bin").write_bytes(array.astype(array.dtype.newbyteorder("<")).tobytes())
+        self.index[name] = {"file": f"{name}.bin", "dtype": dtype, "shape": list(array.shape)}
+
+
+@torch.no_grad()
+def write_reference(model: ALBEF, tokenizer: TextTokenizer, transform: data.ImageTransform, ann: Path,
+                    image_root: Path, bundle: Path, count: int) -> dict:
+    """The first ``count`` images of a real split and one caption of each, with PyTorch's
+    preprocessing tensors, embeddings, token features, and ITM logits of every image x caption."""
+    annotations = data.load_annotations(ann)[:count]
+    ref = ReferenceWriter(bundle / "reference")
+    (bundle / "reference" / "images").mkdir(exist_ok=True)
+    images, captions = [], []
+    for i, entry in enumerate(annotations):
+        source = image_root / entry["image"]
+        target = bundle / "reference" / "images" / f"{i:02d}{source.suffix}"
+        shutil.copyfile(source, target)
+        images.append(target.relative_to(bundle).as_posix())
+        captions.append(data.pre_caption(entry["caption"][0]))
+    pixels = torch.stack([transform(bundle / p) for p in images])
+    image_embedding, image_features = model.encode_image(pixels)
+    ids, mask = tokenizer.encode_batch(captions)
+    text_embedding, text_features = model.encode_text(ids, mask)
+    n_img, n_txt = len(images), len(captions)
+    image_mask = torch.ones(n_img * n_txt, image_features.shape[1] // model.cfg.feature_layers, dtype=torch.long)
+    logits = model.itm_logits(
+        text_features.repeat(n_img, 1, 1), mask.repeat(n_img, 1),
+        image_features.repeat_interleave(n_txt, dim=0), image_mask,
+    ).view(n_img, n_txt, 2)
+    for name, value in [("pixels", pixels), ("image_embedding", image_embedding), ("image_token_features", image_features),
+                        ("input_ids", ids), ("attention_mask", mask), ("text_embedding", text_embedding),
+                        ("text_token_features", text_features), ("itm_logits", logits)]:
+        ref.add(name, value)
+    write_fixture(tokenizer, bundle / "reference" / "tokenizer_fixture.json")
+    reference = {"images": images, "captions": captions, "arrays": ref.index,
+                 "itm_logits_layout": "[image, caption, (no_match, match)]",
+                 "tokenizer_fixture": "reference/tokenizer_fixture.json"}
+    (bundle / "reference" / "reference.json").write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
+    return {"pixels": pixels, "ids": ids, "mask": mask, "image_embedding": image_embedding,
+            "image_features": image_features, "text_embedding": text_embedding, "text_features": text_features,
+            "logits": logits}
+
+
+def onnx_parity(bundle: Path, ref: dict, feature_layers: int) -> dict:
+    """Run the exported graphs in ONNX Runtime on the reference inputs; max abs diff vs PyTorch."""
+    def session(name):
+        return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+
+    img_emb, img_feat = session("image_encoder").run(None, {"pixels": ref["pixels"].numpy()})
+    txt_emb, txt_feat = session("text_encoder").run(
+        None, {"input_ids": ref["ids"].numpy(), "attention_mask": ref["mask"].numpy()})
+    n_img, n_txt = img_feat.shape[0], txt_feat.shape[0]
+    image_tokens = img_feat.shape[1] // feature_layers
+    (logits,) = session("fusion_itm").run(None, {
+        "text_features": np.tile(txt_feat, (n_img, 1, 1)), "text_mask": np.tile(ref["mask"].numpy(), (n_img, 1)),
+        "image_features": np.repeat(img_feat, n_txt, axis=0),
+        "image_mask": np.ones((n_img * n_txt, image_tokens), dtype=np.int64)})
+    diff = lambda a, b: float(np.abs(a - b.detach().numpy()).max())  # noqa: E731
+    return {"image_embedding": diff(img_emb, ref["image_embedding"]), "image_token_features": diff(img_feat, ref["image_features"]),
+            "text_embedding": diff(txt_emb, ref["text_embedding"]), "text_token_features": diff(txt_feat, ref["text_features"]),
+            "itm_logits": diff(logits.reshape(n_img, n_txt, 2), ref["logits"])}
+
+
+def export_bundle(checkpoint_path: Path, out: Path, reference_ann: Path, image_root: Path, codec: str = "int8",
+                  reference_count: int = 4, name: str | None = None) -> dict:
+    if codec not in CODECS:
+        raise ValueError(f"unknown codec [{codec}]; valid codecs: {list(CODECS)}")
+    model, checkpoint = model_from_checkpoint(checkpoint_path)
+    model.eval()
+    cfg = model.cfg
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tokenizer.json").write_text(checkpoint["tokenizer_json"], encoding="utf-8")
+    tokenizer = TextTokenizer(out / "tokenizer.json", cfg.max_tokens)
+    transform = data.ImageTransform(cfg.image_size)
+
+    specs = graph_specs(model)
+    s, n = cfg.image_size, cfg.feature_layers
+    example_pixels = torch.zeros(2, 3, s, s)
+    example_ids, example_mask = tokenizer.encode_batch(["a red circle", "a large blue square left of a small red star"])
+    with torch.no_grad():
+        _, img_feat = model.encode_image(example_pixels)
+        _, txt_feat = model.encode_text(example_ids, example_mask)
+    export_graph(ImageEncoderGraph(model), (example_pixels,), specs["image_encoder"], out / "image_encoder.onnx")
+    export_graph(TextEncoderGraph(model), (example_ids, example_mask), specs["text_encoder"], out / "text_encoder.onnx")
+    image_mask = torch.ones(2, cfg.image_tokens, dtype=torch.long)
+    export_graph(FusionItmGraph(model), (txt_feat, example_mask, img_feat, image_mask), specs["fusion_itm"],
+                 out / "fusion_itm.onnx")
+
+    ref = write_reference(model, tokenizer, transform, reference_ann, image_root, out, reference_count)
+    parity = onnx_parity(out, ref, n)
+
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
+    manifest = {
+        "format_version": BUNDLE_FORMAT,
+        "name": name or out.name,
+        "model": {"family": "albef", "bridge": cfg.bridge, "config": cfg.to_dict(),
+                  "training_step": checkpoint.get("step"), "validation": checkpoint.get("metrics")},
+        "embedding": {"dim": cfg.embed_dim, "normalized": True, "similarity": "dot_product"},
+        "token_features": {"width": cfg.text_width, "feature_layers": n, "image_tokens": cfg.image_tokens,
+                           "layout": "[tokens = feature_layers x tokens_per_layer, width], layer-major",
+                           "codec": codec, "codecs": list(CODECS)},
+        "text": {"tokenizer": "tokenizer.json", "max_tokens": cfg.max_tokens,
+                 "preprocessing": "albef_pre_caption", "max_words": 30,
+                 "pad_id": tokenizer.pad_id, "cls_id": tokenizer.cls_id, "sep_id": tokenizer.sep_id},
+        "image": transform.manifest(),
+        "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
+        "score": {"itm": "itm_logits[:, 1]", "itc": "dot(query_embedding, candidate_embedding)",
+                  "modes": {"itm": "itm", "itm_plus_itc": "itm + itc (BLIP)", "blend": "w_itm * itm + w_itc * itc"}},
+        "fusion_flops_per_pair": fusion_flops_per_pair(cfg, cfg.max_tokens),
+        "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_pytorch": parity},
+        "files": {p.relative_to(out).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Export a checkpoint to a fuserank model bundle.")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--reference-ann", type=Path, required=True, help="annotations of a real split for the reference outputs")
+    p.add_argument("--image-root", type=Path, required=True)
+    p.add_argument("--codec", default="int8", choices=CODECS, help="token-feature codec the index should use")
+    p.add_argument("--reference-count", type=int, default=4)
+    p.add_argument("--name")
+    args = p.parse_args(argv)
+    manifest = export_bundle(args.checkpoint, args.out, args.reference_ann, args.image_root, args.codec,
+                             args.reference_count, args.name)
+    size = sum(f["bytes"] for f in manifest["files"].values())
+    print(json.dumps({"bundle": str(args.out), "bytes": size, "parity": manifest["export_check"]["max_abs_diff_vs_pytorch"]}))
+
+
+if __name__ == "__main__":
+    main()

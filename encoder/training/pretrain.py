@@ -1,0 +1,420 @@
+"""Pretraining and retrieval fine-tuning of the ALBEF-style model (model.py).
+
+One flat loop: ITC with momentum queues and distillation, ITM with in-batch hard negatives, and
+(in ``--mode pretrain``) MLM; ``--mode finetune`` trains ITC + ITM as ALBEF's retrieval
+fine-tuning does. AdamW, linear warm-up then cosine decay, gradient clipping, seeded; bf16
+autocast and ``torchrun`` DDP on GPUs. Every epoch it evaluates on the validation split with
+ALBEF's protocol (retrieval_eval.py): ITC alone and ITC + ITM rerank at each ``--eval-k``.
+
+    python pretrain.py --train-ann D/train.json --val-ann D/val.json --image-root D \\
+        --preset small --epochs 10 --out runs/small
+    torchrun --nproc-per-node 8 pretrain.py ... --preset base --bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.flop_counter import FlopCounterMode
+
+import data
+import retrieval_eval
+from model import ALBEF, ModelConfig, preset
+from tokenizer import TextTokenizer, train_wordpiece
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--train-ann", type=Path, required=True, help="Karpathy-format annotation JSON")
+    p.add_argument("--val-ann", type=Path, help="validation annotations, evaluated every epoch")
+    p.add_argument("--test-ann", type=Path, help="test annotations, evaluated once at the end")
+    p.add_argument("--image-root", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="run directory: checkpoints, logs, tokenizer")
+    p.add_argument("--tokenizer", type=Path, help="an existing tokenizer.json; default: train one on the train captions")
+    p.add_argument("--vocab-size", type=int, default=2000, help="when training the tokenizer")
+    p.add_argument("--preset", default="small", choices=["tiny", "small", "base"])
+    p.add_argument("--bridge", action=argparse.BooleanOptionalAction, default=False, help="BridgeTower bridge layers")
+    p.add_argument("--mode", default="pretrain", choices=["pretrain", "finetune"], help="finetune: ITC + ITM only")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (e.g. pretrain -> finetune)")
+    p.add_argument("--resume", type=Path, help="continue this run's checkpoint (weights, optimizer, step)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
+    p.add_argument("--batch-size", type=int, default=64, help="per process")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--min-lr", type=float, default=1e-5)
+    p.add_argument("--warmup-steps", type=int, default=200)
+    p.add_argument("--weight-decay", type=float, default=0.02)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--alpha", type=float, help="distillation weight (default: the preset's); ramped from 0 over epoch 1")
+    p.add_argument("--eval-k", type=int, nargs="+", default=[16, 32])
+    p.add_argument("--eval-max-images", type=int, help="evaluate on the first N validation images only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (default: on for CUDA)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads on CPU")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--peak-tflops", type=float, help="accelerator peak for model-FLOPs utilisation (H200 bf16: 989)")
+    return p.parse_args(argv)
+
+
+# ---- distributed helpers -------------------------------------------------------------------
+
+def init_distributed():
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; a plain run is a world of one."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    return world, rank, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def all_gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """ALBEF's concat_all_gather: the queue receives every rank's momentum features."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts, dim=0)
+
+
+# ---- data ----------------------------------------------------------------------------------
+
+class OneCaptionPerImageSampler(torch.utils.data.Sampler):
+    """An epoch visits every image once with one of its captions drawn at random, so a batch
+    holds distinct images (ITM hard negatives need other images) and all captions get seen over
+    the epochs. Sharded by rank for DDP; seeded by (seed, epoch)."""
+
+    def __init__(self, pairs_by_image: list[list[int]], seed: int, world: int = 1, rank: int = 0):
+        self.pairs_by_image = pairs_by_image
+        self.seed, self.world, self.rank = seed, world, rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def __iter__(self):
+        rng = random.Random(self.seed * 100_003 + self.epoch)
+        order = list(range(len(self.pairs_by_image)))
+        rng.shuffle(order)
+        order = order[: len(order) - len(order) % self.world]
+        return iter([rng.choice(self.pairs_by_image[i]) for i in order[self.rank :: self.world]])
+
+    def __len__(self):
+        return len(self.pairs_by_image) // self.world
+
+
+def pairs_by_image(annotations: list[dict]) -> list[list[int]]:
+    """Pair indices (file order, as RetrievalTrainDataset numbers them) grouped by image."""
+    groups, next_pair = [], 0
+    for entry in annotations:
+        groups.append(list(range(next_pair, next_pair + len(entry["caption"]))))
+        next_pair += len(entry["caption"])
+    return groups
+
+
+def collate(tokenizer: TextTokenizer):
+    def fn(batch):
+        images, captions, image_idx = zip(*batch)
+        ids, mask = tokenizer.encode_batch(list(captions))
+        return torch.stack(images), ids, mask, torch.tensor(image_idx, dtype=torch.long)
+
+    return fn
+
+
+# ---- schedule ------------------------------------------------------------------------------
+
+def learning_rate(step: int, total: int, args) -> float:
+    """Linear warm-up to --lr, then cosine decay to --min-lr (ALBEF uses warm-up + cosine)."""
+    if step < args.warmup_steps:
+        return args.lr * (step + 1) / args.warmup_steps
+    progress = min(1.0, (step - args.warmup_steps) / max(1, total - args.warmup_steps))
+    return args.min_lr + 0.5 * (args.lr - args.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def build_optimizer(model: ALBEF, args) -> torch.optim.AdamW:
+    """AdamW; no weight decay on biases, norms, embeddings' positions, tokens and temperature."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "pos_embed" in name or "cls_token" in name else decay).append(p)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
+    )
+
+
+# ---- evaluation ----------------------------------------------------------------------------
+
+@torch.no_grad()
+def embed_eval_set(model: ALBEF, dataset, tokenizer: TextTokenizer, device, batch_size=128, max_images=None):
+    """ITC embeddings and token features of every image and text of an eval split."""
+    n_images = len(dataset) if max_images is None else min(max_images, len(dataset))
+    image_embeds, image_feats = [], []
+    for start in range(0, n_images, batch_size):
+        pixels = torch.stack([dataset[i][0] for i in range(start, min(n_images, start + batch_size))]).to(device)
+        embedding, feats = model.encode_image(pixels)
+        image_embeds.append(embedding.float())
+        image_feats.append(feats.float())
+    text_ids = [t for t in range(len(dataset.texts)) if dataset.txt2img[t] < n_images]
+    text_embeds, text_feats, text_masks = [], [], []
+    for start in range(0, len(text_ids), batch_size):
+        ids, mask = tokenizer.encode_batch([dataset.texts[t] for t in text_ids[start : start + batch_size]])
+        ids, mask = ids.to(device), mask.to(device)
+        embedding, feats = model.encode_text(ids, mask)
+        text_embeds.append(embedding.float())
+        # Pad every batch to max_tokens so all texts stack into one tensor.
+        pad = tokenizer.max_tokens - ids.shape[1]
+        n = model.cfg.feature_layers
+        feats = feats.view(ids.shape[0], n, ids.shape[1], -1)
+        feats = torch.nn.functional.pad(feats, (0, 0, 0, pad)).view(ids.shape[0], n * tokenizer.max_tokens, -1)
+        text_feats.append(feats.float())
+        text_masks.append(torch.nn.functional.pad(mask, (0, pad)))
+    img2txt_index = {t: j for j, t in enumerate(text_ids)}
+    img2txt = [[img2txt_index[t] for t in dataset.img2txt[i]] for i in range(n_images)]
+    txt2img = [dataset.txt2img[t] for t in text_ids]
+    return (
+        torch.cat(image_embeds), torch.cat(image_feats), torch.cat(text_embeds), torch.cat(text_feats),
+        torch.cat(text_masks), img2txt, txt2img,
+    )
+
+
+@torch.no_grad()
+def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, max_images=None, batch_size=128):
+    """ALBEF's retrieval evaluation: the ITC similarity matrix, then ITM scores for the top-k
+    candidates of every query (the rest stay at -100). ITM scores are computed once for the
+    largest k and reused for the smaller ones (their top-k is a prefix)."""
+    model.eval()
+    image_embed, image_feats, text_embed, text_feats, text_mask, img2txt, txt2img = embed_eval_set(
+        model, dataset, tokenizer, device, batch_size, max_images
+    )
+    sim_i2t = (image_embed @ text_embed.T).cpu().numpy()
+    results = {"ITC": retrieval_eval.itm_eval(sim_i2t, sim_i2t.T, img2txt, txt2img)}
+    image_mask = torch.ones(image_feats.shape[:2], dtype=torch.long, device=device)
+    cache: dict[tuple[str, int, int], float] = {}
+
+    def itm_scores(pixels_side: str):
+        def score(query: int, candidates: np.ndarray) -> np.ndarray:
+            missing = [int(c) for c in candidates if (pixels_side, query, int(c)) not in cache]
+            for start in range(0, len(missing), batch_size):
+                chunk = torch.tensor(missing[start : start + batch_size], device=device)
+                if pixels_side == "i2t":  # query image, candidate texts
+                    img = image_feats[query].expand(len(chunk), -1, -1)
+                    logits = model.itm_logits(text_feats[chunk], text_mask[chunk], img, image_mask[: len(chunk)])
+                else:  # query text, candidate images
+                    txt = text_feats[query].expand(len(chunk), -1, -1)
+                    msk = text_mask[query].expand(len(chunk), -1)
+                    logits = model.itm_logits(txt, msk, image_feats[chunk], image_mask[: len(chunk)])
+                for c, s in zip(chunk.tolist(), logits[:, 1].float().tolist()):
+                    cache[(pixels_side, query, c)] = s
+            return np.array([cache[(pixels_side, query, int(c))] for c in candidates], dtype=np.float32)
+
+        return score
+
+    for k in sorted(k_values, reverse=True):
+        i2t = retrieval_eval.rerank_scores(sim_i2t, k, itm_scores("i2t"))
+        t2i = retrieval_eval.rerank_scores(sim_i2t.T, k, itm_scores("t2i"))
+        results[f"ITC+ITM k={k}"] = retrieval_eval.itm_eval(i2t, t2i, img2txt, txt2img)
+    model.train()
+    return dict(sorted(results.items(), key=lambda kv: (kv[0] != "ITC", len(kv[0]), kv[0])))
+
+
+# ---- checkpoints ---------------------------------------------------------------------------
+
+def save_checkpoint(path: Path, model: ALBEF, optimizer, step: int, epoch: int, args, tokenizer_path: Path, metrics=None):
+    """A checkpoint carries its config and tokenizer, so export needs nothing else."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "config": model.cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "step": step, "epoch": epoch, "args": {k: str(v) for k, v in vars(args).items()},
+            "tokenizer_json": tokenizer_path.read_text(encoding="utf-8"), "metrics": metrics,
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, map_location="cpu") -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint [{path}] does not exist")
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def model_from_checkpoint(path: Path, map_location="cpu") -> tuple[ALBEF, dict]:
+    checkpoint = load_checkpoint(path, map_location)
+    model = ALBEF(ModelConfig(**checkpoint["config"]))
+    model.load_state_dict(checkpoint["model"])
+    return model, checkpoint
+
+
+# ---- the loop ------------------------------------------------------------------------------
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    world, rank, local_rank = init_distributed()
+    is_main = rank == 0
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" else args.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    use_bf16 = device.type == "cuda" if args.bf16 is None else args.bf16
+    torch.manual_seed(args.seed + rank)
+    random.seed(args.seed + rank)
+    np.random.seed(args.seed + rank)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_file = (args.out / "log.jsonl").open("a", encoding="utf-8") if is_main else None
+
+    def log(record: dict):
+        if is_main:
+            print(json.dumps(record), flush=True)
+            log_file.write(json.dumps(record) + "\n")
+            log_file.flush()
+
+    train_annotations = data.load_annotations(args.train_ann)
+    checkpoint = load_checkpoint(args.resume) if args.resume else None
+    tokenizer_path = args.out / "tokenizer.json"
+    if checkpoint is not None:
+        tokenizer_path.write_text(checkpoint["tokenizer_json"], encoding="utf-8")
+    elif args.tokenizer:
+        tokenizer_path.write_text(args.tokenizer.read_text(encoding="utf-8"), encoding="utf-8")
+    elif is_main:
+        captions = [data.pre_caption(c) for entry in train_annotations for c in entry["caption"]]
+        train_wordpiece(captions, tokenizer_path, vocab_size=args.vocab_size)
+    if world > 1:
+        dist.barrier()
+
+    if checkpoint is not None:
+        cfg = ModelConfig(**checkpoint["config"])
+    else:
+        overrides = {"bridge": args.bridge}
+        if args.alpha is not None:
+            overrides["alpha"] = args.alpha
+        cfg = preset(args.preset, **overrides)
+    tokenizer = TextTokenizer(tokenizer_path, cfg.max_tokens)
+    cfg = ModelConfig(**{**cfg.to_dict(), "vocab_size": tokenizer.vocab_size, "pad_id": tokenizer.pad_id,
+                         "cls_id": tokenizer.cls_id, "sep_id": tokenizer.sep_id, "mask_id": tokenizer.mask_id})
+    model = ALBEF(cfg).to(device)
+    if args.init and checkpoint is None:
+        init = load_checkpoint(args.init)
+        model.load_state_dict(init["model"])
+        model.copy_to_momentum()
+    optimizer = build_optimizer(model, args)
+    step, start_epoch = 0, 0
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        step, start_epoch = checkpoint["step"], checkpoint["epoch"] + 1
+    train_module = model
+    if world > 1:
+        train_module = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[local_rank] if device.type == "cuda" else None, find_unused_parameters=args.mode == "finetune"
+        )
+
+    transform = data.ImageTransform(cfg.image_size)
+    train_set = data.RetrievalTrainDataset(args.train_ann, args.image_root, transform)
+    sampler = OneCaptionPerImageSampler(pairs_by_image(train_annotations), args.seed, world, rank)
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=args.batch_size, sampler=sampler, collate_fn=collate(tokenizer),
+        num_workers=args.workers, drop_last=True, persistent_workers=args.workers > 0,
+    )
+    steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch size [{args.batch_size}] x world [{world}] exceeds the [{len(sampler) * world}] training images")
+    total_steps = args.max_steps or steps_per_epoch * args.epochs
+    val_set = data.RetrievalEvalDataset(args.val_ann, args.image_root, transform) if args.val_ann else None
+    log({"event": "start", "config": cfg.to_dict(), "mode": args.mode, "world": world, "device": str(device),
+         "bf16": use_bf16, "train_images": len(sampler) * world, "steps_per_epoch": steps_per_epoch,
+         "total_steps": total_steps, "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)})
+
+    flops_per_step = None
+    best = -1.0
+    history = []
+    for epoch in range(start_epoch, args.epochs):
+        sampler.set_epoch(epoch)
+        seen, tick = 0, time.perf_counter()
+        for pixels, ids, mask, image_idx in loader:
+            if step >= total_steps:
+                break
+            pixels, ids, mask, image_idx = pixels.to(device), ids.to(device), mask.to(device), image_idx.to(device)
+            lr = learning_rate(step, total_steps, args)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            # ALBEF ramps the distillation weight from 0 over the first epoch.
+            alpha = cfg.alpha * min(1.0, step / steps_per_epoch) if epoch == 0 else cfg.alpha
+            # Count the model FLOPs of this process's first step once, for the utilisation figure.
+            counter = FlopCounterMode(display=False) if flops_per_step is None else None
+            with counter or contextlib.nullcontext(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                losses = train_module(pixels, ids, mask, image_idx, alpha=alpha, mlm=args.mode == "pretrain",
+                                      gather=all_gather_no_grad)
+                loss = sum(losses.values())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            if counter:
+                flops_per_step = counter.get_total_flops() * world
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+            optimizer.step()
+            step += 1
+            seen += pixels.shape[0] * world
+            if step % args.log_every == 0 or step == total_steps:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                elapsed = time.perf_counter() - tick
+                record = {"event": "train", "epoch": epoch, "step": step, "lr": round(lr, 7), "alpha": round(alpha, 3),
+                          **{f"loss_{k}": round(v.item(), 4) for k, v in losses.items()},
+                          "grad_norm": round(float(grad_norm), 3), "temp": round(model.temp.item(), 4),
+                          "images_per_s": round(seen / elapsed, 1)}
+                if flops_per_step and args.peak_tflops:
+                    achieved = flops_per_step * (seen / (args.batch_size * world)) / elapsed
+                    record["mfu"] = round(achieved / (args.peak_tflops * 1e12), 4)
+                log(record)
+                seen, tick = 0, time.perf_counter()
+        if is_main:
+            metrics = None
+            if val_set is not None:
+                results = evaluate(model, val_set, tokenizer, device, args.eval_k, args.eval_max_images)
+                metrics = {name: {k: round(v, 2) for k, v in r.items()} for name, r in results.items()}
+                log({"event": "eval", "epoch": epoch, "split": "val", "results": metrics})
+                print(retrieval_eval.format_table(results), file=sys.stderr, flush=True)
+                history.append(metrics)
+            save_checkpoint(args.out / "checkpoint_last.pt", model, optimizer, step, epoch, args, tokenizer_path, metrics)
+            score = max(r["r_mean"] for r in metrics.values()) if metrics else epoch
+            if score > best:
+                best = score
+                save_checkpoint(args.out / "checkpoint_best.pt", model, optimizer, step, epoch, args, tokenizer_path, metrics)
+        if world > 1:
+            dist.barrier()
+        if step >= total_steps:
+            break
+
+    summary = {"steps": step, "history": history}
+    if is_main and args.test_ann:
+        test_set = data.RetrievalEvalDataset(args.test_ann, args.image_root, transform)
+        results = evaluate(model, test_set, tokenizer, device, args.eval_k)
+        summary["test"] = {name: {k: round(v, 2) for k, v in r.items()} for name, r in results.items()}
+        log({"event": "eval", "split": "test", "results": summary["test"]})
+        print(retrieval_eval.format_table(results), file=sys.stderr, flush=True)
+    if is_main:
+        log_file.close()
+    if world > 1:
+        dist.destroy_process_group()
+    return summary
+
+
+if __name__ == "__main__":
+    main()

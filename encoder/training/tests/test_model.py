@@ -1,0 +1,195 @@
+"""Shapes, training math and invariants of model.py on the tiny preset."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model import ALBEF, ModelConfig, fusion_flops_per_pair, mask_tokens, preset, sample_hard_negatives
+
+
+def tiny(**overrides) -> ALBEF:
+    torch.manual_seed(0)
+    return ALBEF(preset("tiny", vocab_size=50, **overrides))
+
+
+def batch(cfg: ModelConfig, b=4, length=7):
+    torch.manual_seed(1)
+    pixels = torch.randn(b, 3, cfg.image_size, cfg.image_size)
+    ids = torch.randint(cfg.mask_id + 1, cfg.vocab_size, (b, length))
+    ids[:, 0] = cfg.cls_id
+    ids[:, -1] = cfg.sep_id
+    mask = torch.ones(b, length, dtype=torch.long)
+    mask[0, -2:] = 0  # one padded caption
+    ids[0, -2:] = cfg.pad_id
+    return pixels, ids, mask, torch.arange(b)
+
+
+@pytest.mark.parametrize("bridge", [False, True])
+def test_shapes_of_every_module(bridge):
+    model = tiny(bridge=bridge)
+    cfg = model.cfg
+    pixels, ids, mask, _ = batch(cfg)
+    n = cfg.fusion_layers if bridge else 1
+    states = model.vision(pixels)
+    assert len(states) == cfg.vision_layers and states[-1].shape == (4, cfg.image_tokens, cfg.vision_width)
+    text_states = model.text(ids, mask)
+    assert len(text_states) == cfg.text_layers and text_states[-1].shape == (4, 7, cfg.text_width)
+    image_embed, image_feats = model.encode_image(pixels)
+    text_embed, text_feats = model.encode_text(ids, mask)
+    assert image_embed.shape == (4, cfg.embed_dim) and text_embed.shape == (4, cfg.embed_dim)
+    torch.testing.assert_close(image_embed.norm(dim=-1), torch.ones(4))
+    torch.testing.assert_close(text_embed.norm(dim=-1), torch.ones(4))
+    assert image_feats.shape == (4, n * cfg.image_tokens, cfg.text_width)
+    assert text_feats.shape == (4, n * 7, cfg.text_width)
+    image_mask = torch.ones(4, cfg.image_tokens, dtype=torch.long)
+    fused = model.fuse(text_feats, mask, image_feats, image_mask)
+    assert fused.shape == (4, 7, cfg.text_width)
+    assert model.itm_logits(text_feats, mask, image_feats, image_mask).shape == (4, 2)
+    assert model.mlm_head(fused).shape == (4, 7, cfg.vocab_size)
+
+
+def test_bridge_layers_change_the_fusion_and_read_each_uni_modal_layer():
+    plain, bridged = tiny(bridge=False), tiny(bridge=True, fusion_layers=2)
+    assert not hasattr(plain.fusion, "text_bridges")
+    assert len(bridged.fusion.text_bridges) == 2 and len(bridged.fusion.image_bridges) == 2
+    cfg = bridged.cfg
+    pixels, ids, mask, _ = batch(cfg)
+    _, image_feats = bridged.encode_image(pixels)
+    # The stored features hold the top-2 vision layers, layer-major: the second half is the last layer.
+    states = bridged.vision(pixels)
+    torch.testing.assert_close(image_feats[:, cfg.image_tokens:], bridged.image_feature_proj(states[-1]))
+    torch.testing.assert_close(image_feats[:, : cfg.image_tokens], bridged.image_feature_proj(states[-2]))
+    # Changing only the lower uni-modal layer's features changes the fused output.
+    _, text_feats = bridged.encode_text(ids, mask)
+    image_mask = torch.ones(4, cfg.image_tokens, dtype=torch.long)
+    base = bridged.itm_logits(text_feats, mask, image_feats, image_mask)
+    perturbed = image_feats.clone()
+    perturbed[:, : cfg.image_tokens] += torch.randn_like(perturbed[:, : cfg.image_tokens])  # not a shift: LayerNorm removes those
+    assert not torch.allclose(base, bridged.itm_logits(text_feats, mask, perturbed, image_mask))
+
+
+def test_bridge_needs_enough_uni_modal_layers():
+    with pytest.raises(ValueError, match="bridge needs fusion_layers"):
+        ModelConfig(bridge=True, fusion_layers=3, text_layers=2)
+
+
+def test_padding_does_not_change_the_text_embedding():
+    model = tiny().eval()
+    cfg = model.cfg
+    ids = torch.tensor([[cfg.cls_id, 10, 11, cfg.sep_id]])
+    padded = torch.tensor([[cfg.cls_id, 10, 11, cfg.sep_id, cfg.pad_id, cfg.pad_id]])
+    e1, f1 = model.encode_text(ids, torch.ones_like(ids))
+    e2, f2 = model.encode_text(padded, torch.tensor([[1, 1, 1, 1, 0, 0]]))
+    torch.testing.assert_close(e1, e2, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(f1, f2[:, :4], atol=1e-5, rtol=1e-5)
+
+
+def test_loss_falls_on_tiny_within_60_steps():
+    # As the trainer does: warm-up and gradient clipping; fresh image ids each step, as distinct
+    # images would have, so the queue holds negatives rather than stale positives.
+    model = tiny()
+    pixels, ids, mask, idx = batch(model.cfg, b=8)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-3)
+    totals = []
+    for step in range(60):
+        for group in optimizer.param_groups:
+            group["lr"] = 1e-3 * min(1.0, (step + 1) / 10)
+        losses = model(pixels, ids, mask, idx + 8 * step, alpha=0.0)
+        loss = sum(losses.values())
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        totals.append({k: v.item() for k, v in losses.items()})
+    first, last = totals[1], totals[-1]  # step 0's ITC sees the random initial queue
+    assert last["itc"] < 0.5 * first["itc"], totals
+    assert last["mlm"] < first["mlm"], totals
+
+
+def test_momentum_update_is_an_exponential_moving_average():
+    model = tiny()
+    m = model.cfg.momentum
+    online = next(model.vision.parameters())
+    twin = next(model.vision_m.parameters())
+    torch.testing.assert_close(online, twin)  # copies at init
+    with torch.no_grad():
+        before = twin.clone()
+        online.add_(1.0)
+    model.momentum_update()
+    torch.testing.assert_close(twin, m * before + (1 - m) * online)
+    assert not twin.requires_grad
+
+
+def test_queue_replaces_the_oldest_entries_and_wraps():
+    model = tiny()  # queue_size 64
+    d = model.cfg.embed_dim
+    first = F.normalize(torch.randn(40, d), dim=1)
+    model.enqueue(first, first, torch.arange(40))
+    assert int(model.queue_ptr) == 40
+    torch.testing.assert_close(model.image_queue[:, :40], first.T)
+    second = F.normalize(torch.randn(40, d), dim=1)
+    model.enqueue(second, second, torch.arange(100, 140))
+    assert int(model.queue_ptr) == 16  # (40 + 40) % 64
+    torch.testing.assert_close(model.text_queue[:, 40:64], second[:24].T)
+    torch.testing.assert_close(model.text_queue[:, :16], second[24:].T)
+    assert model.idx_queue[0, :16].tolist() == list(range(124, 140))
+    assert model.idx_queue[0, 16:40].tolist() == list(range(16, 40))
+
+
+def test_training_step_fills_the_queue_with_momentum_features():
+    model = tiny()
+    pixels, ids, mask, idx = batch(model.cfg)
+    model(pixels, ids, mask, idx + 7, alpha=0.4)
+    assert int(model.queue_ptr) == 4
+    assert model.idx_queue[0, :4].tolist() == [7, 8, 9, 10]
+    with torch.no_grad():
+        expected, _ = model.encode_image(pixels, momentum=True)
+    torch.testing.assert_close(model.image_queue[:, :4], expected.T, atol=1e-5, rtol=1e-5)
+
+
+def test_hard_negatives_never_return_the_positive_or_a_duplicate_caption():
+    torch.manual_seed(0)
+    image_idx = torch.tensor([0, 0, 1, 2, 2, 2, 3, 4])  # captions of the same image share an id
+    for _ in range(200):
+        # Make the positives by far the most similar, so a bug would pick them.
+        sim = torch.randn(8, 8) + 50 * torch.eq(image_idx.view(-1, 1), image_idx.view(1, -1)).float()
+        negatives = sample_hard_negatives(sim, image_idx)
+        assert (image_idx[negatives] != image_idx).all()
+
+
+def test_hard_negatives_prefer_similar_items():
+    torch.manual_seed(0)
+    image_idx = torch.arange(4)
+    sim = torch.tensor([[9.0, 5.0, 0.0, 0.0]] * 4)
+    picks = [int(sample_hard_negatives(sim, image_idx)[0]) for _ in range(200)]
+    assert picks.count(1) > 150  # softmax(5, 0, 0) puts ~99% on column 1
+
+
+def test_hard_negatives_refuse_a_batch_of_one_image():
+    with pytest.raises(ValueError, match="no negative"):
+        sample_hard_negatives(torch.zeros(3, 3), torch.tensor([5, 5, 5]))
+
+
+def test_mask_tokens_never_masks_special_tokens_and_masks_about_15_percent():
+    cfg = preset("tiny", vocab_size=50)
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(cfg.mask_id + 1, 50, (200, 20), generator=generator)
+    ids[:, 0], ids[:, -1] = cfg.cls_id, cfg.sep_id
+    mask = torch.ones_like(ids)
+    masked, labels = mask_tokens(ids, mask, cfg, generator=generator)
+    chosen = labels != -100
+    assert not chosen[:, 0].any() and not chosen[:, -1].any()
+    assert 0.12 < chosen[:, 1:-1].float().mean() < 0.18
+    assert (labels[chosen] == ids[chosen]).all()
+    assert 0.75 < (masked[chosen] == cfg.mask_id).float().mean() < 0.85
+
+
+def test_fusion_flops_grow_with_tokens():
+    cfg = preset("small")
+    assert fusion_flops_per_pair(cfg, 32) > fusion_flops_per_pair(cfg, 16) > 0
+
+
+def test_unknown_preset_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown preset \[huge\]; valid presets: \['base', 'small', 'tiny'\]"):
+        preset("huge")
