@@ -96,7 +96,7 @@ PRESETS = {
     # For tests: seconds on CPU.
     "tiny": ModelConfig(
         image_size=32, patch_size=8, vision_width=32, vision_layers=2, vision_heads=2, text_width=32,
-        text_layers=2, text_heads=2, fusion_layers=1, max_tokens=16, embed_dim=16, queue_size=64,
+        text_layers=2, text_heads=2, fusion_layers=2, max_tokens=16, embed_dim=16, queue_size=64,
     ),
     # The default shipped model: trains on 2 CPU cores in ~20 minutes on the synthetic scenes.
     "small": ModelConfig(),

@@ -55,10 +55,12 @@ def train_wordpiece(
     A small vocabulary trained on the captions themselves instead of BERT's 30k: the text
     encoders are trained from scratch, so every id is one the model can learn.
 
-    Training is not reproducible: the library's WordPiece trainer assigns some ids in hash-map
-    order, so the same captions can give different ids or even merges from run to run
-    (huggingface/tokenizers#1794). The saved file is therefore an artifact that ships with the
-    model it was trained with; never retrain it expecting the same ids.
+    The library's WordPiece trainer breaks ties in hash-map order, so the same captions can give
+    different ids and even different pieces from run to run (huggingface/tokenizers#1794; seen
+    here: ``diamo`` + ``##nd`` in one run, ``dia`` + ``##mond`` in another). The vocabulary is
+    renumbered canonically (special tokens first, then the rest sorted), so equal token sets get
+    equal ids; the set itself can still differ, which is why the saved file always ships with
+    the model trained on it and is never retrained for an existing model.
     """
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(
@@ -72,6 +74,7 @@ def train_wordpiece(
         continuing_subword_prefix="##",
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer.model = _canonical_wordpiece(tokenizer.get_vocab())
     for expected_id, token in enumerate(SPECIAL_TOKENS):
         actual = tokenizer.token_to_id(token)
         if actual != expected_id:
@@ -89,6 +92,14 @@ def train_wordpiece(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(out_path))
     return out_path
+
+
+def _canonical_wordpiece(vocab: dict[str, int]) -> models.WordPiece:
+    """The same tokens with reproducible ids: specials at 0..4, whole-word pieces, then '##'
+    continuations, each group sorted by string."""
+    rest = sorted((t for t in vocab if t not in SPECIAL_TOKENS), key=lambda t: (t.startswith("##"), t))
+    ordered = {token: i for i, token in enumerate(list(SPECIAL_TOKENS) + rest)}
+    return models.WordPiece(ordered, unk_token="[UNK]", continuing_subword_prefix="##", max_input_chars_per_word=100)
 
 
 class TextTokenizer:

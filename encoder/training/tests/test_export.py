@@ -1,0 +1,114 @@
+"""Export round trip: ONNX graphs that pass the checker and match PyTorch, a manifest whose
+checksums and shapes are right, and reference outputs the Java tests can read."""
+
+import hashlib
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+import export
+from pretrain import model_from_checkpoint
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_run, scenes_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle")
+    export.export_bundle(tiny_run / "checkpoint_best.pt", out, scenes_dir / "test.json", scenes_dir, codec="int8",
+                         reference_count=3)
+    return out
+
+
+def manifest(bundle):
+    return json.loads((bundle / "manifest.json").read_text())
+
+
+def test_every_file_has_its_sha256_in_the_manifest(bundle):
+    files = manifest(bundle)["files"]
+    assert {"image_encoder.onnx", "text_encoder.onnx", "fusion_itm.onnx", "tokenizer.json",
+            "reference/reference.json", "reference/tokenizer_fixture.json"} <= set(files)
+    for name, entry in files.items():
+        assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == entry["sha256"], name
+
+
+def test_graphs_pass_the_checker_and_declare_the_manifest_names(bundle):
+    m = manifest(bundle)
+    for key, spec in m["graphs"].items():
+        graph = onnx.load(str(bundle / spec["file"]))
+        onnx.checker.check_model(graph, full_check=True)
+        assert [i.name for i in graph.graph.input] == [t["name"] for t in spec["inputs"]]
+        assert [o.name for o in graph.graph.output] == [t["name"] for t in spec["outputs"]]
+        assert graph.opset_import[0].version == export.OPSET
+
+
+def test_onnx_runtime_matches_pytorch_on_the_reference(bundle):
+    parity = manifest(bundle)["export_check"]["max_abs_diff_vs_pytorch"]
+    for name in ("image_embedding", "text_embedding", "image_token_features", "text_token_features"):
+        assert parity[name] <= 1e-4, parity
+    assert parity["itm_logits"] <= 1e-3, parity
+
+
+def read(bundle, name):
+    ref = json.loads((bundle / "reference" / "reference.json").read_text())
+    entry = ref["arrays"][name]
+    return np.fromfile(bundle / "reference" / entry["file"], dtype="<" + {"float32": "f4", "int64": "i8"}[entry["dtype"]]).reshape(entry["shape"])
+
+
+def test_dynamic_batch_and_token_axes(bundle, tiny_run):
+    """Batch 1 and a different text length give the same numbers as the reference batch."""
+    text = ort.InferenceSession(str(bundle / "text_encoder.onnx"))
+    ids, mask = read(bundle, "input_ids"), read(bundle, "attention_mask")
+    length = int(mask[0].sum())
+    emb, feats = text.run(None, {"input_ids": ids[:1, :length], "attention_mask": mask[:1, :length]})
+    np.testing.assert_allclose(emb[0], read(bundle, "text_embedding")[0], atol=1e-5)
+    image = ort.InferenceSession(str(bundle / "image_encoder.onnx"))
+    emb, _ = image.run(None, {"pixels": read(bundle, "pixels")[1:2]})
+    np.testing.assert_allclose(emb[0], read(bundle, "image_embedding")[1], atol=1e-5)
+
+
+def test_reference_matches_the_checkpoint_and_the_preprocessing(bundle, tiny_run):
+    import data
+
+    model, _ = model_from_checkpoint(tiny_run / "checkpoint_best.pt")
+    ref = json.loads((bundle / "reference" / "reference.json").read_text())
+    pixels = read(bundle, "pixels")
+    transform = data.ImageTransform(model.cfg.image_size)
+    for i, image in enumerate(ref["images"]):
+        np.testing.assert_array_equal(transform(bundle / image).numpy(), pixels[i])
+    with torch.no_grad():
+        emb, _ = model.eval().encode_image(torch.from_numpy(pixels))
+    np.testing.assert_allclose(emb.numpy(), read(bundle, "image_embedding"), atol=1e-6)
+    assert read(bundle, "itm_logits").shape == (3, 3, 2)
+
+
+def test_manifest_describes_features_preprocessing_and_text(bundle):
+    m = manifest(bundle)
+    assert m["token_features"]["codec"] == "int8" and m["token_features"]["feature_layers"] == 1
+    assert m["image"]["resize"] == "bilinear_half_pixel_no_antialias"
+    assert m["text"]["max_tokens"] == 16 and m["embedding"]["normalized"] is True
+    assert m["fusion_flops_per_pair"] > 0
+
+
+def test_unknown_codec_lists_the_valid_ones(tiny_run, scenes_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"unknown codec \[bf8\]; valid codecs: \['fp32', 'fp16', 'int8'\]"):
+        export.export_bundle(tiny_run / "checkpoint_best.pt", tmp_path, scenes_dir / "test.json", scenes_dir, codec="bf8")
+
+
+def test_bridge_model_exports_per_layer_features(scenes_dir, tmp_path):
+    """BridgeTower: the stored features carry one block per fusion layer and still match."""
+    import pretrain
+
+    run = tmp_path / "bridge-run"
+    pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(run),
+                   "--preset", "tiny", "--bridge", "--epochs", "1", "--max-steps", "2", "--batch-size", "8",
+                   "--vocab-size", "200", "--threads", "1"])
+    out = tmp_path / "bridge-bundle"
+    m = export.export_bundle(run / "checkpoint_last.pt", out, scenes_dir / "test.json", scenes_dir, reference_count=2)
+    assert m["model"]["bridge"] is True and m["token_features"]["feature_layers"] == m["model"]["config"]["fusion_layers"] == 2
+    image_tokens = m["token_features"]["image_tokens"]
+    assert read(out, "image_token_features").shape[1] == m["token_features"]["feature_layers"] * image_tokens
+    parity = m["export_check"]["max_abs_diff_vs_pytorch"]
+    assert parity["itm_logits"] <= 1e-3 and parity["image_token_features"] <= 1e-4, parity

@@ -1,0 +1,76 @@
+"""The training loop end to end on the tiny preset: logs, evaluation, checkpoints, resume."""
+
+import json
+import math
+
+import pytest
+import torch
+
+import pretrain
+from model import ALBEF
+
+
+def records(run, event):
+    return [r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if r["event"] == event]
+
+
+def test_logs_every_loss_and_throughput(tiny_run):
+    train = records(tiny_run, "train")
+    assert train, "no train records"
+    for record in train:
+        assert {"loss_itc", "loss_itm", "loss_mlm", "images_per_s", "lr", "alpha"} <= record.keys()
+        assert all(math.isfinite(record[k]) for k in ("loss_itc", "loss_itm", "loss_mlm"))
+    # alpha is ramped from 0 during the first epoch.
+    assert train[0]["alpha"] < records(tiny_run, "train")[-1]["alpha"] or train[-1]["epoch"] == 0
+
+
+def test_evaluates_each_epoch_with_the_albef_protocol(tiny_run):
+    evals = records(tiny_run, "eval")
+    assert [e["epoch"] for e in evals] == [0, 1]
+    results = evals[-1]["results"]
+    assert set(results) == {"ITC", "ITC+ITM k=4", "ITC+ITM k=8"}
+    for r in results.values():
+        assert 0 <= r["txt_r1"] <= r["txt_r5"] <= r["txt_r10"] <= 100
+        assert r["rsum"] == pytest.approx(sum(r[k] for k in ("txt_r1", "txt_r5", "txt_r10", "img_r1", "img_r5", "img_r10")), abs=0.1)
+
+
+def test_checkpoint_carries_its_config_and_tokenizer(tiny_run):
+    model, checkpoint = pretrain.model_from_checkpoint(tiny_run / "checkpoint_last.pt")
+    assert isinstance(model, ALBEF)
+    assert checkpoint["config"]["vocab_size"] == model.cfg.vocab_size
+    assert json.loads(checkpoint["tokenizer_json"])["model"]["type"] == "WordPiece"
+    assert checkpoint["epoch"] == 1 and checkpoint["step"] == 12  # 48 images / batch 8 x 2 epochs
+
+
+def test_resume_continues_from_the_saved_step(tiny_run, scenes_dir, tmp_path):
+    out = tmp_path / "resumed"
+    pretrain.main([
+        "--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(out),
+        "--resume", str(tiny_run / "checkpoint_last.pt"), "--epochs", "3", "--batch-size", "8",
+        "--log-every", "1", "--threads", "1",
+    ])
+    steps = [r["step"] for r in records(out, "train")]
+    assert steps[0] == 13 and steps[-1] == 18
+    resumed = torch.load(out / "checkpoint_last.pt", weights_only=False)
+    assert resumed["epoch"] == 2
+
+
+def test_a_batch_larger_than_the_data_is_a_clear_error(scenes_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"batch size \[64\]"):
+        pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir),
+                       "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "64", "--threads", "1"])
+
+
+def test_sampler_gives_each_image_once_per_epoch_sharded_by_rank():
+    groups = [[0, 1], [2], [3, 4, 5], [6], [7]]
+    ranks = [list(pretrain.OneCaptionPerImageSampler(groups, seed=1, world=2, rank=r)) for r in (0, 1)]
+    images = [next(i for i, g in enumerate(groups) if p in g) for p in ranks[0] + ranks[1]]
+    assert len(images) == 4 and len(set(images)) == 4  # 5 images, dropped to a multiple of the world
+
+
+def test_learning_rate_warms_up_then_decays_to_the_minimum():
+    args = pretrain.parse_args(["--train-ann", "x", "--image-root", "x", "--out", "x", "--lr", "1e-3",
+                                "--min-lr", "1e-5", "--warmup-steps", "10"])
+    assert pretrain.learning_rate(0, 100, args) == pytest.approx(1e-4)
+    assert pretrain.learning_rate(9, 100, args) == pytest.approx(1e-3)
+    assert pretrain.learning_rate(100, 100, args) == pytest.approx(1e-5)
