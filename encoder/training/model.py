@@ -401,7 +401,7 @@ class ALBEF(nn.Module):
         # ITM: the positive pairs plus one hard negative text per image and one hard negative
         # image per text, sampled in-batch by ITC similarity (ALBEF §3.2).
         b = pixels.shape[0]
-        image_mask = torch.ones(image_feats.shape[:2], dtype=mask.dtype, device=mask.device)
+        image_mask = torch.ones(b, self.cfg.image_tokens, dtype=mask.dtype, device=mask.device)
         bs_sim_i2t = (image_embed @ text_embed.T).detach() / self.temp
         neg_text = sample_hard_negatives(bs_sim_i2t, image_idx)
         neg_image = sample_hard_negatives(bs_sim_i2t.T, image_idx)

@@ -201,7 +201,7 @@ def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, 
     )
     sim_i2t = (image_embed @ text_embed.T).cpu().numpy()
     results = {"ITC": retrieval_eval.itm_eval(sim_i2t, sim_i2t.T, img2txt, txt2img)}
-    image_mask = torch.ones(image_feats.shape[:2], dtype=torch.long, device=device)
+    image_mask = torch.ones(len(image_feats), model.cfg.image_tokens, dtype=torch.long, device=device)
     cache: dict[tuple[str, int, int], float] = {}
 
     def itm_scores(pixels_side: str):

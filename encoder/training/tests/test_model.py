@@ -193,3 +193,15 @@ def test_fusion_flops_grow_with_tokens():
 def test_unknown_preset_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown preset \[huge\]; valid presets: \['base', 'small', 'tiny'\]"):
         preset("huge")
+
+
+@pytest.mark.parametrize("bridge", [False, True])
+def test_a_training_step_gives_finite_losses_and_gradients(bridge):
+    model = tiny(bridge=bridge)
+    pixels, ids, mask, idx = batch(model.cfg)
+    losses = model(pixels, ids, mask, idx, alpha=0.4)
+    assert set(losses) == {"itc", "itm", "mlm"} and all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert model.fusion.layers[0].cross.k.weight.grad.abs().sum() > 0
+    if bridge:
+        assert model.fusion.image_bridges[0].weight.grad.abs().sum() > 0
