@@ -361,11 +361,16 @@ class ALBEF(nn.Module):
         self.idx_queue[:, positions] = idx.view(1, -1)
         self.queue_ptr[0] = (ptr + n) % q
 
-    def forward(self, pixels, ids, mask, image_idx, alpha: float, mlm: bool = True, gather=None):
+    def forward(self, pixels, ids, mask, image_idx, alpha: float, mlm: bool = True, use_queue: bool = True,
+                hard_ratio: float = 1.0, gather=None):
         """Training losses for one batch: ITC (+ momentum distillation), ITM with hard negatives,
         and (pretraining) MLM. ``image_idx`` [B] names each caption's image so that captions of
-        one image are all positives. ``gather`` all-gathers across DDP ranks (identity if None).
-        Returns a dict of scalar losses."""
+        one image are all positives. ``use_queue=False`` contrasts in-batch only (the queue is
+        still filled): from random init the momentum features are all alike, and a queue of
+        near-identical negatives makes "every embedding opposite the queue" a collapse the loss
+        prefers, so the trainer turns the queue on only after a warm-up. ``hard_ratio`` is the
+        share of ITM negatives drawn by ITC similarity (see sample_hard_negatives). ``gather`` all-gathers
+        across DDP ranks (identity if None). Returns a dict of scalar losses."""
         gather = gather or (lambda t: t)
         with torch.no_grad():
             self.temp.clamp_(0.001, 0.5)
@@ -379,19 +384,22 @@ class ALBEF(nn.Module):
         # from pretrained encoders; from random init the lagging momentum model gives targets that
         # cannot be told apart and ITC collapses.
         idx = image_idx.view(-1, 1)
-        idx_all = torch.cat([idx.T, self.idx_queue.clone().detach()], dim=1)
+        queue_size = self.cfg.queue_size if use_queue else 0
+        image_queue = self.image_queue[:, :queue_size].clone().detach()
+        text_queue = self.text_queue[:, :queue_size].clone().detach()
+        idx_all = torch.cat([idx.T, self.idx_queue[:, :queue_size].clone().detach()], dim=1)
         pos = torch.eq(idx, idx_all).float()
         sim_targets = pos / pos.sum(dim=1, keepdim=True)
         with torch.no_grad():
             self.momentum_update()
             image_embed_m, _ = self.encode_image(pixels, momentum=True)
             text_embed_m, _ = self.encode_text(ids, mask, momentum=True)
-            sim_i2t_m = image_embed_m @ torch.cat([text_embed_m.T, self.text_queue], dim=1) / self.temp
-            sim_t2i_m = text_embed_m @ torch.cat([image_embed_m.T, self.image_queue], dim=1) / self.temp
+            sim_i2t_m = image_embed_m @ torch.cat([text_embed_m.T, text_queue], dim=1) / self.temp
+            sim_t2i_m = text_embed_m @ torch.cat([image_embed_m.T, image_queue], dim=1) / self.temp
             targets_i2t = alpha * sim_i2t_m.softmax(dim=1) + (1 - alpha) * sim_targets
             targets_t2i = alpha * sim_t2i_m.softmax(dim=1) + (1 - alpha) * sim_targets
-        sim_i2t = image_embed @ torch.cat([text_embed.T, self.text_queue.clone().detach()], dim=1) / self.temp
-        sim_t2i = text_embed @ torch.cat([image_embed.T, self.image_queue.clone().detach()], dim=1) / self.temp
+        sim_i2t = image_embed @ torch.cat([text_embed.T, text_queue], dim=1) / self.temp
+        sim_t2i = text_embed @ torch.cat([image_embed.T, image_queue], dim=1) / self.temp
         loss_itc = (
             -(F.log_softmax(sim_i2t, dim=1) * targets_i2t).sum(dim=1).mean()
             - (F.log_softmax(sim_t2i, dim=1) * targets_t2i).sum(dim=1).mean()
@@ -403,8 +411,8 @@ class ALBEF(nn.Module):
         b = pixels.shape[0]
         image_mask = torch.ones(b, self.cfg.image_tokens, dtype=mask.dtype, device=mask.device)
         bs_sim_i2t = (image_embed @ text_embed.T).detach() / self.temp
-        neg_text = sample_hard_negatives(bs_sim_i2t, image_idx)
-        neg_image = sample_hard_negatives(bs_sim_i2t.T, image_idx)
+        neg_text = sample_hard_negatives(bs_sim_i2t, image_idx, hard_ratio)
+        neg_image = sample_hard_negatives(bs_sim_i2t.T, image_idx, hard_ratio)
         itm_text = torch.cat([text_feats, text_feats, text_feats[neg_text]], dim=0)
         itm_text_mask = torch.cat([mask, mask, mask[neg_text]], dim=0)
         itm_image = torch.cat([image_feats, image_feats[neg_image], image_feats], dim=0)
@@ -436,9 +444,16 @@ class ALBEF(nn.Module):
         return loss
 
 
-def sample_hard_negatives(sim: torch.Tensor, image_idx: torch.Tensor) -> torch.Tensor:
+def sample_hard_negatives(sim: torch.Tensor, image_idx: torch.Tensor, hard_ratio: float = 1.0) -> torch.Tensor:
     """For each row of an in-batch similarity [B, B], sample one column with probability
-    softmax(sim), never a column of the same image (the positive, or a duplicate caption of it).
+    softmax(sim) (ALBEF's hard negatives), never a column of the same image (the positive, or a
+    duplicate caption of it).
+
+    ``hard_ratio`` < 1 mixes in uniform negatives: with weight ``1 - hard_ratio`` a row draws
+    any other image uniformly. Departure for training from scratch: once ITC works, its hardest
+    negatives here are the compositional confusers, and an ITM head that has not yet learnt easy
+    matches learns nothing from them (it stays at the label prior), so the trainer ramps this
+    from 0 to ALBEF's 1.
 
     Raises ValueError when a row has no negative at all (every item in the batch shows the same
     image): the batch sampler must put at least two images in a batch.
@@ -446,9 +461,13 @@ def sample_hard_negatives(sim: torch.Tensor, image_idx: torch.Tensor) -> torch.T
     same = torch.eq(image_idx.view(-1, 1), image_idx.view(1, -1))
     if bool(same.all(dim=1).any()):
         raise ValueError(f"a batch row has no negative: batch image ids {image_idx.tolist()}")
-    weights = sim.float().softmax(dim=1).masked_fill(same, 0.0)
+    if not 0.0 <= hard_ratio <= 1.0:
+        raise ValueError(f"hard_ratio [{hard_ratio}] must be within [0, 1]")
+    hard = sim.float().softmax(dim=1).masked_fill(same, 0.0)
     # Underflowed rows still need a distribution over their negatives.
-    weights = weights + (~same).float() * 1e-12
+    hard = hard + (~same).float() * 1e-12
+    uniform = (~same).float()
+    weights = hard_ratio * hard / hard.sum(1, keepdim=True) + (1 - hard_ratio) * uniform / uniform.sum(1, keepdim=True)
     return torch.multinomial(weights, 1).squeeze(1)
 
 

@@ -57,6 +57,9 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.02)
     p.add_argument("--grad-clip", type=float, default=1.0)
     p.add_argument("--alpha", type=float, help="distillation weight (default: the preset's); ramped from 0 over epoch 1")
+    p.add_argument("--queue-warmup-steps", type=int, help="contrast in-batch only for this many steps (default: one epoch)")
+    p.add_argument("--hard-negative-ramp-epochs", type=float, default=0.0,
+                   help="ramp the share of ITC-sampled ITM negatives from 0 to 1 over this many epochs (0: ALBEF, all hard)")
     p.add_argument("--eval-k", type=int, nargs="+", default=[16, 32])
     p.add_argument("--eval-max-images", type=int, help="evaluate on the first N validation images only")
     p.add_argument("--seed", type=int, default=0)
@@ -337,6 +340,7 @@ def main(argv=None) -> dict:
     if steps_per_epoch == 0:
         raise ValueError(f"batch size [{args.batch_size}] x world [{world}] exceeds the [{len(sampler) * world}] training images")
     total_steps = args.max_steps or steps_per_epoch * args.epochs
+    queue_warmup = steps_per_epoch if args.queue_warmup_steps is None else args.queue_warmup_steps
     val_set = data.RetrievalEvalDataset(args.val_ann, args.image_root, transform) if args.val_ann else None
     log({"event": "start", "config": cfg.to_dict(), "mode": args.mode, "world": world, "device": str(device),
          "bf16": use_bf16, "train_images": len(sampler) * world, "steps_per_epoch": steps_per_epoch,
@@ -359,9 +363,11 @@ def main(argv=None) -> dict:
             alpha = cfg.alpha * min(1.0, step / steps_per_epoch) if epoch == 0 else cfg.alpha
             # Count the model FLOPs of this process's first step once, for the utilisation figure.
             counter = FlopCounterMode(display=False) if flops_per_step is None else None
+            ramp = args.hard_negative_ramp_epochs * steps_per_epoch
+            hard_ratio = min(1.0, step / ramp) if ramp > 0 else 1.0
             with counter or contextlib.nullcontext(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 losses = train_module(pixels, ids, mask, image_idx, alpha=alpha, mlm=args.mode == "pretrain",
-                                      gather=all_gather_no_grad)
+                                      use_queue=step >= queue_warmup, hard_ratio=hard_ratio, gather=all_gather_no_grad)
                 loss = sum(losses.values())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -376,6 +382,7 @@ def main(argv=None) -> dict:
                     torch.cuda.synchronize()
                 elapsed = time.perf_counter() - tick
                 record = {"event": "train", "epoch": epoch, "step": step, "lr": round(lr, 7), "alpha": round(alpha, 3),
+                          "hard_ratio": round(hard_ratio, 3),
                           **{f"loss_{k}": round(v.item(), 4) for k, v in losses.items()},
                           "grad_norm": round(float(grad_norm), 3), "temp": round(model.temp.item(), 4),
                           "images_per_s": round(seen / elapsed, 1)}

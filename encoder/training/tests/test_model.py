@@ -205,3 +205,15 @@ def test_a_training_step_gives_finite_losses_and_gradients(bridge):
     assert model.fusion.layers[0].cross.k.weight.grad.abs().sum() > 0
     if bridge:
         assert model.fusion.image_bridges[0].weight.grad.abs().sum() > 0
+
+
+def test_uniform_negatives_when_hard_ratio_is_zero_still_never_the_positive():
+    torch.manual_seed(0)
+    image_idx = torch.tensor([0, 0, 1, 2])
+    sim = torch.tensor([[0.0, 0.0, 30.0, 0.0]] * 4)  # column 2 would win every hard draw
+    picks = torch.stack([sample_hard_negatives(sim, image_idx, hard_ratio=0.0) for _ in range(400)])
+    assert (image_idx[picks] != image_idx).all()
+    row0 = picks[:, 0].tolist()
+    assert 120 < row0.count(3) < 280  # row 0 picks columns 2 and 3 about equally
+    with pytest.raises(ValueError, match=r"hard_ratio \[1.5\]"):
+        sample_hard_negatives(sim, image_idx, hard_ratio=1.5)
