@@ -283,7 +283,10 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     log_file = (args.out / "log.jsonl").open("a", encoding="utf-8") if is_main else None
 
+    started = time.perf_counter()
+
     def log(record: dict):
+        record = {**record, "elapsed_s": round(time.perf_counter() - started, 1)}
         if is_main:
             print(json.dumps(record), flush=True)
             log_file.write(json.dumps(record) + "\n")
@@ -291,9 +294,12 @@ def main(argv=None) -> dict:
 
     train_annotations = data.load_annotations(args.train_ann)
     checkpoint = load_checkpoint(args.resume) if args.resume else None
+    # --init (e.g. pretrain -> finetune) takes the weights, their config and their tokenizer.
+    init = load_checkpoint(args.init) if args.init and checkpoint is None else None
+    source = checkpoint or init
     tokenizer_path = args.out / "tokenizer.json"
-    if checkpoint is not None:
-        tokenizer_path.write_text(checkpoint["tokenizer_json"], encoding="utf-8")
+    if source is not None:
+        tokenizer_path.write_text(source["tokenizer_json"], encoding="utf-8")
     elif args.tokenizer:
         tokenizer_path.write_text(args.tokenizer.read_text(encoding="utf-8"), encoding="utf-8")
     elif is_main:
@@ -302,8 +308,8 @@ def main(argv=None) -> dict:
     if world > 1:
         dist.barrier()
 
-    if checkpoint is not None:
-        cfg = ModelConfig(**checkpoint["config"])
+    if source is not None:
+        cfg = ModelConfig(**source["config"])
     else:
         overrides = {"bridge": args.bridge}
         if args.alpha is not None:
@@ -313,8 +319,7 @@ def main(argv=None) -> dict:
     cfg = ModelConfig(**{**cfg.to_dict(), "vocab_size": tokenizer.vocab_size, "pad_id": tokenizer.pad_id,
                          "cls_id": tokenizer.cls_id, "sep_id": tokenizer.sep_id, "mask_id": tokenizer.mask_id})
     model = ALBEF(cfg).to(device)
-    if args.init and checkpoint is None:
-        init = load_checkpoint(args.init)
+    if init is not None:
         model.load_state_dict(init["model"])
         model.copy_to_momentum()
     optimizer = build_optimizer(model, args)

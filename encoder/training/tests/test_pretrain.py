@@ -74,3 +74,17 @@ def test_learning_rate_warms_up_then_decays_to_the_minimum():
     assert pretrain.learning_rate(0, 100, args) == pytest.approx(1e-4)
     assert pretrain.learning_rate(9, 100, args) == pytest.approx(1e-3)
     assert pretrain.learning_rate(100, 100, args) == pytest.approx(1e-5)
+
+
+def test_finetune_from_a_pretrained_checkpoint_keeps_its_config_and_tokenizer(tiny_run, scenes_dir, tmp_path):
+    out = tmp_path / "finetuned"
+    pretrain.main([
+        "--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(out),
+        "--init", str(tiny_run / "checkpoint_last.pt"), "--mode", "finetune", "--epochs", "1", "--batch-size", "8",
+        "--queue-warmup-steps", "0", "--log-every", "1", "--threads", "1",
+    ])
+    assert (out / "tokenizer.json").read_text() == (tiny_run / "tokenizer.json").read_text()
+    first = records(out, "train")[0]
+    assert "loss_mlm" not in first and {"loss_itc", "loss_itm"} <= first.keys()
+    finetuned = torch.load(out / "checkpoint_last.pt", weights_only=False)
+    assert finetuned["config"] == torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)["config"]

@@ -1,0 +1,60 @@
+"""The committed default bundle (models/fuserank-small) is intact and its graphs still reproduce
+the PyTorch reference outputs stored with it."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+import data
+
+BUNDLE = Path(__file__).resolve().parents[3] / "models" / "fuserank-small"
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return json.loads((BUNDLE / "manifest.json").read_text())
+
+
+def array(name):
+    ref = json.loads((BUNDLE / "reference" / "reference.json").read_text())
+    entry = ref["arrays"][name]
+    dtype = {"float32": "<f4", "int64": "<i8"}[entry["dtype"]]
+    return np.fromfile(BUNDLE / "reference" / entry["file"], dtype=dtype).reshape(entry["shape"])
+
+
+def test_checksums(manifest):
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256((BUNDLE / name).read_bytes()).hexdigest() == entry["sha256"], name
+    assert sum(e["bytes"] for e in manifest["files"].values()) <= 20 * 1024 * 1024
+
+
+def test_preprocessing_reproduces_the_reference_pixels(manifest):
+    ref = json.loads((BUNDLE / "reference" / "reference.json").read_text())
+    transform = data.ImageTransform(manifest["image"]["size"], manifest["image"]["mean"], manifest["image"]["std"])
+    pixels = array("pixels")
+    for i, image in enumerate(ref["images"]):
+        np.testing.assert_array_equal(transform(BUNDLE / image).numpy(), pixels[i])
+
+
+def test_graphs_reproduce_the_reference_outputs(manifest):
+    image = ort.InferenceSession(str(BUNDLE / "image_encoder.onnx"))
+    text = ort.InferenceSession(str(BUNDLE / "text_encoder.onnx"))
+    fusion = ort.InferenceSession(str(BUNDLE / "fusion_itm.onnx"))
+    img_emb, img_feat = image.run(None, {"pixels": array("pixels")})
+    ids, mask = array("input_ids"), array("attention_mask")
+    txt_emb, txt_feat = text.run(None, {"input_ids": ids, "attention_mask": mask})
+    np.testing.assert_allclose(img_emb, array("image_embedding"), atol=1e-4)
+    np.testing.assert_allclose(txt_emb, array("text_embedding"), atol=1e-4)
+    np.testing.assert_allclose(img_feat, array("image_token_features"), atol=1e-4)
+    n_img, n_txt = img_feat.shape[0], txt_feat.shape[0]
+    (logits,) = fusion.run(None, {
+        "text_features": np.tile(txt_feat, (n_img, 1, 1)), "text_mask": np.tile(mask, (n_img, 1)),
+        "image_features": np.repeat(img_feat, n_txt, axis=0),
+        "image_mask": np.ones((n_img * n_txt, manifest["token_features"]["image_tokens"]), dtype=np.int64)})
+    np.testing.assert_allclose(logits.reshape(n_img, n_txt, 2), array("itm_logits"), atol=1e-3)
+    # The trained model ranks each reference image's own caption first by ITM.
+    assert (array("itm_logits")[..., 1].argmax(axis=1) == np.arange(n_img)).mean() >= 0.75
