@@ -60,6 +60,8 @@ def parse_args(argv=None):
     p.add_argument("--queue-warmup-steps", type=int, help="contrast in-batch only for this many steps (default: one epoch)")
     p.add_argument("--hard-negative-ramp-epochs", type=float, default=0.0,
                    help="ramp the share of ITC-sampled ITM negatives from 0 to 1 over this many epochs (0: ALBEF, all hard)")
+    p.add_argument("--group-batches", action=argparse.BooleanOptionalAction, default=False,
+                   help="put images whose first captions share a bag of words into the same batch")
     p.add_argument("--eval-k", type=int, nargs="+", default=[16, 32])
     p.add_argument("--eval-max-images", type=int, help="evaluate on the first N validation images only")
     p.add_argument("--seed", type=int, default=0)
@@ -97,11 +99,19 @@ def all_gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
 class OneCaptionPerImageSampler(torch.utils.data.Sampler):
     """An epoch visits every image once with one of its captions drawn at random, so a batch
     holds distinct images (ITM hard negatives need other images) and all captions get seen over
-    the epochs. Sharded by rank for DDP; seeded by (seed, epoch)."""
+    the epochs. Seeded by (seed, epoch); sharded for DDP in whole batches.
 
-    def __init__(self, pairs_by_image: list[list[int]], seed: int, world: int = 1, rank: int = 0):
+    With ``image_groups`` (lists of image indices), each group's images are emitted next to each
+    other, so they share a batch: in-batch ITC negatives and ALBEF's in-batch ITM hard negatives
+    can only be as hard as what the batch holds, and with random batches an image's true
+    confusers (same words, other binding) almost never share its batch.
+    """
+
+    def __init__(self, pairs_by_image: list[list[int]], seed: int, world: int = 1, rank: int = 0,
+                 batch_size: int = 1, image_groups: list[list[int]] | None = None):
         self.pairs_by_image = pairs_by_image
-        self.seed, self.world, self.rank = seed, world, rank
+        self.seed, self.world, self.rank, self.batch_size = seed, world, rank, batch_size
+        self.image_groups = image_groups or [[i] for i in range(len(pairs_by_image))]
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
@@ -109,13 +119,34 @@ class OneCaptionPerImageSampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         rng = random.Random(self.seed * 100_003 + self.epoch)
-        order = list(range(len(self.pairs_by_image)))
-        rng.shuffle(order)
-        order = order[: len(order) - len(order) % self.world]
-        return iter([rng.choice(self.pairs_by_image[i]) for i in order[self.rank :: self.world]])
+        groups = [list(g) for g in self.image_groups]
+        rng.shuffle(groups)
+        for group in groups:
+            rng.shuffle(group)
+        order = [i for group in groups for i in group]
+        if self.world > 1:
+            # Whole batches, the same number on every rank (collectives need equal step counts).
+            batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+            order = [i for batch in batches[: self._batches_per_rank() * self.world][self.rank :: self.world] for i in batch]
+        return iter([rng.choice(self.pairs_by_image[i]) for i in order])
+
+    def _batches_per_rank(self) -> int:
+        return len(self.pairs_by_image) // self.batch_size // self.world
 
     def __len__(self):
-        return len(self.pairs_by_image) // self.world
+        if self.world == 1:
+            return len(self.pairs_by_image)
+        return self._batches_per_rank() * self.batch_size
+
+
+def same_words_groups(annotations: list[dict]) -> list[list[int]]:
+    """Images whose first captions use the same multiset of words, grouped: on the synthetic
+    scenes exactly the confuser groups; on real data (COCO, Flickr30K) almost all singletons."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, entry in enumerate(annotations):
+        key = tuple(sorted(data.pre_caption(entry["caption"][0]).split()))
+        groups.setdefault(key, []).append(index)
+    return list(groups.values())
 
 
 def pairs_by_image(annotations: list[dict]) -> list[list[int]]:
@@ -336,14 +367,17 @@ def main(argv=None) -> dict:
 
     transform = data.ImageTransform(cfg.image_size)
     train_set = data.RetrievalTrainDataset(args.train_ann, args.image_root, transform)
-    sampler = OneCaptionPerImageSampler(pairs_by_image(train_annotations), args.seed, world, rank)
+    sampler = OneCaptionPerImageSampler(
+        pairs_by_image(train_annotations), args.seed, world, rank, args.batch_size,
+        same_words_groups(train_annotations) if args.group_batches else None,
+    )
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=args.batch_size, sampler=sampler, collate_fn=collate(tokenizer),
         num_workers=args.workers, drop_last=True, persistent_workers=args.workers > 0,
     )
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
-        raise ValueError(f"batch size [{args.batch_size}] x world [{world}] exceeds the [{len(sampler) * world}] training images")
+        raise ValueError(f"batch size [{args.batch_size}] x world [{world}] exceeds the [{len(train_annotations)}] training images")
     total_steps = args.max_steps or steps_per_epoch * args.epochs
     queue_warmup = steps_per_epoch if args.queue_warmup_steps is None else args.queue_warmup_steps
     val_set = data.RetrievalEvalDataset(args.val_ann, args.image_root, transform) if args.val_ann else None

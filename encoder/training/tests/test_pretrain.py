@@ -88,3 +88,31 @@ def test_finetune_from_a_pretrained_checkpoint_keeps_its_config_and_tokenizer(ti
     assert "loss_mlm" not in first and {"loss_itc", "loss_itm"} <= first.keys()
     finetuned = torch.load(out / "checkpoint_last.pt", weights_only=False)
     assert finetuned["config"] == torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)["config"]
+
+
+def test_same_words_groups_share_a_batch():
+    annotations = [
+        {"caption": ["a red circle left of a blue square"]},
+        {"caption": ["a dog"]},
+        {"caption": ["a blue circle left of a red square"]},  # colours swapped: same words as 0
+        {"caption": ["a cat"]},
+        {"caption": ["a blue square left of a red circle"]},  # positions swapped: same words as 0
+        {"caption": ["a bird"]},
+    ]
+    groups = pretrain.same_words_groups(annotations)
+    assert sorted(map(sorted, groups)) == [[0, 2, 4], [1], [3], [5]]
+    pairs = [[i] for i in range(6)]
+    for epoch in range(5):
+        sampler = pretrain.OneCaptionPerImageSampler(pairs, seed=0, batch_size=3, image_groups=groups)
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        assert sorted(order) == list(range(6)) and len(sampler) == 6
+        start = min(order.index(i) for i in (0, 2, 4))
+        assert sorted(order[start : start + 3]) == [0, 2, 4]
+
+
+def test_sharding_hands_each_rank_whole_batches():
+    pairs = [[i] for i in range(10)]
+    shards = [list(pretrain.OneCaptionPerImageSampler(pairs, seed=0, world=2, rank=r, batch_size=3)) for r in (0, 1)]
+    assert len(shards[0]) == len(shards[1]) == 3  # 3 full batches of 3: one each, the odd one and the rest dropped
+    assert not set(shards[0]) & set(shards[1])
