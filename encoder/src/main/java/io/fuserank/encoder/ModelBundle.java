@@ -1,0 +1,289 @@
+package io.fuserank.encoder;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A model bundle directory as {@code encoder/training/export.py} writes it: three ONNX graphs,
+ * {@code tokenizer.json}, {@code manifest.json} and reference outputs.
+ *
+ * <p>{@link #load} checks the whole contract before anything runs a model: the format version,
+ * every listed file's presence and sha256, the token-feature codec, and each graph's input and
+ * output names, element types and shapes against what ONNX Runtime reads from the graph itself.
+ * Every failure is a {@link BundleException} naming the file and the manifest field.
+ */
+public final class ModelBundle {
+
+    /** The bundle layout version this code reads ({@code format_version} in the manifest). */
+    public static final int FORMAT_VERSION = 1;
+
+    public static final Set<String> CODECS = Set.of("fp32", "fp16", "int8");
+
+    /** Graph keys in {@code manifest.graphs}. */
+    public static final List<String> GRAPHS = List.of("image_encoder", "text_encoder", "fusion_itm");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path directory;
+    private final JsonNode manifest;
+
+    private ModelBundle(Path directory, JsonNode manifest) {
+        this.directory = directory;
+        this.manifest = manifest;
+    }
+
+    /** A bundle's contract is broken: {@link #getMessage()} names the file and the field. */
+    public static final class BundleException extends IOException {
+        public BundleException(String message) {
+            super(message);
+        }
+
+        public BundleException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * Reads and validates the bundle in {@code directory}. Opening the three graphs to check their
+     * signatures costs one ONNX Runtime session each; they are closed again before returning.
+     */
+    public static ModelBundle load(Path directory) throws BundleException {
+        Path manifestPath = directory.resolve("manifest.json");
+        JsonNode manifest;
+        try (InputStream in = Files.newInputStream(manifestPath)) {
+            manifest = JSON.readTree(in);
+        } catch (NoSuchFileException e) {
+            throw new BundleException("bundle [" + directory + "] has no [manifest.json]");
+        } catch (IOException e) {
+            throw new BundleException("cannot parse [" + manifestPath + "]: " + e.getMessage(), e);
+        }
+        ModelBundle bundle = new ModelBundle(directory, manifest);
+        bundle.checkFormat();
+        bundle.checkFiles();
+        bundle.checkCodec();
+        bundle.checkGraphs();
+        return bundle;
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    public String name() {
+        return manifest.path("name").asText(directory.getFileName().toString());
+    }
+
+    public Path graph(String key) {
+        return directory.resolve(manifest.path("graphs").path(key).path("file").asText());
+    }
+
+    public Path tokenizer() {
+        return directory.resolve(manifest.path("text").path("tokenizer").asText("tokenizer.json"));
+    }
+
+    public int embeddingDim() {
+        return manifest.path("embedding").path("dim").asInt();
+    }
+
+    public String similarity() {
+        return manifest.path("embedding").path("similarity").asText();
+    }
+
+    public int featureWidth() {
+        return manifest.path("token_features").path("width").asInt();
+    }
+
+    public int featureLayers() {
+        return manifest.path("token_features").path("feature_layers").asInt();
+    }
+
+    /** Image tokens per feature layer ([CLS] + patches). */
+    public int imageTokens() {
+        return manifest.path("token_features").path("image_tokens").asInt();
+    }
+
+    public String codec() {
+        return manifest.path("token_features").path("codec").asText();
+    }
+
+    public int maxTextTokens() {
+        return manifest.path("text").path("max_tokens").asInt();
+    }
+
+    public int imageSize() {
+        return manifest.path("image").path("size").asInt();
+    }
+
+    public long fusionFlopsPerPair() {
+        return manifest.path("fusion_flops_per_pair").asLong();
+    }
+
+    /** The raw manifest, for fields this class has no accessor for. */
+    public JsonNode manifest() {
+        return manifest;
+    }
+
+    private void checkFormat() throws BundleException {
+        int version = required(manifest, "format_version").asInt(-1);
+        if (version != FORMAT_VERSION) {
+            throw new BundleException(
+                "[manifest.json] field [format_version] is [" + version + "]; this fuserank reads [" + FORMAT_VERSION + "]"
+            );
+        }
+    }
+
+    private void checkFiles() throws BundleException {
+        JsonNode files = required(manifest, "files");
+        for (Iterator<Map.Entry<String, JsonNode>> it = files.fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> entry = it.next();
+            Path file = directory.resolve(entry.getKey()).normalize();
+            if (file.startsWith(directory.normalize()) == false) {
+                throw new BundleException("[manifest.json] field [files] names [" + entry.getKey() + "] outside the bundle");
+            }
+            if (Files.isRegularFile(file) == false) {
+                throw new BundleException("bundle file [" + entry.getKey() + "] listed in [manifest.json] field [files] is missing");
+            }
+            String expected = required(entry.getValue(), "sha256").asText();
+            String actual = sha256(file);
+            if (actual.equals(expected) == false) {
+                throw new BundleException(
+                    "bundle file [" + entry.getKey() + "] has sha256 [" + actual + "] but [manifest.json] field [files."
+                        + entry.getKey() + ".sha256] says [" + expected + "]"
+                );
+            }
+        }
+        for (String key : GRAPHS) {
+            String file = required(required(required(manifest, "graphs"), key), "file").asText();
+            if (files.has(file) == false) {
+                throw new BundleException("graph [" + file + "] of [graphs." + key + "] is not listed in [manifest.json] field [files]");
+            }
+        }
+        String tokenizer = required(required(manifest, "text"), "tokenizer").asText();
+        if (files.has(tokenizer) == false) {
+            throw new BundleException("tokenizer [" + tokenizer + "] is not listed in [manifest.json] field [files]");
+        }
+    }
+
+    private void checkCodec() throws BundleException {
+        String codec = required(required(manifest, "token_features"), "codec").asText();
+        if (CODECS.contains(codec) == false) {
+            throw new BundleException(
+                "[manifest.json] field [token_features.codec] is [" + codec + "]; valid codecs: " + CODECS.stream().sorted().toList()
+            );
+        }
+    }
+
+    private void checkGraphs() throws BundleException {
+        OrtEnvironment environment = OrtEnvironment.getEnvironment();
+        for (String key : GRAPHS) {
+            JsonNode spec = manifest.path("graphs").path(key);
+            Path file = graph(key);
+            try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+                 OrtSession session = environment.createSession(file.toString(), options)) {
+                checkSignature(key, "inputs", required(spec, "inputs"), session.getInputInfo(), file);
+                checkSignature(key, "outputs", required(spec, "outputs"), session.getOutputInfo(), file);
+            } catch (OrtException e) {
+                throw new BundleException("ONNX Runtime cannot load graph [" + directory.relativize(file) + "]: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private void checkSignature(String key, String side, JsonNode declared, Map<String, NodeInfo> actual, Path file)
+        throws BundleException {
+        String field = "graphs." + key + "." + side;
+        List<String> declaredNames = new ArrayList<>();
+        declared.forEach(t -> declaredNames.add(t.path("name").asText()));
+        if (declaredNames.equals(new ArrayList<>(actual.keySet())) == false) {
+            throw new BundleException(
+                "graph [" + directory.relativize(file) + "] has " + side + " " + actual.keySet() + " but [manifest.json] field ["
+                    + field + "] declares " + declaredNames
+            );
+        }
+        for (JsonNode tensor : declared) {
+            String name = tensor.path("name").asText();
+            TensorInfo info = (TensorInfo) actual.get(name).getInfo();
+            String dtype = tensor.path("dtype").asText();
+            if (dtype.equals(dtypeName(info.type)) == false) {
+                throw new BundleException(
+                    "graph [" + directory.relativize(file) + "] tensor [" + name + "] is [" + dtypeName(info.type)
+                        + "] but [manifest.json] field [" + field + "] says [" + dtype + "]"
+                );
+            }
+            checkShape(file, field, name, tensor.path("shape"), info.getShape());
+        }
+    }
+
+    /** A declared number must be that number in the graph (or dynamic there); a declared name must be dynamic. */
+    private void checkShape(Path file, String field, String name, JsonNode declared, long[] actual) throws BundleException {
+        boolean matches = declared.size() == actual.length;
+        for (int i = 0; matches && i < actual.length; i++) {
+            JsonNode axis = declared.get(i);
+            matches = axis.isInt() ? (actual[i] == axis.asLong() || actual[i] < 0) : actual[i] < 0;
+        }
+        if (matches == false) {
+            throw new BundleException(
+                String.format(
+                    Locale.ROOT,
+                    "graph [%s] tensor [%s] has shape %s but [manifest.json] field [%s] declares %s (-1 is dynamic)",
+                    directory.relativize(file),
+                    name,
+                    java.util.Arrays.toString(actual),
+                    field,
+                    declared
+                )
+            );
+        }
+    }
+
+    private static String dtypeName(OnnxJavaType type) {
+        return switch (type) {
+            case FLOAT -> "float32";
+            case INT64 -> "int64";
+            case INT32 -> "int32";
+            case FLOAT16 -> "float16";
+            default -> type.name().toLowerCase(Locale.ROOT);
+        };
+    }
+
+    private static JsonNode required(JsonNode node, String field) throws BundleException {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            throw new BundleException("[manifest.json] is missing field [" + field + "]");
+        }
+        return value;
+    }
+
+    private static String sha256(Path file) throws BundleException {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (int read; (read = in.read(buffer)) > 0;) {
+                digest.update(buffer, 0, read);
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (IOException | NoSuchAlgorithmException e) {
+            throw new BundleException("cannot read bundle file [" + file + "]: " + e.getMessage(), e);
+        }
+    }
+}
