@@ -149,12 +149,14 @@ def same_words_groups(annotations: list[dict]) -> list[list[int]]:
     return list(groups.values())
 
 
-def pairs_by_image(annotations: list[dict]) -> list[list[int]]:
-    """Pair indices (file order, as RetrievalTrainDataset numbers them) grouped by image."""
-    groups, next_pair = [], 0
-    for entry in annotations:
-        groups.append(list(range(next_pair, next_pair + len(entry["caption"]))))
-        next_pair += len(entry["caption"])
+def pairs_by_image(pairs: list[tuple[int, str]]) -> list[list[int]]:
+    """Indices of RetrievalTrainDataset's (image_index, caption) pairs grouped by image, taken
+    from the dataset itself so the sampler and the dataset can never number pairs differently."""
+    groups: list[list[int]] = []
+    for pair_index, (image_index, _) in enumerate(pairs):
+        while len(groups) <= image_index:
+            groups.append([])
+        groups[image_index].append(pair_index)
     return groups
 
 
@@ -368,8 +370,8 @@ def main(argv=None) -> dict:
     transform = data.ImageTransform(cfg.image_size)
     train_set = data.RetrievalTrainDataset(args.train_ann, args.image_root, transform)
     sampler = OneCaptionPerImageSampler(
-        pairs_by_image(train_annotations), args.seed, world, rank, args.batch_size,
-        same_words_groups(train_annotations) if args.group_batches else None,
+        pairs_by_image(train_set.pairs), args.seed, world, rank, args.batch_size,
+        same_words_groups(train_set.annotations) if args.group_batches else None,
     )
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=args.batch_size, sampler=sampler, collate_fn=collate(tokenizer),

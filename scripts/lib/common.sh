@@ -28,15 +28,17 @@ require_java21() {
   export JAVA_HOME="$best"
 }
 
-# Runs Maven quietly in batch mode with the JDK 21+.
-mvn_quiet() {
+# Runs Maven in batch mode with the JDK 21+ (extra arguments go to mvn).
+run_mvn() {
   require_java21
   command -v mvn >/dev/null || die "mvn not found: run scripts/setup first"
   local opts="${MAVEN_OPTS:-}"
   # Maven 3.8's bundled Guava trips JDK 24+'s sun.misc.Unsafe warnings; allow it quietly there.
   if [ "$(java_major "$JAVA_HOME")" -ge 24 ]; then opts="$opts --sun-misc-unsafe-memory-access=allow"; fi
-  MAVEN_OPTS="$opts" mvn -B -q -Dstyle.color=never "$@"
+  MAVEN_OPTS="$opts" mvn -B -Dstyle.color=never "$@"
 }
+
+mvn_quiet() { run_mvn -q "$@"; }
 
 # The Python virtual environment lives outside the clone, keyed by the requirements' hash, so a
 # fresh clone on a machine that already built it reuses it; FUSERANK_VENV overrides the place.
