@@ -362,7 +362,7 @@ class ALBEF(nn.Module):
         self.queue_ptr[0] = (ptr + n) % q
 
     def forward(self, pixels, ids, mask, image_idx, alpha: float, mlm: bool = True, use_queue: bool = True,
-                hard_ratio: float = 1.0, gather=None):
+                hard_ratio: float = 1.0, gather=None, swap_ids=None, swap_mask=None, swap_valid=None):
         """Training losses for one batch: ITC (+ momentum distillation), ITM with hard negatives,
         and (pretraining) MLM. ``image_idx`` [B] names each caption's image so that captions of
         one image are all positives. ``use_queue=False`` contrasts in-batch only (the queue is
@@ -370,7 +370,9 @@ class ALBEF(nn.Module):
         near-identical negatives makes "every embedding opposite the queue" a collapse the loss
         prefers, so the trainer turns the queue on only after a warm-up. ``hard_ratio`` is the
         share of ITM negatives drawn by ITC similarity (see sample_hard_negatives). ``gather`` all-gathers
-        across DDP ranks (identity if None). Returns a dict of scalar losses."""
+        across DDP ranks (identity if None). ``swap_ids``/``swap_mask`` [B, L] with ``swap_valid`` [B]
+are word-swapped captions (negatives.py), scored against each row's own image as extra ITM
+negatives where valid. Returns a dict of scalar losses."""
         gather = gather or (lambda t: t)
         with torch.no_grad():
             self.temp.clamp_(0.001, 0.5)
@@ -417,8 +419,16 @@ class ALBEF(nn.Module):
         itm_text_mask = torch.cat([mask, mask, mask[neg_text]], dim=0)
         itm_image = torch.cat([image_feats, image_feats[neg_image], image_feats], dim=0)
         itm_image_mask = image_mask.repeat(3, 1)
+        n_negatives = 2 * b
+        if swap_ids is not None and bool(swap_valid.any()):
+            _, swap_feats = self.encode_text(swap_ids[swap_valid], swap_mask[swap_valid])
+            itm_text = torch.cat([itm_text, swap_feats], dim=0)
+            itm_text_mask = torch.cat([itm_text_mask, swap_mask[swap_valid]], dim=0)
+            itm_image = torch.cat([itm_image, image_feats[swap_valid]], dim=0)
+            itm_image_mask = torch.cat([itm_image_mask, image_mask[swap_valid]], dim=0)
+            n_negatives += int(swap_valid.sum())
         logits = self.itm_logits(itm_text, itm_text_mask, itm_image, itm_image_mask)
-        itm_labels = torch.cat([torch.ones(b), torch.zeros(2 * b)]).long().to(logits.device)
+        itm_labels = torch.cat([torch.ones(b), torch.zeros(n_negatives)]).long().to(logits.device)
         loss_itm = F.cross_entropy(logits, itm_labels)
 
         losses = {"itc": loss_itc, "itm": loss_itm}

@@ -31,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import data
 import retrieval_eval
 from model import ALBEF, ModelConfig, preset
+from negatives import CaptionSwapper
 from tokenizer import TextTokenizer, train_wordpiece
 
 
@@ -62,6 +63,8 @@ def parse_args(argv=None):
                    help="ramp the share of ITC-sampled ITM negatives from 0 to 1 over this many epochs (0: ALBEF, all hard)")
     p.add_argument("--group-batches", action=argparse.BooleanOptionalAction, default=False,
                    help="put images whose first captions share a bag of words into the same batch")
+    p.add_argument("--swap-vocab", type=Path,
+                   help="swap vocabulary JSON (scenes.py writes swap_vocab.json): add word-swapped caption ITM negatives")
     p.add_argument("--eval-k", type=int, nargs="+", default=[16, 32])
     p.add_argument("--eval-max-images", type=int, help="evaluate on the first N validation images only")
     p.add_argument("--seed", type=int, default=0)
@@ -160,11 +163,21 @@ def pairs_by_image(pairs: list[tuple[int, str]]) -> list[list[int]]:
     return groups
 
 
-def collate(tokenizer: TextTokenizer):
+def collate(tokenizer: TextTokenizer, swapper: CaptionSwapper | None = None, seed: int = 0):
+    """Batch of (pixels, ids, mask, image_idx, swap); ``swap`` is None without a swapper, else
+    (swap_ids, swap_mask, swap_valid): one word-swapped caption per row for ITM (negatives.py),
+    the row's own caption where no swap exists (masked out by swap_valid)."""
+    rng = random.Random(seed)
+
     def fn(batch):
         images, captions, image_idx = zip(*batch)
         ids, mask = tokenizer.encode_batch(list(captions))
-        return torch.stack(images), ids, mask, torch.tensor(image_idx, dtype=torch.long)
+        swap = None
+        if swapper is not None:
+            swapped = [swapper.swap(c, rng) for c in captions]
+            swap_ids, swap_mask = tokenizer.encode_batch([s or c for s, c in zip(swapped, captions)])
+            swap = (swap_ids, swap_mask, torch.tensor([s is not None for s in swapped]))
+        return torch.stack(images), ids, mask, torch.tensor(image_idx, dtype=torch.long), swap
 
     return fn
 
@@ -367,6 +380,7 @@ def main(argv=None) -> dict:
             model, device_ids=[local_rank] if device.type == "cuda" else None, find_unused_parameters=args.mode == "finetune"
         )
 
+    swapper = CaptionSwapper.load(args.swap_vocab) if args.swap_vocab else None
     transform = data.ImageTransform(cfg.image_size)
     train_set = data.RetrievalTrainDataset(args.train_ann, args.image_root, transform)
     sampler = OneCaptionPerImageSampler(
@@ -374,7 +388,7 @@ def main(argv=None) -> dict:
         same_words_groups(train_set.annotations) if args.group_batches else None,
     )
     loader = torch.utils.data.DataLoader(
-        train_set, batch_size=args.batch_size, sampler=sampler, collate_fn=collate(tokenizer),
+        train_set, batch_size=args.batch_size, sampler=sampler, collate_fn=collate(tokenizer, swapper, args.seed + rank),
         num_workers=args.workers, drop_last=True, persistent_workers=args.workers > 0,
     )
     steps_per_epoch = len(loader)
@@ -393,10 +407,11 @@ def main(argv=None) -> dict:
     for epoch in range(start_epoch, args.epochs):
         sampler.set_epoch(epoch)
         seen, tick = 0, time.perf_counter()
-        for pixels, ids, mask, image_idx in loader:
+        for pixels, ids, mask, image_idx, swap in loader:
             if step >= total_steps:
                 break
             pixels, ids, mask, image_idx = pixels.to(device), ids.to(device), mask.to(device), image_idx.to(device)
+            swap_ids, swap_mask, swap_valid = (t.to(device) for t in swap) if swap else (None, None, None)
             lr = learning_rate(step, total_steps, args)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -408,7 +423,8 @@ def main(argv=None) -> dict:
             hard_ratio = min(1.0, step / ramp) if ramp > 0 else 1.0
             with counter or contextlib.nullcontext(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 losses = train_module(pixels, ids, mask, image_idx, alpha=alpha, mlm=args.mode == "pretrain",
-                                      use_queue=step >= queue_warmup, hard_ratio=hard_ratio, gather=all_gather_no_grad)
+                                      use_queue=step >= queue_warmup, hard_ratio=hard_ratio, gather=all_gather_no_grad,
+                                      swap_ids=swap_ids, swap_mask=swap_mask, swap_valid=swap_valid)
                 loss = sum(losses.values())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

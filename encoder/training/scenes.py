@@ -16,6 +16,8 @@ Output is the Flickr30K/COCO Karpathy layout ALBEF reads: ``<out>/<split>.json``
 ``{"image": "images/<split>/000000.png", "caption": [5 strings]}`` with ``<out>`` as the image
 root. A sidecar ``<out>/<split>_scenes.json`` keeps the structured scene, its canonical
 description and its confuser group id for error analysis; training code can ignore it.
+``<out>/swap_vocab.json`` lists the words whose exchange or inversion breaks a caption's binding,
+for the ITM caption negatives of ``negatives.py`` (``pretrain.py --swap-vocab``).
 
 Guarantees:
   * deterministic by seed: the same arguments give byte-identical JSON and PNGs;
@@ -441,9 +443,19 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
         stats[split] = len(scenes)
         stats[f"{split}_confuser_groups"] = len({g for _, g in scenes if g is not None})
         stats[f"{split}_confuser_fraction"] = grouped / len(scenes) if scenes else 0.0
+    # The words whose exchange or inversion breaks a caption's binding (negatives.CaptionSwapper).
+    _write_json(out_dir / "swap_vocab.json", swap_vocab())
     total = sum(counts.values())
     stats["confuser_fraction"] = grouped_total / total if total else 0.0
     return stats
+
+
+def swap_vocab() -> dict:
+    """Swap vocabulary for ITM caption negatives: colours and kinds exchange, relation words
+    invert. Only words whose inverse is also a caption word ("beneath" has none that appears)."""
+    inverse = {"left": "right", "right": "left", "above": "below", "below": "above",
+               "over": "under", "under": "over", "top": "bottom", "bottom": "top"}
+    return {"exchange": [list(COLOURS), list(KINDS)], "inverse": inverse}
 
 
 def _write_json(path: Path, value) -> None:

@@ -41,6 +41,9 @@ FIXTURE_TEXTS = (
     "",  # empty: just [CLS] [SEP]
     "a small red circle is to the left of a large blue square and a green triangle "
     "sits above them while a yellow star hides below the purple hexagon",  # truncation
+    "<person> rides a half-pipe / ramp (again); \"wow\" ~ #1 *yes*?",  # pre_caption's replacements
+    "one\ttab  and\nnewline   runs",  # a single tab or newline survives pre_caption, runs do not
+    " ".join(f"w{i}" for i in range(35)),  # pre_caption keeps the first 30 words
 )
 
 
@@ -196,7 +199,11 @@ def write_fixture(tokenizer: TextTokenizer, out_path: Path) -> Path:
     fixture = {
         "tokenizer": tokenizer.path.name,
         "max_tokens": tokenizer.max_tokens,
-        "cases": [{"text": text, "ids": tokenizer.encode(text)} for text in FIXTURE_TEXTS],
+        "max_words": 30,
+        # ids: the tokenizer alone; clean: ALBEF's pre_caption; clean_ids: the whole text pipeline
+        # (pre_caption, then the tokenizer) that training and the Java TextTokenizer apply.
+        "cases": [{"text": text, "ids": tokenizer.encode(text), "clean": pre_caption(text, 30),
+                   "clean_ids": tokenizer.encode(pre_caption(text, 30))} for text in FIXTURE_TEXTS],
     }
     # One case per line keeps the fixture diffable; it is still plain JSON.
     cases = ",\n".join("    " + json.dumps(case, ensure_ascii=False) for case in fixture.pop("cases"))

@@ -217,3 +217,20 @@ def test_uniform_negatives_when_hard_ratio_is_zero_still_never_the_positive():
     assert 120 < row0.count(3) < 280  # row 0 picks columns 2 and 3 about equally
     with pytest.raises(ValueError, match=r"hard_ratio \[1.5\]"):
         sample_hard_negatives(sim, image_idx, hard_ratio=1.5)
+
+
+def test_swapped_caption_negatives_join_the_itm_loss_only_where_valid():
+    model = tiny()
+    pixels, ids, mask, idx = batch(model.cfg)
+    swap_ids = ids.flip(1).clone()
+    none_valid = torch.zeros(4, dtype=torch.bool)
+    torch.manual_seed(5)
+    plain = model(pixels, ids, mask, idx, alpha=0.0, mlm=False)["itm"]
+    torch.manual_seed(5)
+    masked_out = model(pixels, ids, mask, idx, alpha=0.0, mlm=False, swap_ids=swap_ids, swap_mask=mask,
+                       swap_valid=none_valid)["itm"]
+    torch.manual_seed(5)
+    with_swaps = model(pixels, ids, mask, idx, alpha=0.0, mlm=False, swap_ids=swap_ids, swap_mask=mask,
+                       swap_valid=torch.tensor([True, False, True, True]))["itm"]
+    assert torch.allclose(plain, masked_out)
+    assert torch.isfinite(with_swaps) and not torch.allclose(plain, with_swaps)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from data import pre_caption
 from tokenizer import SPECIAL_TOKENS, TextTokenizer, train_wordpiece, write_fixture
 
 TRAINING_DIR = Path(__file__).resolve().parents[1]
@@ -115,6 +116,10 @@ def test_fixture_is_written_and_reproducible(tok, tmp_path):
     for case in fixture["cases"]:
         assert case["ids"] == tok.encode(case["text"])
         assert len(case["ids"]) <= 8 and case["ids"][-1] == tok.sep_id
+        assert case["clean"] == pre_caption(case["text"]) and case["clean_ids"] == tok.encode(case["clean"])
+    cleaned = {case["text"]: case["clean"] for case in fixture["cases"]}
+    assert cleaned["<person> rides a half-pipe / ramp (again); \"wow\" ~ #1 *yes*?"] == "person rides a half pipe ramp again wow 1 yes"
+    assert len(cleaned[" ".join(f"w{i}" for i in range(35))].split()) == 30
     assert any(len(case["ids"]) == 8 for case in fixture["cases"])  # a truncated case
     assert tok.encode("A RED Circle") == tok.encode("a red circle")
     assert tok.encode("café crème") == tok.encode("cafe creme")  # accents stripped
