@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.stream.StreamSupport;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -35,6 +36,25 @@ class TokenizerFixtureTest {
             }
         }
         assertTrue(cases >= 6, "fixture has only " + cases + " cases");
+    }
+
+    @Test
+    void textTokenizerCleansAndTokenizesAsTraining() throws IOException {
+        ModelBundle bundle = ModelBundle.load(ModelBundleTest.SHIPPED);
+        JsonNode fixture = new ObjectMapper().readTree(bundle.directory().resolve("reference/tokenizer_fixture.json").toFile());
+        int cases = 0;
+        try (TextTokenizer tokenizer = TextTokenizer.forBundle(bundle)) {
+            for (JsonNode c : fixture.path("cases")) {
+                String text = c.path("text").asText();
+                assertEquals(c.path("clean").asText(), tokenizer.clean(text), "pre_caption of [" + text + "]");
+                if (!c.path("clean").asText().isEmpty()) {
+                    long[] expected = StreamSupport.stream(c.path("clean_ids").spliterator(), false).mapToLong(JsonNode::asLong).toArray();
+                    assertArrayEquals(expected, tokenizer.encode(text), "ids of [" + text + "]");
+                }
+                cases++;
+            }
+        }
+        assertTrue(cases >= 9, "fixture has only " + cases + " cases");
     }
 
     private static HuggingFaceTokenizer newTokenizer(ModelBundle bundle, Map<String, String> options) {

@@ -1,0 +1,99 @@
+package io.fuserank.encoder;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The bundle's {@code image_encoder.onnx}: preprocessed pixels in, the normalised ITC embedding
+ * and the image token features out (ALBEF's ViT image encoder, arXiv 2107.07651 §3.1).
+ *
+ * <p>One ONNX Runtime session, created here once and shared by all threads (sessions are
+ * thread-safe); {@link #encode} takes a whole batch in one call, which is what makes bulk
+ * indexing fast. Callers that must not lose a whole batch to one bad file preprocess each image
+ * themselves with {@link #preprocessor()} and pass the good ones to {@link #encodePixels}.
+ */
+public final class ImageEncoder implements AutoCloseable {
+
+    private final OrtSession session;
+    private final ImagePreprocessor preprocessor;
+    private final int embeddingDim;
+    private final int layers;
+    private final int tokens;
+    private final int width;
+
+    public ImageEncoder(ModelBundle bundle, ImagePreprocessor preprocessor, InferenceOptions options) throws OrtException {
+        if (preprocessor.size() != bundle.imageSize()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                "preprocessor size [%d] does not match the bundle's image size [%d]", preprocessor.size(), bundle.imageSize()));
+        }
+        this.preprocessor = preprocessor;
+        this.embeddingDim = bundle.embeddingDim();
+        this.layers = bundle.featureLayers();
+        this.tokens = bundle.imageTokens();
+        this.width = bundle.featureWidth();
+        this.session = options.open(bundle.graph("image_encoder"));
+    }
+
+    public ImagePreprocessor preprocessor() {
+        return preprocessor;
+    }
+
+    /** Floats of one preprocessed image, {@code 3 x size x size}. */
+    public int pixelsPerImage() {
+        int size = preprocessor.size();
+        return 3 * size * size;
+    }
+
+    /** Decodes, preprocesses and encodes encoded image files, in order. */
+    public List<Encoding> encode(List<byte[]> images) throws ImageDecodeException, OrtException {
+        int per = pixelsPerImage();
+        float[] pixels = new float[images.size() * per];
+        for (int i = 0; i < images.size(); i++) {
+            preprocessor.preprocessInto(images.get(i), pixels, i * per);
+        }
+        return encodePixels(pixels, images.size());
+    }
+
+    /** Encodes {@code count} preprocessed images laid out back to back in {@code pixels}. */
+    public List<Encoding> encodePixels(float[] pixels, int count) throws OrtException {
+        int size = preprocessor.size();
+        if (count < 1 || pixels.length != count * pixelsPerImage()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                "[%d] pixel values do not hold [%d] images of [3 x %d x %d]", pixels.length, count, size, size));
+        }
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OnnxTensor input = OnnxTensor.createTensor(env, FloatBuffer.wrap(pixels), new long[] {count, 3, size, size});
+             OrtSession.Result result = session.run(Map.of("pixels", input))) {
+            FloatBuffer embeddings = floats(result, "embedding");
+            FloatBuffer features = floats(result, "token_features");
+            int perImage = layers * tokens * width;
+            List<Encoding> out = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                float[] embedding = new float[embeddingDim];
+                embeddings.get(i * embeddingDim, embedding);
+                float[] values = new float[perImage];
+                features.get(i * perImage, values);
+                out.add(new Encoding(embedding, new TokenFeatures(layers, tokens, width, values)));
+            }
+            return out;
+        }
+    }
+
+    static FloatBuffer floats(OrtSession.Result result, String name) throws OrtException {
+        return ((OnnxTensor) result.get(name).orElseThrow(
+            () -> new IllegalStateException("graph has no output [" + name + "]"))).getFloatBuffer();
+    }
+
+    @Override
+    public void close() throws OrtException {
+        session.close();
+    }
+}

@@ -1,0 +1,548 @@
+package io.fuserank.encoder;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.twelvemonkeys.imageio.plugins.jpeg.JPEGImageReaderSpi;
+import com.twelvemonkeys.imageio.plugins.webp.WebPImageReaderSpi;
+
+import javax.imageio.IIOException;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.spi.IIORegistry;
+import javax.imageio.spi.ImageReaderSpi;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.ColorModel;
+import java.awt.image.ComponentColorModel;
+import java.awt.image.DataBuffer;
+import java.awt.image.DirectColorModel;
+import java.awt.image.IndexColorModel;
+import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * Encoded image bytes to the float32 tensor the image encoder takes, reproducing the Python
+ * training pipeline ({@code encoder/training/data.py}: {@code load_rgb}, {@code resize_bilinear},
+ * {@code normalize}) step by step, so the vectors in the index are the ones the model learned on:
+ *
+ * <ol>
+ *   <li>decode with javax.imageio (JPEG and WebP by TwelveMonkeys, PNG, GIF and BMP by the JDK),
+ *       first frame only, then apply the EXIF orientation ({@link ImageMetadata});</li>
+ *   <li>to 8-bit RGB from the raster samples, as PIL stores them: gray repeated, 16-bit samples
+ *       keep the high byte, alpha (including palette tRNS) composited over white with
+ *       {@code (c * a + 255 * (255 - a) + 127) / 255}; embedded ICC profiles are ignored, as PIL
+ *       ignores them;</li>
+ *   <li>bilinear resize to {@code size x size}, half-pixel centres, no antialiasing, float32,
+ *       horizontal pass first;</li>
+ *   <li>{@code (v / 255 - mean[c]) / std[c]} in float32, CHW.</li>
+ * </ol>
+ *
+ * <p>For PNG, GIF, BMP and lossless WebP the RGB bytes equal PIL's and the tensor equals Python's
+ * bit for bit (Java {@code float} arithmetic never fuses, like numpy's). Where Java and PIL
+ * differ:
+ *
+ * <ul>
+ *   <li>JPEG: the JDK's libjpeg and PIL's libjpeg-turbo share the integer IDCT and the chroma
+ *       upsampling, so the pixels are usually identical, but nothing guarantees it across
+ *       builds; a level or two is possible.</li>
+ *   <li>CMYK and YCCK JPEG: without a CMYK ICC profile configured for TwelveMonkeys (none is by
+ *       default) it uses the same multiplicative formula as PIL; with one, colours differ.</li>
+ *   <li>lossy WebP: TwelveMonkeys' VP8 decoder upsamples chroma differently from libwebp; luma
+ *       agrees within a level, colours differ by a few levels on average.</li>
+ *   <li>GIF and animated WebP whose first frame is smaller than the canvas: PIL returns the
+ *       canvas with the frame placed on it, the readers here the frame alone.</li>
+ *   <li>PNG EXIF or XMP kept in text chunks is not read (see {@link ImageMetadata}).</li>
+ * </ul>
+ *
+ * <p>One instance is shared by all threads: its fields are immutable and every call creates
+ * and disposes its own reader.
+ */
+public final class ImagePreprocessor {
+
+    /** The manifest values of the steps this class implements; anything else is refused. */
+    static final String RESIZE = "bilinear_half_pixel_no_antialias";
+    static final String ALPHA = "composite_over_white";
+
+    /** Large enough for any real input size, small enough that {@code 3 * size * size} fits an int. */
+    static final int MAX_SIZE = 8192;
+
+    /**
+     * The readers, in probing order. An explicit list instead of {@link ImageIO}'s registry scan:
+     * inside an Elasticsearch plugin the plugin's class loader is not scanned, so TwelveMonkeys'
+     * readers would silently be missing (and the JDK's own JPEG reader used instead, or none).
+     */
+    private static final List<ImageReaderSpi> READERS = List.of(
+        twelveMonkeysJpeg(), new WebPImageReaderSpi(), jdkReader("png"), jdkReader("gif"), jdkReader("bmp"));
+
+    private static final int SIGNATURE_BYTES_SHOWN = 8;
+
+    /** Guards checked before any pixel buffer is allocated. */
+    public record Limits(long maxEncodedBytes, long maxPixels) {
+        /** 32 MiB of encoded bytes; 40 megapixels (a large phone photo; 160 MB as 8-bit RGBA). */
+        public static final Limits DEFAULT = new Limits(32L << 20, 40_000_000L);
+
+        public Limits {
+            if (maxEncodedBytes <= 0 || maxPixels <= 0) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "limits must be positive, got maxEncodedBytes [%d] and maxPixels [%d]", maxEncodedBytes, maxPixels));
+            }
+        }
+    }
+
+    /** Decoded 8-bit RGB, row-major, 3 bytes per pixel (HWC), orientation applied. */
+    record Rgb(int width, int height, byte[] pixels) {
+        Rgb {
+            if ((long) width * height * 3 != pixels.length) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "[%d x %d] RGB needs [%d] bytes, got [%d]", width, height, (long) width * height * 3, pixels.length));
+            }
+        }
+    }
+
+    private final int size;
+    private final float[] mean;
+    private final float[] std;
+    private final Limits limits;
+
+    /**
+     * @param mean per-channel mean, as numpy's float32 would hold it
+     * @param std  per-channel standard deviation, none zero
+     */
+    public ImagePreprocessor(int size, float[] mean, float[] std, Limits limits) {
+        if (size < 1 || size > MAX_SIZE) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "size must be in [1, %d], got [%d]", MAX_SIZE, size));
+        }
+        if (mean == null || std == null || mean.length != 3 || std.length != 3) {
+            throw new IllegalArgumentException("mean and std need 3 values each, got "
+                + Arrays.toString(mean) + " and " + Arrays.toString(std));
+        }
+        for (int c = 0; c < 3; c++) {
+            if (!Float.isFinite(mean[c]) || !Float.isFinite(std[c]) || std[c] == 0f) {
+                throw new IllegalArgumentException("mean must be finite and std finite and non-zero, got "
+                    + Arrays.toString(mean) + " and " + Arrays.toString(std));
+            }
+        }
+        this.size = size;
+        this.mean = mean.clone();
+        this.std = std.clone();
+        this.limits = Objects.requireNonNull(limits, "limits");
+    }
+
+    /**
+     * From a bundle manifest's {@code "image"} object, as {@code data.ImageTransform.manifest()}
+     * writes it. The fields naming the steps must name the ones this class implements, so a
+     * bundle trained with another pipeline fails at load instead of giving wrong vectors.
+     *
+     * @throws IllegalArgumentException naming the field and its value
+     */
+    public static ImagePreprocessor fromManifest(JsonNode image, Limits limits) {
+        Objects.requireNonNull(image, "image");
+        requireText(image, "resize", RESIZE);
+        requireText(image, "alpha", ALPHA);
+        requireText(image, "channel_order", "RGB");
+        requireText(image, "layout", "NCHW");
+        JsonNode scale = image.path("scale");
+        if (!scale.isNumber() || scale.doubleValue() != 255.0) {
+            throw badField("scale", scale, "255");
+        }
+        JsonNode exif = image.path("exif_orientation");
+        if (!exif.isBoolean() || !exif.booleanValue()) {
+            throw badField("exif_orientation", exif, "true");
+        }
+        JsonNode size = image.path("size");
+        if (!size.isIntegralNumber() || !size.canConvertToInt()) {
+            throw badField("size", size, "an integer");
+        }
+        return new ImagePreprocessor(size.intValue(), floats(image, "mean"), floats(image, "std"), limits);
+    }
+
+    public int size() {
+        return size;
+    }
+
+    /** Encoded image bytes to float32 CHW {@code [3 * size * size]}. */
+    public float[] preprocess(byte[] encoded) throws ImageDecodeException {
+        float[] out = new float[3 * size * size];
+        preprocessInto(encoded, out, 0);
+        return out;
+    }
+
+    /** As {@link #preprocess}, writing {@code 3 * size * size} floats at {@code out[offset]} (one slot of a batch). */
+    public void preprocessInto(byte[] encoded, float[] out, int offset) throws ImageDecodeException {
+        int length = 3 * size * size;
+        Objects.checkFromIndexSize(offset, length, out.length);
+        normalize(resizeBilinear(decodeRgb(encoded), size), size, mean, std, out, offset);
+    }
+
+    // ------------------------------------------------------------------ decoding
+
+    /** Decode, guard, convert to RGB and orient. Every decoder failure becomes an {@link ImageDecodeException}. */
+    Rgb decodeRgb(byte[] encoded) throws ImageDecodeException {
+        Objects.requireNonNull(encoded, "encoded");
+        if (encoded.length == 0) {
+            throw new ImageDecodeException(ImageDecodeException.Reason.EMPTY, "image is empty [0] bytes");
+        }
+        if (encoded.length > limits.maxEncodedBytes()) {
+            throw new ImageDecodeException(ImageDecodeException.Reason.TOO_LARGE_ENCODED, String.format(Locale.ROOT,
+                "image has [%d] bytes, more than the limit [%d]", encoded.length, limits.maxEncodedBytes()));
+        }
+        String format = "unknown";
+        // PIL ignores embedded ICC profiles; TwelveMonkeys would convert through them.
+        byte[] decodable = ImageMetadata.withoutColorProfile(encoded);
+        // Memory cache, never a file cache: the bytes are in memory already, and a plugin may not write temp files.
+        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(decodable))) {
+            ImageReaderSpi spi = readerFor(in, encoded);
+            format = spi.getFormatNames()[0];
+            if (spi instanceof WebPImageReaderSpi) {
+                requireWholeRiff(encoded);
+            }
+            ImageReader reader = spi.createReaderInstance();
+            try {
+                BufferedImage image = readFirstImage(reader, in);
+                return ImageMetadata.orient(toRgb(image), ImageMetadata.orientation(encoded));
+            } finally {
+                reader.dispose();
+            }
+        } catch (ImageDecodeException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            // Decoders signal broken data with IIOException, EOFException and, for some
+            // malformed headers, runtime exceptions (IndexOutOfBounds, NegativeArraySize...).
+            throw new ImageDecodeException(ImageDecodeException.Reason.CORRUPT, String.format(Locale.ROOT,
+                "cannot decode [%s] image of [%d] bytes: %s", format, encoded.length, e), e);
+        }
+    }
+
+    /** The first reader that recognises the stream's signature. */
+    private static ImageReaderSpi readerFor(ImageInputStream in, byte[] encoded) throws IOException, ImageDecodeException {
+        for (ImageReaderSpi spi : READERS) {
+            boolean recognised;
+            try {
+                recognised = spi.canDecodeInput(in);
+            } catch (IOException e) {
+                recognised = false; // shorter than this format's signature
+            }
+            in.seek(0);
+            if (recognised) {
+                return spi;
+            }
+        }
+        throw new ImageDecodeException(ImageDecodeException.Reason.UNSUPPORTED_FORMAT, String.format(Locale.ROOT,
+            "image format not recognised (JPEG, PNG, GIF, BMP and WebP are), first bytes [%s]",
+            HexFormat.ofDelimiter(" ").formatHex(encoded, 0, Math.min(encoded.length, SIGNATURE_BYTES_SHOWN))));
+    }
+
+    /**
+     * A WebP file's RIFF header says how long the file is. TwelveMonkeys' lossless decoder does
+     * not notice when its bit stream runs out (it decodes the missing part as zeros), so a
+     * truncated file is caught here instead.
+     */
+    private static void requireWholeRiff(byte[] encoded) throws IIOException {
+        long declared = 8 + ((encoded[4] & 0xFFL) | (encoded[5] & 0xFFL) << 8 | (encoded[6] & 0xFFL) << 16 | (encoded[7] & 0xFFL) << 24);
+        if (declared > encoded.length) {
+            throw new IIOException(String.format(Locale.ROOT,
+                "truncated: the RIFF header declares [%d] bytes, the file has [%d]", declared, encoded.length));
+        }
+    }
+
+    /**
+     * Image 0 only (a GIF's first frame), after checking the header's pixel count against the
+     * limit: a tiny file can declare 30000 x 30000 pixels and decoding it would allocate gigabytes.
+     * A warning that the data ran out is a failure: for a truncated JPEG the JDK decoder only
+     * warns and fills the rest with gray, and an index must not hold half an image.
+     */
+    private BufferedImage readFirstImage(ImageReader reader, ImageInputStream in) throws IOException {
+        // Metadata is ignored: orientation is parsed from the bytes by ImageMetadata.
+        reader.setInput(in, true, true);
+        long width = reader.getWidth(0);
+        long height = reader.getHeight(0);
+        if (width * height > limits.maxPixels()) {
+            throw new ImageDecodeException(ImageDecodeException.Reason.TOO_MANY_PIXELS, String.format(Locale.ROOT,
+                "image has [%d x %d] = [%d] pixels, more than the limit [%d]", width, height, width * height, limits.maxPixels()));
+        }
+        List<String> truncation = new ArrayList<>();
+        reader.addIIOReadWarningListener((source, warning) -> {
+            if (meansTruncated(warning)) {
+                truncation.add(warning);
+            }
+        });
+        BufferedImage image = reader.read(0);
+        if (!truncation.isEmpty()) {
+            throw new IIOException("truncated: the decoder warned " + truncation);
+        }
+        return image;
+    }
+
+    /**
+     * Warnings that the decoder ran out of data and filled the rest of the image: the JDK JPEG
+     * reader's "Truncated File - Missing EOI marker", libjpeg's "Premature end of JPEG file" and
+     * "Corrupt JPEG data: premature end of data segment". PIL raises "image file is truncated"
+     * there. Other warnings (TwelveMonkeys' note on a CMYK JPEG without a profile, libjpeg's
+     * "extraneous bytes before marker") are informational, as they are to PIL.
+     */
+    private static boolean meansTruncated(String warning) {
+        String lower = warning.toLowerCase(Locale.ROOT);
+        return lower.contains("truncated") || lower.contains("premature end");
+    }
+
+    // ------------------------------------------------------------------ to 8-bit RGB
+
+    /**
+     * The decoded image as PIL's {@code load_rgb} would give it. Raster samples are read
+     * directly wherever the colour model allows: {@link BufferedImage#getRGB} would convert
+     * gray through a linear colour space (changing every value) and 16-bit samples with
+     * rounding, where PIL keeps the stored 8-bit values and the high byte.
+     */
+    private static Rgb toRgb(BufferedImage image) {
+        ColorModel cm = image.getColorModel();
+        if (cm instanceof IndexColorModel palette) {
+            return fromPalette(image.getRaster(), palette);
+        }
+        if (hasPlainSamples(cm)) {
+            return fromSamples(image.getRaster(), cm.getComponentSize(0), cm.getNumColorComponents() == 1, cm.hasAlpha());
+        }
+        return fromArgb(image);
+    }
+
+    /** Gray or RGB (plus alpha), not premultiplied, every component 8 or 16 bits: samples usable as stored. */
+    private static boolean hasPlainSamples(ColorModel cm) {
+        if (!(cm instanceof ComponentColorModel || cm instanceof DirectColorModel) || cm.isAlphaPremultiplied()) {
+            return false;
+        }
+        int space = cm.getColorSpace().getType();
+        if (space != ColorSpace.TYPE_RGB && space != ColorSpace.TYPE_GRAY) {
+            return false;
+        }
+        int transfer = cm.getTransferType();
+        if (transfer != DataBuffer.TYPE_BYTE && transfer != DataBuffer.TYPE_USHORT && transfer != DataBuffer.TYPE_INT) {
+            return false;
+        }
+        int bits = cm.getComponentSize(0);
+        for (int bandBits : cm.getComponentSize()) {
+            if (bandBits != bits) {
+                return false;
+            }
+        }
+        return bits == 8 || bits == 16;
+    }
+
+    /** Samples of 8 or 16 bits, colour bands first and alpha last (both colour models order them so). */
+    private static Rgb fromSamples(Raster raster, int bits, boolean gray, boolean alpha) {
+        int width = raster.getWidth();
+        int height = raster.getHeight();
+        int bands = raster.getNumBands();
+        int shift = bits - 8; // PIL keeps the high byte of 16-bit samples
+        int[] row = new int[width * bands];
+        byte[] out = new byte[Math.multiplyExact(width * 3, height)];
+        int o = 0;
+        for (int y = 0; y < height; y++) {
+            raster.getPixels(0, y, width, 1, row);
+            for (int i = 0; i < row.length; i += bands, o += 3) {
+                int a = alpha ? row[i + bands - 1] >> shift : 255;
+                int r = row[i] >> shift;
+                int g = gray ? r : row[i + 1] >> shift;
+                int b = gray ? r : row[i + 2] >> shift;
+                out[o] = (byte) overWhite(r, a);
+                out[o + 1] = (byte) overWhite(g, a);
+                out[o + 2] = (byte) overWhite(b, a);
+            }
+        }
+        return new Rgb(width, height, out);
+    }
+
+    /**
+     * Palette images (PNG palette or 1/2/4-bit gray, GIF, BMP): each entry composited once.
+     * PIL composites only when there is a tRNS/transparency entry, but without one every palette
+     * alpha is 255 and compositing is the identity.
+     */
+    private static Rgb fromPalette(Raster raster, IndexColorModel palette) {
+        int[] colours = new int[palette.getMapSize()];
+        for (int i = 0; i < colours.length; i++) {
+            colours[i] = overWhite(palette.getRGB(i));
+        }
+        int width = raster.getWidth();
+        int height = raster.getHeight();
+        int[] row = new int[width];
+        byte[] out = new byte[Math.multiplyExact(width * 3, height)];
+        int o = 0;
+        for (int y = 0; y < height; y++) {
+            raster.getSamples(0, y, width, 1, 0, row);
+            for (int x = 0; x < width; x++, o += 3) {
+                int rgb = row[x] < colours.length ? colours[row[x]] : 0; // out-of-palette index: black
+                out[o] = (byte) (rgb >> 16);
+                out[o + 1] = (byte) (rgb >> 8);
+                out[o + 2] = (byte) rgb;
+            }
+        }
+        return new Rgb(width, height, out);
+    }
+
+    /** Anything else (a CMYK JPEG converted by TwelveMonkeys, 5-6-5 BMP, ...): sRGB via the colour model. */
+    private static Rgb fromArgb(BufferedImage image) {
+        int width = image.getWidth();
+        int height = image.getHeight();
+        int[] row = new int[width];
+        byte[] out = new byte[Math.multiplyExact(width * 3, height)];
+        int o = 0;
+        for (int y = 0; y < height; y++) {
+            image.getRGB(0, y, width, 1, row, 0, width);
+            for (int x = 0; x < width; x++, o += 3) {
+                int rgb = overWhite(row[x]);
+                out[o] = (byte) (rgb >> 16);
+                out[o + 1] = (byte) (rgb >> 8);
+                out[o + 2] = (byte) rgb;
+            }
+        }
+        return new Rgb(width, height, out);
+    }
+
+    /** {@code data._composite_over_white} on one channel: integer, rounding half up; the identity when {@code a == 255}. */
+    static int overWhite(int c, int a) {
+        return (c * a + 255 * (255 - a) + 127) / 255;
+    }
+
+    /** A non-premultiplied ARGB pixel composited over white, as 0xRRGGBB. */
+    private static int overWhite(int argb) {
+        int a = argb >>> 24;
+        return overWhite(argb >> 16 & 0xFF, a) << 16 | overWhite(argb >> 8 & 0xFF, a) << 8 | overWhite(argb & 0xFF, a);
+    }
+
+    // ------------------------------------------------------------------ resize and normalise
+
+    /** One axis of {@code data._axis_weights}: source indices and weights, all float32 arithmetic. */
+    private record AxisWeights(int[] x0, int[] x1, float[] t) {
+        static AxisWeights of(int in, int out) {
+            float scale = (float) in / (float) out;
+            float last = in - 1;
+            int[] x0 = new int[out];
+            int[] x1 = new int[out];
+            float[] t = new float[out];
+            for (int x = 0; x < out; x++) {
+                float src = ((float) x + 0.5f) * scale - 0.5f;
+                src = Math.min(Math.max(src, 0f), last); // np.clip: maximum, then minimum
+                x0[x] = (int) Math.floor(src);
+                x1[x] = Math.min(x0[x] + 1, in - 1);
+                t[x] = src - (float) x0[x];
+            }
+            return new AxisWeights(x0, x1, t);
+        }
+    }
+
+    /**
+     * {@code data.resize_bilinear}: HWC floats 0..255 of {@code size x size}. Horizontal pass,
+     * then vertical, each output one float multiply-multiply-add without fusing, in numpy's
+     * order, so the result is bit-identical to Python's.
+     */
+    static float[] resizeBilinear(Rgb rgb, int size) {
+        int width = rgb.width();
+        int height = rgb.height();
+        byte[] v = rgb.pixels();
+        AxisWeights xs = AxisWeights.of(width, size);
+        float[] rows = new float[Math.multiplyExact(height, size * 3)];
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < size; x++) {
+                int i0 = (y * width + xs.x0()[x]) * 3;
+                int i1 = (y * width + xs.x1()[x]) * 3;
+                float t = xs.t()[x];
+                float u = 1f - t;
+                int o = (y * size + x) * 3;
+                for (int c = 0; c < 3; c++) {
+                    rows[o + c] = (float) (v[i0 + c] & 0xFF) * u + (float) (v[i1 + c] & 0xFF) * t;
+                }
+            }
+        }
+        AxisWeights ys = AxisWeights.of(height, size);
+        float[] out = new float[size * size * 3];
+        for (int y = 0; y < size; y++) {
+            int r0 = ys.x0()[y] * size * 3;
+            int r1 = ys.x1()[y] * size * 3;
+            float t = ys.t()[y];
+            float u = 1f - t;
+            int o = y * size * 3;
+            for (int i = 0; i < size * 3; i++) {
+                out[o + i] = rows[r0 + i] * u + rows[r1 + i] * t;
+            }
+        }
+        return out;
+    }
+
+    /** {@code data.normalize}: {@code (v / 255 - mean[c]) / std[c]}, HWC in, CHW out at {@code out[offset]}. */
+    static void normalize(float[] resized, int size, float[] mean, float[] std, float[] out, int offset) {
+        int plane = size * size;
+        for (int p = 0; p < plane; p++) {
+            for (int c = 0; c < 3; c++) {
+                out[offset + c * plane + p] = (resized[p * 3 + c] / 255f - mean[c]) / std[c];
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ manifest and readers
+
+    private static void requireText(JsonNode image, String field, String expected) {
+        JsonNode value = image.path(field);
+        if (!value.isTextual() || !value.textValue().equals(expected)) {
+            throw badField(field, value, expected);
+        }
+    }
+
+    /** Three numbers, each rounded to float32 as numpy's {@code asarray(..., dtype=float32)} does. */
+    private static float[] floats(JsonNode image, String field) {
+        JsonNode values = image.path(field);
+        if (!values.isArray() || values.size() != 3) {
+            throw badField(field, values, "3 numbers");
+        }
+        float[] out = new float[3];
+        for (int i = 0; i < 3; i++) {
+            if (!values.get(i).isNumber()) {
+                throw badField(field, values, "3 numbers");
+            }
+            out[i] = (float) values.get(i).doubleValue();
+        }
+        return out;
+    }
+
+    private static IllegalArgumentException badField(String field, JsonNode value, String expected) {
+        String shown = value.isMissingNode() ? "missing" : value.toString();
+        return new IllegalArgumentException(String.format(Locale.ROOT,
+            "manifest field [image.%s] is [%s], this encoder implements [%s]", field, shown, expected));
+    }
+
+    /**
+     * TwelveMonkeys' JPEG reader delegates baseline decoding to the JDK's reader, which its SPI
+     * looks up when registered; created directly it is not registered, so it is given the
+     * default registry (where the JDK's reader always is) to look in. That does not register it
+     * anywhere. Probing once here makes a missing delegate fail at class initialisation.
+     */
+    private static ImageReaderSpi twelveMonkeysJpeg() {
+        JPEGImageReaderSpi spi = new JPEGImageReaderSpi();
+        spi.onRegistration(IIORegistry.getDefaultInstance(), ImageReaderSpi.class);
+        try {
+            spi.createReaderInstance().dispose();
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalStateException("TwelveMonkeys JPEG reader has no JDK delegate reader", e);
+        }
+        return spi;
+    }
+
+    /** The JDK's own reader for {@code format} (module java.desktop), never one a library registered. */
+    private static ImageReaderSpi jdkReader(String format) {
+        Iterator<ImageReaderSpi> all = IIORegistry.getDefaultInstance().getServiceProviders(ImageReaderSpi.class, false);
+        while (all.hasNext()) {
+            ImageReaderSpi spi = all.next();
+            if (spi.getClass().getModule() == ImageIO.class.getModule()
+                && Arrays.stream(spi.getFormatNames()).anyMatch(format::equalsIgnoreCase)) {
+                return spi;
+            }
+        }
+        throw new IllegalStateException("the JDK has no ImageIO reader for [" + format + "]");
+    }
+}

@@ -1,0 +1,81 @@
+package io.fuserank.encoder;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The bundle's {@code text_encoder.onnx}: texts in (cleaned and tokenized by
+ * {@link TextTokenizer}), the normalised ITC embedding and the text token features out (ALBEF's
+ * first text layers, arXiv 2107.07651 §3.1). The token features keep only real tokens: padding
+ * is cut off per text, so a stored caption blob or a query's features never carry pad rows.
+ *
+ * <p>One shared, thread-safe ONNX Runtime session.
+ */
+public final class TextEncoder implements AutoCloseable {
+
+    private final OrtSession session;
+    private final TextTokenizer tokenizer;
+    private final int embeddingDim;
+    private final int layers;
+    private final int width;
+
+    public TextEncoder(ModelBundle bundle, TextTokenizer tokenizer, InferenceOptions options) throws OrtException {
+        this.tokenizer = tokenizer;
+        this.embeddingDim = bundle.embeddingDim();
+        this.layers = bundle.featureLayers();
+        this.width = bundle.featureWidth();
+        this.session = options.open(bundle.graph("text_encoder"));
+    }
+
+    public TextTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Encoding encode(String text) throws OrtException {
+        return encode(List.of(text)).get(0);
+    }
+
+    /** Encodes texts in one call; an empty or over-long text is an IllegalArgumentException naming it. */
+    public List<Encoding> encode(List<String> texts) throws OrtException {
+        return encode(tokenizer.encodeBatch(texts));
+    }
+
+    /** Encodes an already tokenized batch (the parity tests feed the reference ids). */
+    public List<Encoding> encode(TextTokenizer.Batch batch) throws OrtException {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        long[] shape = {batch.rows(), batch.length()};
+        try (OnnxTensor ids = OnnxTensor.createTensor(env, LongBuffer.wrap(batch.ids()), shape);
+             OnnxTensor mask = OnnxTensor.createTensor(env, LongBuffer.wrap(batch.mask()), shape);
+             OrtSession.Result result = session.run(Map.of("input_ids", ids, "attention_mask", mask))) {
+            FloatBuffer embeddings = ImageEncoder.floats(result, "embedding");
+            FloatBuffer features = ImageEncoder.floats(result, "token_features");
+            int padded = batch.length();
+            List<Encoding> out = new ArrayList<>(batch.rows());
+            for (int row = 0; row < batch.rows(); row++) {
+                float[] embedding = new float[embeddingDim];
+                embeddings.get(row * embeddingDim, embedding);
+                int real = batch.tokens(row);
+                float[] values = new float[layers * real * width];
+                for (int layer = 0; layer < layers; layer++) {
+                    int from = ((row * layers + layer) * padded) * width;
+                    features.get(from, values, layer * real * width, real * width);
+                }
+                out.add(new Encoding(embedding, new TokenFeatures(layers, real, width, values)));
+            }
+            return out;
+        }
+    }
+
+    @Override
+    public void close() throws OrtException {
+        session.close();
+    }
+}
