@@ -81,6 +81,11 @@ public final class TextTokenizer implements AutoCloseable {
         return cleaner.clean(checkLength(text));
     }
 
+    /** Throws the IllegalArgumentException {@link #encode} would throw for this text, if any. */
+    public void validate(String text) {
+        cleanNonEmpty(text);
+    }
+
     /** Ids of one text, {@code [CLS] ... [SEP]}, at most {@link #maxTokens()} long. */
     public long[] encode(String text) {
         return tokenizer.encode(cleanNonEmpty(text)).getIds();

@@ -1,10 +1,25 @@
 package io.fuserank.plugin;
 
+import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.NativeRuntimeCheck;
+import io.fuserank.plugin.action.EncodeAction;
+import io.fuserank.plugin.action.TransportEncodeAction;
+import io.fuserank.plugin.model.InferenceService;
+import io.fuserank.plugin.model.ModelRegistry;
+import org.elasticsearch.common.settings.Setting;
+import org.elasticsearch.common.settings.Settings;
+import org.elasticsearch.common.util.concurrent.EsExecutors;
+import org.elasticsearch.core.IOUtils;
 import org.elasticsearch.logging.LogManager;
 import org.elasticsearch.logging.Logger;
+import org.elasticsearch.plugins.ActionPlugin;
 import org.elasticsearch.plugins.Plugin;
+import org.elasticsearch.threadpool.ExecutorBuilder;
+import org.elasticsearch.threadpool.FixedExecutorBuilder;
 
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 
@@ -12,24 +27,58 @@ import java.util.List;
  * The fuserank Elasticsearch plugin. This class only wires: the work lives in the encoder and
  * reranker libraries and in this plugin's feature packages.
  */
-public class FuseRankPlugin extends Plugin {
+public class FuseRankPlugin extends Plugin implements ActionPlugin {
 
     private static final Logger logger = LogManager.getLogger(FuseRankPlugin.class);
 
+    private ModelRegistry registry;
+
+    @Override
+    public List<Setting<?>> getSettings() {
+        return FuseRankSettings.all();
+    }
+
+    @Override
+    public List<ExecutorBuilder<?>> getExecutorBuilders(Settings settings) {
+        return List.of(new FixedExecutorBuilder(settings, FuseRankSettings.INFERENCE_POOL,
+            FuseRankSettings.INFERENCE_THREADS.get(settings), FuseRankSettings.INFERENCE_QUEUE_SIZE.get(settings),
+            "fuserank.thread_pool.inference", EsExecutors.TaskTrackingConfig.DO_NOT_TRACK));
+    }
+
     /**
      * Loads the native runtimes at node start so that a missing library or entitlement is one
-     * clear log line at start rather than an error on the first request. A failure is logged and
-     * the node still starts: it serves everything that does not need a model.
+     * clear log line at start rather than an error on the first request (the node still starts:
+     * it serves everything that does not need a model), and builds the model registry; models
+     * load on first use.
      */
     @Override
     public Collection<?> createComponents(PluginServices services) {
+        List<Object> components = new ArrayList<>();
         try {
             NativeRuntimeCheck.Result result = NativeRuntimeCheck.run();
             logger.info("fuserank {}", result.summary());
-            return List.of(result);
+            components.add(result);
         } catch (IllegalStateException e) {
             logger.error("fuserank cannot run models on this node", e);
-            return List.of();
         }
+        Settings settings = services.environment().settings();
+        List<Path> searchPaths = List.of(FuseRankSettings.modelsPath(services.environment()),
+            services.environment().pluginsDir().resolve("fuserank").resolve("models"));
+        InferenceOptions options = new InferenceOptions(FuseRankSettings.INTRA_OP_THREADS.get(settings),
+            FuseRankSettings.CUDA.get(settings), 0);
+        registry = new ModelRegistry(searchPaths, options, FuseRankSettings.MAX_FUSION_BATCH.get(settings));
+        components.add(registry);
+        components.add(new InferenceService(registry, services.threadPool()));
+        return components;
+    }
+
+    @Override
+    public Collection<ActionHandler> getActions() {
+        return List.of(new ActionHandler(EncodeAction.INSTANCE, TransportEncodeAction.class));
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOUtils.close(registry);
     }
 }

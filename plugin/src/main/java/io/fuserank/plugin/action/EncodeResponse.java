@@ -1,0 +1,81 @@
+package io.fuserank.plugin.action;
+
+import io.fuserank.encoder.TokenFeatures;
+import org.elasticsearch.action.ActionResponse;
+import org.elasticsearch.common.io.stream.StreamInput;
+import org.elasticsearch.common.io.stream.StreamOutput;
+import org.elasticsearch.common.io.stream.Writeable;
+
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * One result per input, in order: the ITC embedding and token features, or the reason this input
+ * could not be encoded (so one bad image fails its own document, not the whole bulk request).
+ */
+public final class EncodeResponse extends ActionResponse {
+
+    /** Exactly one of (embedding, features) and error is set. */
+    public record Result(float[] embedding, TokenFeatures features, String error) implements Writeable {
+
+        public static Result ok(float[] embedding, TokenFeatures features) {
+            return new Result(embedding, features, null);
+        }
+
+        public static Result failed(String error) {
+            return new Result(null, null, error);
+        }
+
+        Result(StreamInput in) throws IOException {
+            this(in.readOptionalFloatArray(), readFeatures(in), in.readOptionalString());
+        }
+
+        public boolean failed() {
+            return error != null;
+        }
+
+        @Override
+        public void writeTo(StreamOutput out) throws IOException {
+            out.writeOptionalFloatArray(embedding);
+            writeFeatures(out, features);
+            out.writeOptionalString(error);
+        }
+    }
+
+    private final List<Result> results;
+
+    public EncodeResponse(List<Result> results) {
+        this.results = List.copyOf(results);
+    }
+
+    public EncodeResponse(StreamInput in) throws IOException {
+        this.results = in.readCollectionAsList(Result::new);
+    }
+
+    public List<Result> results() {
+        return results;
+    }
+
+    @Override
+    public void writeTo(StreamOutput out) throws IOException {
+        out.writeCollection(results);
+    }
+
+    /** Token features on the wire (also used by the rescorer builder): shape, then the floats. */
+    public static void writeFeatures(StreamOutput out, TokenFeatures features) throws IOException {
+        out.writeBoolean(features != null);
+        if (features != null) {
+            out.writeVInt(features.layers());
+            out.writeVInt(features.tokens());
+            out.writeVInt(features.width());
+            out.writeFloatArray(features.values());
+        }
+    }
+
+    public static TokenFeatures readFeatures(StreamInput in) throws IOException {
+        if (in.readBoolean() == false) {
+            return null;
+        }
+        return new TokenFeatures(in.readVInt(), in.readVInt(), in.readVInt(), in.readFloatArray());
+    }
+}

@@ -1,0 +1,83 @@
+package io.fuserank.plugin.action;
+
+import io.fuserank.encoder.Encoding;
+import io.fuserank.encoder.ImageDecodeException;
+import io.fuserank.encoder.ImageEncoder;
+import io.fuserank.encoder.TextEncoder;
+import io.fuserank.plugin.model.InferenceService;
+import io.fuserank.plugin.model.LoadedModel;
+import org.elasticsearch.action.ActionListener;
+import org.elasticsearch.action.support.ActionFilters;
+import org.elasticsearch.action.support.HandledTransportAction;
+import org.elasticsearch.common.util.concurrent.EsExecutors;
+import org.elasticsearch.injection.guice.Inject;
+import org.elasticsearch.tasks.Task;
+import org.elasticsearch.transport.TransportService;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Runs an {@link EncodeRequest} on this node's inference pool: all valid texts in one text-encoder
+ * call, all decodable images in one image-encoder call, each invalid input answered with its own
+ * reason.
+ */
+public final class TransportEncodeAction extends HandledTransportAction<EncodeRequest, EncodeResponse> {
+
+    private final InferenceService inference;
+
+    @Inject
+    public TransportEncodeAction(TransportService transportService, ActionFilters actionFilters, InferenceService inference) {
+        super(EncodeAction.NAME, transportService, actionFilters, EncodeRequest::new, EsExecutors.DIRECT_EXECUTOR_SERVICE);
+        this.inference = inference;
+    }
+
+    @Override
+    protected void doExecute(Task task, EncodeRequest request, ActionListener<EncodeResponse> listener) {
+        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs())), listener);
+    }
+
+    static List<EncodeResponse.Result> encode(LoadedModel model, List<EncodeRequest.Input> inputs) throws Exception {
+        EncodeResponse.Result[] results = new EncodeResponse.Result[inputs.size()];
+        List<Integer> textRows = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        List<Integer> imageRows = new ArrayList<>();
+        ImageEncoder images = model.images();
+        int perImage = images.pixelsPerImage();
+        float[] pixels = new float[0];
+        for (int i = 0; i < inputs.size(); i++) {
+            EncodeRequest.Input input = inputs.get(i);
+            try {
+                if (input.isText()) {
+                    model.texts().tokenizer().validate(input.text());
+                    textRows.add(i);
+                    texts.add(input.text());
+                } else {
+                    if (pixels.length < (imageRows.size() + 1) * perImage) {
+                        pixels = Arrays.copyOf(pixels, Math.max(perImage, pixels.length * 2));
+                    }
+                    images.preprocessor().preprocessInto(input.image(), pixels, imageRows.size() * perImage);
+                    imageRows.add(i);
+                }
+            } catch (IllegalArgumentException | ImageDecodeException e) {
+                results[i] = EncodeResponse.Result.failed(e.getMessage());
+            }
+        }
+        if (texts.isEmpty() == false) {
+            TextEncoder encoder = model.texts();
+            place(results, textRows, encoder.encode(texts));
+        }
+        if (imageRows.isEmpty() == false) {
+            place(results, imageRows, images.encodePixels(Arrays.copyOf(pixels, imageRows.size() * perImage), imageRows.size()));
+        }
+        return Arrays.asList(results);
+    }
+
+    private static void place(EncodeResponse.Result[] results, List<Integer> rows, List<Encoding> encodings) {
+        for (int j = 0; j < rows.size(); j++) {
+            Encoding e = encodings.get(j);
+            results[rows.get(j)] = EncodeResponse.Result.ok(e.embedding(), e.tokenFeatures());
+        }
+    }
+}

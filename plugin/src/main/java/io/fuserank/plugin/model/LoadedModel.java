@@ -1,0 +1,81 @@
+package io.fuserank.plugin.model;
+
+import ai.onnxruntime.OrtException;
+import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.ImageEncoder;
+import io.fuserank.encoder.ImagePreprocessor;
+import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.TextEncoder;
+import io.fuserank.encoder.TextTokenizer;
+import io.fuserank.reranker.FusionScorer;
+
+import java.io.Closeable;
+import java.io.IOException;
+
+/**
+ * One model bundle with its ONNX sessions open: the image and text encoders and the fusion
+ * scorer, shared by every inference thread of the node, plus its call counters.
+ */
+public final class LoadedModel implements Closeable {
+
+    private final String id;
+    private final ModelBundle bundle;
+    private final ImageEncoder images;
+    private final TextTokenizer tokenizer;
+    private final TextEncoder texts;
+    private final FusionScorer scorer;
+    private final ModelStats stats = new ModelStats();
+
+    LoadedModel(String id, ModelBundle bundle, InferenceOptions options, int fusionBatch) throws OrtException {
+        this.id = id;
+        this.bundle = bundle;
+        ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
+        this.tokenizer = TextTokenizer.forBundle(bundle);
+        this.images = new ImageEncoder(bundle, preprocessor, options);
+        this.texts = new TextEncoder(bundle, tokenizer, options);
+        this.scorer = new FusionScorer(bundle, options, fusionBatch);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public ModelBundle bundle() {
+        return bundle;
+    }
+
+    public ImageEncoder images() {
+        return images;
+    }
+
+    public TextEncoder texts() {
+        return texts;
+    }
+
+    public FusionScorer scorer() {
+        return scorer;
+    }
+
+    public ModelStats stats() {
+        return stats;
+    }
+
+    /** The codec the manifest asks token features to be stored with. */
+    public FeatureCodec defaultCodec() {
+        return FeatureCodec.fromLabel(bundle.codec());
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            images.close();
+            texts.close();
+            scorer.close();
+        } catch (OrtException e) {
+            throw new IOException("cannot close the sessions of model [" + id + "]", e);
+        } finally {
+            tokenizer.close();
+        }
+    }
+}
