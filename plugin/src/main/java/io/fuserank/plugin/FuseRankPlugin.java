@@ -6,6 +6,11 @@ import io.fuserank.plugin.action.EncodeAction;
 import io.fuserank.plugin.action.TransportEncodeAction;
 import io.fuserank.plugin.model.InferenceService;
 import io.fuserank.plugin.model.ModelRegistry;
+import io.fuserank.plugin.rest.RestModelsAction;
+import org.elasticsearch.cluster.node.DiscoveryNodes;
+import org.elasticsearch.features.NodeFeature;
+import org.elasticsearch.node.Node;
+import org.elasticsearch.rest.RestHandler;
 import org.elasticsearch.common.settings.Setting;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
@@ -22,6 +27,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /**
  * The fuserank Elasticsearch plugin. This class only wires: the work lives in the encoder and
@@ -75,6 +82,12 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin {
     @Override
     public Collection<ActionHandler> getActions() {
         return List.of(new ActionHandler(EncodeAction.INSTANCE, TransportEncodeAction.class));
+    }
+
+    @Override
+    public Collection<RestHandler> getRestHandlers(RestHandlersServices services, Supplier<DiscoveryNodes> nodes,
+                                                   Predicate<NodeFeature> clusterSupportsFeature) {
+        return List.of(new RestModelsAction(() -> registry, () -> Node.NODE_NAME_SETTING.get(services.settings())));
     }
 
     @Override
