@@ -4,6 +4,8 @@ import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.NativeRuntimeCheck;
 import io.fuserank.plugin.action.EncodeAction;
 import io.fuserank.plugin.action.TransportEncodeAction;
+import io.fuserank.plugin.ingest.FuseRankProcessor;
+import io.fuserank.plugin.ingest.FuseRankProcessorFactory;
 import io.fuserank.plugin.model.InferenceService;
 import io.fuserank.plugin.model.ModelRegistry;
 import io.fuserank.plugin.rest.RestModelsAction;
@@ -15,9 +17,11 @@ import org.elasticsearch.common.settings.Setting;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.core.IOUtils;
+import org.elasticsearch.ingest.Processor;
 import org.elasticsearch.logging.LogManager;
 import org.elasticsearch.logging.Logger;
 import org.elasticsearch.plugins.ActionPlugin;
+import org.elasticsearch.plugins.IngestPlugin;
 import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.threadpool.ExecutorBuilder;
 import org.elasticsearch.threadpool.FixedExecutorBuilder;
@@ -29,12 +33,13 @@ import java.util.Collection;
 import java.util.List;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import java.util.Map;
 
 /**
  * The fuserank Elasticsearch plugin. This class only wires: the work lives in the encoder and
  * reranker libraries and in this plugin's feature packages.
  */
-public class FuseRankPlugin extends Plugin implements ActionPlugin {
+public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin {
 
     private static final Logger logger = LogManager.getLogger(FuseRankPlugin.class);
 
@@ -88,6 +93,11 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin {
     public Collection<RestHandler> getRestHandlers(RestHandlersServices services, Supplier<DiscoveryNodes> nodes,
                                                    Predicate<NodeFeature> clusterSupportsFeature) {
         return List.of(new RestModelsAction(() -> registry, () -> Node.NODE_NAME_SETTING.get(services.settings())));
+    }
+
+    @Override
+    public Map<String, Processor.Factory> getProcessors(Processor.Parameters parameters) {
+        return Map.of(FuseRankProcessor.TYPE, new FuseRankProcessorFactory(parameters.client, parameters.threadContext));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.fuserank.plugin.action;
 
+import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.TokenFeatures;
 import org.elasticsearch.action.ActionResponse;
 import org.elasticsearch.common.io.stream.StreamInput;
@@ -8,10 +9,13 @@ import org.elasticsearch.common.io.stream.Writeable;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * One result per input, in order: the ITC embedding and token features, or the reason this input
- * could not be encoded (so one bad image fails its own document, not the whole bulk request).
+ * could not be encoded (so one bad image fails its own document, not the whole bulk request);
+ * plus the codec the model's manifest stores token features with, so that a caller that stores
+ * features (the ingest processor) can default to it without loading the model itself.
  */
 public final class EncodeResponse extends ActionResponse {
 
@@ -43,22 +47,31 @@ public final class EncodeResponse extends ActionResponse {
     }
 
     private final List<Result> results;
+    private final FeatureCodec modelCodec;
 
-    public EncodeResponse(List<Result> results) {
+    public EncodeResponse(List<Result> results, FeatureCodec modelCodec) {
         this.results = List.copyOf(results);
+        this.modelCodec = Objects.requireNonNull(modelCodec, "modelCodec");
     }
 
     public EncodeResponse(StreamInput in) throws IOException {
         this.results = in.readCollectionAsList(Result::new);
+        this.modelCodec = in.readEnum(FeatureCodec.class);
     }
 
     public List<Result> results() {
         return results;
     }
 
+    /** The codec the model's manifest asks token features to be stored with. */
+    public FeatureCodec modelCodec() {
+        return modelCodec;
+    }
+
     @Override
     public void writeTo(StreamOutput out) throws IOException {
         out.writeCollection(results);
+        out.writeEnum(modelCodec);
     }
 
     /** Token features on the wire (also used by the rescorer builder): shape, then the floats. */

@@ -35,7 +35,8 @@ public final class TransportEncodeAction extends HandledTransportAction<EncodeRe
 
     @Override
     protected void doExecute(Task task, EncodeRequest request, ActionListener<EncodeResponse> listener) {
-        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs())), listener);
+        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.defaultCodec()),
+            listener);
     }
 
     static List<EncodeResponse.Result> encode(LoadedModel model, List<EncodeRequest.Input> inputs) throws Exception {

@@ -1,0 +1,33 @@
+package io.fuserank.plugin.action;
+
+import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.TokenFeatures;
+import org.elasticsearch.common.io.stream.BytesStreamOutput;
+import org.elasticsearch.common.io.stream.StreamInput;
+import org.elasticsearch.test.ESTestCase;
+
+import java.io.IOException;
+import java.util.List;
+
+/** The encode response survives the wire: results in order, and the model's codec. */
+public class EncodeResponseTests extends ESTestCase {
+
+    public void testRoundTrip() throws IOException {
+        FeatureCodec codec = randomFrom(FeatureCodec.values());
+        TokenFeatures features = new TokenFeatures(1, 2, 2, new float[] {1, 2, 3, 4});
+        EncodeResponse response = new EncodeResponse(List.of(EncodeResponse.Result.ok(new float[] {0.5f}, features),
+            EncodeResponse.Result.failed("image is empty [0] bytes")), codec);
+        EncodeResponse copy;
+        try (BytesStreamOutput out = new BytesStreamOutput()) {
+            response.writeTo(out);
+            try (StreamInput in = out.bytes().streamInput()) {
+                copy = new EncodeResponse(in);
+            }
+        }
+        assertEquals(codec, copy.modelCodec());
+        assertEquals(2, copy.results().size());
+        assertArrayEquals(new float[] {0.5f}, copy.results().get(0).embedding(), 0f);
+        assertArrayEquals(features.values(), copy.results().get(0).features().values(), 0f);
+        assertEquals("image is empty [0] bytes", copy.results().get(1).error());
+    }
+}
