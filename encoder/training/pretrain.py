@@ -46,6 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--vocab-size", type=int, default=2000, help="when training the tokenizer")
     p.add_argument("--preset", default="small", choices=["tiny", "small", "base"])
     p.add_argument("--bridge", action=argparse.BooleanOptionalAction, default=False, help="BridgeTower bridge layers")
+    p.add_argument("--fusion-layers", type=int, help="fusion encoder depth (default: the preset's)")
     p.add_argument("--mode", default="pretrain", choices=["pretrain", "finetune"], help="finetune: ITC + ITM only")
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (e.g. pretrain -> finetune)")
     p.add_argument("--resume", type=Path, help="continue this run's checkpoint (weights, optimizer, step)")
@@ -360,6 +361,8 @@ def main(argv=None) -> dict:
         overrides = {"bridge": args.bridge}
         if args.alpha is not None:
             overrides["alpha"] = args.alpha
+        if args.fusion_layers is not None:
+            overrides["fusion_layers"] = args.fusion_layers
         cfg = preset(args.preset, **overrides)
     tokenizer = TextTokenizer(tokenizer_path, cfg.max_tokens)
     cfg = ModelConfig(**{**cfg.to_dict(), "vocab_size": tokenizer.vocab_size, "pad_id": tokenizer.pad_id,
