@@ -8,21 +8,27 @@ import io.fuserank.plugin.ingest.FuseRankProcessor;
 import io.fuserank.plugin.ingest.FuseRankProcessorFactory;
 import io.fuserank.plugin.model.InferenceService;
 import io.fuserank.plugin.model.ModelRegistry;
+import io.fuserank.plugin.query.ImageQueryVectorBuilder;
+import io.fuserank.plugin.query.TextQueryVectorBuilder;
+import io.fuserank.plugin.rescore.ItmRescorerBuilder;
+import io.fuserank.plugin.rescore.ItmServices;
 import io.fuserank.plugin.rest.RestModelsAction;
+import org.apache.lucene.util.SetOnce;
 import org.elasticsearch.cluster.node.DiscoveryNodes;
-import org.elasticsearch.features.NodeFeature;
-import org.elasticsearch.node.Node;
-import org.elasticsearch.rest.RestHandler;
 import org.elasticsearch.common.settings.Setting;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.core.IOUtils;
+import org.elasticsearch.features.NodeFeature;
 import org.elasticsearch.ingest.Processor;
 import org.elasticsearch.logging.LogManager;
 import org.elasticsearch.logging.Logger;
+import org.elasticsearch.node.Node;
 import org.elasticsearch.plugins.ActionPlugin;
 import org.elasticsearch.plugins.IngestPlugin;
 import org.elasticsearch.plugins.Plugin;
+import org.elasticsearch.plugins.SearchPlugin;
+import org.elasticsearch.rest.RestHandler;
 import org.elasticsearch.threadpool.ExecutorBuilder;
 import org.elasticsearch.threadpool.FixedExecutorBuilder;
 
@@ -31,19 +37,21 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
-import java.util.Map;
 
 /**
  * The fuserank Elasticsearch plugin. This class only wires: the work lives in the encoder and
  * reranker libraries and in this plugin's feature packages.
  */
-public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin {
+public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin, SearchPlugin {
 
     private static final Logger logger = LogManager.getLogger(FuseRankPlugin.class);
 
     private ModelRegistry registry;
+    /** Filled by {@link #createComponents}; the rescorer's parser and reader, registered earlier, read it when they run. */
+    private final SetOnce<ItmServices> itmServices = new SetOnce<>();
 
     @Override
     public List<Setting<?>> getSettings() {
@@ -80,7 +88,9 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin
             FuseRankSettings.CUDA.get(settings), 0);
         registry = new ModelRegistry(searchPaths, options, FuseRankSettings.MAX_FUSION_BATCH.get(settings));
         components.add(registry);
-        components.add(new InferenceService(registry, services.threadPool()));
+        InferenceService inference = new InferenceService(registry, services.threadPool());
+        components.add(inference);
+        itmServices.set(new ItmServices(inference, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings)));
         return components;
     }
 
@@ -98,6 +108,18 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin
     @Override
     public Map<String, Processor.Factory> getProcessors(Processor.Parameters parameters) {
         return Map.of(FuseRankProcessor.TYPE, new FuseRankProcessorFactory(parameters.client, parameters.threadContext));
+    }
+
+    @Override
+    public List<QueryVectorBuilderSpec<?>> getQueryVectorBuilders() {
+        return List.of(
+            new QueryVectorBuilderSpec<>(TextQueryVectorBuilder.NAME, TextQueryVectorBuilder::new, TextQueryVectorBuilder::fromXContent),
+            new QueryVectorBuilderSpec<>(ImageQueryVectorBuilder.NAME, ImageQueryVectorBuilder::new, ImageQueryVectorBuilder::fromXContent));
+    }
+
+    @Override
+    public List<RescorerSpec<?>> getRescorers() {
+        return List.of(ItmRescorerBuilder.spec(itmServices::get));
     }
 
     @Override

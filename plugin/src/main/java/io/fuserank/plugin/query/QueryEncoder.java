@@ -1,0 +1,40 @@
+package io.fuserank.plugin.query;
+
+import io.fuserank.plugin.action.EncodeAction;
+import io.fuserank.plugin.action.EncodeRequest;
+import io.fuserank.plugin.action.EncodeResponse;
+import org.elasticsearch.action.ActionListener;
+import org.elasticsearch.client.internal.Client;
+
+import java.util.List;
+
+/**
+ * Encodes one query (a text or an image) through {@link EncodeAction}, so that the model runs on
+ * the coordinating node's inference pool whichever thread asks. Shared by the query vector
+ * builders and the ITM rescorer's coordinator rewrite.
+ */
+public final class QueryEncoder {
+
+    private QueryEncoder() {
+    }
+
+    /**
+     * Answers the input's encoding, or fails the listener: an input the model rejects (an empty or
+     * over-long text, an undecodable image) fails with an {@link IllegalArgumentException} carrying
+     * the model's reason, so the search answers 400; infrastructure failures pass through as they are.
+     */
+    public static void encode(Client client, String modelId, EncodeRequest.Input input, ActionListener<EncodeResponse.Result> listener) {
+        client.execute(EncodeAction.INSTANCE, new EncodeRequest(modelId, List.of(input)), listener.delegateFailureAndWrap((l, response) -> {
+            if (response.results().size() != 1) {
+                throw new IllegalStateException("model [" + modelId + "] answered [" + response.results().size()
+                    + "] results for one query input");
+            }
+            EncodeResponse.Result result = response.results().get(0);
+            if (result.failed()) {
+                throw new IllegalArgumentException("model [" + modelId + "] cannot encode the query "
+                    + (input.isText() ? "text" : "image") + ": " + result.error());
+            }
+            l.onResponse(result);
+        }));
+    }
+}

@@ -1,0 +1,193 @@
+package io.fuserank.plugin.rescore;
+
+import io.fuserank.plugin.model.ModelRegistry;
+import io.fuserank.plugin.query.FieldListing;
+import io.fuserank.plugin.query.ImageQueryVectorBuilder;
+import io.fuserank.reranker.ScoreMode;
+import org.elasticsearch.common.io.stream.StreamInput;
+import org.elasticsearch.common.io.stream.StreamOutput;
+import org.elasticsearch.common.io.stream.Writeable;
+import org.elasticsearch.xcontent.ConstructingObjectParser;
+import org.elasticsearch.xcontent.ObjectParser;
+import org.elasticsearch.xcontent.ParseField;
+import org.elasticsearch.xcontent.ToXContentFragment;
+import org.elasticsearch.xcontent.XContentBuilder;
+import org.elasticsearch.xcontent.XContentParser;
+
+import java.io.IOException;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+import static org.elasticsearch.xcontent.ConstructingObjectParser.optionalConstructorArg;
+
+/**
+ * The options of the {@code fuserank_itm} rescorer, as the user wrote them, checked and with their
+ * defaults filled in.
+ * <ul>
+ *   <li>{@code model_id}: the model bundle;</li>
+ *   <li>{@code text} or {@code image} (base64), exactly one: the query. A text query rescores image
+ *       documents, an image query rescores caption documents;</li>
+ *   <li>{@code features_field}: the {@code binary} doc-values field holding each document's token
+ *       features blob (default {@code image_features} for a text query, {@code text_features} for an
+ *       image query);</li>
+ *   <li>{@code vector_field}: the {@code dense_vector} field holding each document's ITC embedding
+ *       (default {@code image_vector} / {@code text_vector}); the ITC part of the score is the dot
+ *       product of the query embedding with this stored vector, so it does not depend on what the
+ *       first stage was (kNN, BM25, a filter);</li>
+ *   <li>{@code score_mode}: {@code itm} (the ITM match logit alone, as ALBEF ranks its top-k,
+ *       arXiv 2107.07651), {@code itm_plus_itc} (default: ITM logit + ITC dot product, as BLIP,
+ *       arXiv 2201.12086) or {@code blend};</li>
+ *   <li>{@code query_weight}, {@code rescore_query_weight} (default 1, at least 0, {@code blend}
+ *       only): {@code blend} is Elasticsearch's own query rescorer total, {@code query_weight *
+ *       first-stage score + rescore_query_weight * ITM logit}.</li>
+ * </ul>
+ * The final score is made non-negative without changing the order (see {@link ScoreFormula}).
+ * The record's canonical constructor takes the raw parsed values and checks nothing, so that the
+ * parser never wraps a usage error in its own "failed to build" message; {@link #validated()} checks
+ * and fills in defaults.
+ */
+public record ItmOptions(String modelId, String text, byte[] image, String featuresField, String vectorField, String scoreMode,
+                         Float queryWeight, Float rescoreQueryWeight) implements Writeable, ToXContentFragment {
+
+    public static final ParseField MODEL_ID = new ParseField("model_id");
+    public static final ParseField TEXT = new ParseField("text");
+    public static final ParseField IMAGE = new ParseField("image");
+    public static final ParseField FEATURES_FIELD = new ParseField("features_field");
+    public static final ParseField VECTOR_FIELD = new ParseField("vector_field");
+    public static final ParseField SCORE_MODE = new ParseField("score_mode");
+    public static final ParseField QUERY_WEIGHT = new ParseField("query_weight");
+    public static final ParseField RESCORE_QUERY_WEIGHT = new ParseField("rescore_query_weight");
+    static final List<ParseField> FIELDS =
+        List.of(MODEL_ID, TEXT, IMAGE, FEATURES_FIELD, VECTOR_FIELD, SCORE_MODE, QUERY_WEIGHT, RESCORE_QUERY_WEIGHT);
+
+    private static final ConstructingObjectParser<ItmOptions, Void> PARSER = new ConstructingObjectParser<>(ItmRescorerBuilder.NAME,
+        false, args -> new ItmOptions((String) args[0], (String) args[1], (byte[]) args[2], (String) args[3], (String) args[4],
+            (String) args[5], (Float) args[6], (Float) args[7]));
+
+    static {
+        PARSER.declareString(optionalConstructorArg(), MODEL_ID);
+        PARSER.declareString(optionalConstructorArg(), TEXT);
+        PARSER.declareField(optionalConstructorArg(), p -> ImageQueryVectorBuilder.decodeBase64(IMAGE.getPreferredName(), p.text()),
+            IMAGE, ObjectParser.ValueType.STRING);
+        PARSER.declareString(optionalConstructorArg(), FEATURES_FIELD);
+        PARSER.declareString(optionalConstructorArg(), VECTOR_FIELD);
+        PARSER.declareString(optionalConstructorArg(), SCORE_MODE);
+        PARSER.declareFloat(optionalConstructorArg(), QUERY_WEIGHT);
+        PARSER.declareFloat(optionalConstructorArg(), RESCORE_QUERY_WEIGHT);
+    }
+
+    /** Parses and validates the rescorer's object. */
+    public static ItmOptions fromXContent(XContentParser parser) {
+        return FieldListing.parse(() -> PARSER.apply(parser, null), FIELDS).validated();
+    }
+
+    public static ItmOptions readFrom(StreamInput in) throws IOException {
+        return new ItmOptions(in.readString(), in.readOptionalString(), in.readOptionalByteArray(), in.readString(), in.readString(),
+            in.readString(), in.readFloat(), in.readFloat());
+    }
+
+    /** These options checked, with every default filled in; the query must be exactly one of text and image. */
+    public ItmOptions validated() {
+        String name = ItmRescorerBuilder.NAME;
+        if (modelId == null) {
+            throw new IllegalArgumentException("[" + name + "] needs [" + MODEL_ID.getPreferredName() + "]");
+        }
+        ModelRegistry.validateId(modelId);
+        if ((text == null) == (image == null)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "[%s] needs exactly one of [text] and [image], got %s",
+                name, text == null ? "neither" : "both"));
+        }
+        if (text != null && text.isBlank()) {
+            throw new IllegalArgumentException("[" + name + "] needs a non-blank [text], got [" + text + "]");
+        }
+        if (image != null && image.length == 0) {
+            throw new IllegalArgumentException("[" + name + "] needs a non-empty [image]");
+        }
+        ScoreMode mode = scoreMode == null ? ScoreMode.ITM_PLUS_ITC : ScoreMode.fromLabel(scoreMode);
+        if (mode != ScoreMode.BLEND && (queryWeight != null || rescoreQueryWeight != null)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                "[%s] [query_weight] and [rescore_query_weight] apply to score_mode [blend] only, score_mode is [%s]", name, mode.label()));
+        }
+        float qw = checkWeight(QUERY_WEIGHT, queryWeight);
+        float rqw = checkWeight(RESCORE_QUERY_WEIGHT, rescoreQueryWeight);
+        boolean textQuery = text != null;
+        return new ItmOptions(modelId, text, image,
+            featuresField != null ? featuresField : textQuery ? "image_features" : "text_features",
+            vectorField != null ? vectorField : textQuery ? "image_vector" : "text_vector",
+            mode.label(), qw, rqw);
+    }
+
+    private static float checkWeight(ParseField field, Float weight) {
+        if (weight == null) {
+            return 1f;
+        }
+        if (Float.isFinite(weight) == false || weight < 0) {
+            throw new IllegalArgumentException("[" + ItmRescorerBuilder.NAME + "] [" + field.getPreferredName()
+                + "] must be a finite number >= 0, got [" + weight + "]");
+        }
+        return weight;
+    }
+
+    public boolean isTextQuery() {
+        return text != null;
+    }
+
+    public ScoreMode mode() {
+        return ScoreMode.fromLabel(scoreMode);
+    }
+
+    /** Writes validated options. */
+    @Override
+    public void writeTo(StreamOutput out) throws IOException {
+        out.writeString(modelId);
+        out.writeOptionalString(text);
+        out.writeOptionalByteArray(image);
+        out.writeString(featuresField);
+        out.writeString(vectorField);
+        out.writeString(scoreMode);
+        out.writeFloat(queryWeight);
+        out.writeFloat(rescoreQueryWeight);
+    }
+
+    /** Writes validated options, the weights only where they apply, so that the output parses back to equal options. */
+    @Override
+    public XContentBuilder toXContent(XContentBuilder builder, Params params) throws IOException {
+        builder.field(MODEL_ID.getPreferredName(), modelId);
+        if (text != null) {
+            builder.field(TEXT.getPreferredName(), text);
+        } else {
+            builder.field(IMAGE.getPreferredName(), Base64.getEncoder().encodeToString(image));
+        }
+        builder.field(FEATURES_FIELD.getPreferredName(), featuresField);
+        builder.field(VECTOR_FIELD.getPreferredName(), vectorField);
+        builder.field(SCORE_MODE.getPreferredName(), scoreMode);
+        if (mode() == ScoreMode.BLEND) {
+            builder.field(QUERY_WEIGHT.getPreferredName(), queryWeight);
+            builder.field(RESCORE_QUERY_WEIGHT.getPreferredName(), rescoreQueryWeight);
+        }
+        return builder;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ItmOptions that && Objects.equals(modelId, that.modelId) && Objects.equals(text, that.text)
+            && Arrays.equals(image, that.image) && Objects.equals(featuresField, that.featuresField)
+            && Objects.equals(vectorField, that.vectorField) && Objects.equals(scoreMode, that.scoreMode)
+            && Objects.equals(queryWeight, that.queryWeight) && Objects.equals(rescoreQueryWeight, that.rescoreQueryWeight);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(modelId, text, Arrays.hashCode(image), featuresField, vectorField, scoreMode, queryWeight, rescoreQueryWeight);
+    }
+
+    @Override
+    public String toString() {
+        return "model_id=" + modelId + (text != null ? ", text=" + text : ", image=" + image.length + " bytes") + ", features_field="
+            + featuresField + ", vector_field=" + vectorField + ", score_mode=" + scoreMode + ", query_weight=" + queryWeight
+            + ", rescore_query_weight=" + rescoreQueryWeight;
+    }
+}
