@@ -1,14 +1,8 @@
 package io.fuserank.plugin.query;
 
 import io.fuserank.plugin.action.EncodeRequest;
-import io.fuserank.plugin.action.EncodeResponse;
-import io.fuserank.plugin.model.ModelRegistry;
-import org.elasticsearch.TransportVersion;
-import org.elasticsearch.action.ActionListener;
-import org.elasticsearch.client.internal.Client;
 import org.elasticsearch.common.io.stream.StreamInput;
 import org.elasticsearch.common.io.stream.StreamOutput;
-import org.elasticsearch.search.vectors.QueryVectorBuilder;
 import org.elasticsearch.xcontent.ConstructingObjectParser;
 import org.elasticsearch.xcontent.ObjectParser;
 import org.elasticsearch.xcontent.ParseField;
@@ -35,10 +29,9 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.constructorArg
  *         "query_vector_builder": {"fuserank_image": {"model_id": "fuserank-small", "image": "iVBORw0KGgo..."}}}
  * }</pre>
  */
-public final class ImageQueryVectorBuilder implements QueryVectorBuilder {
+public final class ImageQueryVectorBuilder extends ModelQueryVectorBuilder {
 
     public static final String NAME = "fuserank_image";
-    public static final ParseField MODEL_ID = new ParseField("model_id");
     public static final ParseField IMAGE = new ParseField("image");
 
     private static final ConstructingObjectParser<ImageQueryVectorBuilder, Void> PARSER =
@@ -50,21 +43,19 @@ public final class ImageQueryVectorBuilder implements QueryVectorBuilder {
             ObjectParser.ValueType.STRING);
     }
 
-    private final String modelId;
     private final byte[] image;
 
     /** {@code image} is the encoded image file's bytes (not base64). */
     public ImageQueryVectorBuilder(String modelId, byte[] image) {
-        ModelRegistry.validateId(modelId);
+        super(modelId);
         if (image == null || image.length == 0) {
             throw new IllegalArgumentException("[" + NAME + "] needs a non-empty [image]");
         }
-        this.modelId = modelId;
         this.image = image;
     }
 
     public ImageQueryVectorBuilder(StreamInput in) throws IOException {
-        this.modelId = in.readString();
+        super(in.readString());
         this.image = in.readByteArray();
     }
 
@@ -82,28 +73,18 @@ public final class ImageQueryVectorBuilder implements QueryVectorBuilder {
         }
     }
 
-    public String modelId() {
-        return modelId;
-    }
-
     public byte[] image() {
         return image;
     }
 
     @Override
-    public void buildVector(Client client, ActionListener<float[]> listener) {
-        QueryEncoder.encode(client, modelId, EncodeRequest.Input.image(image), listener.map(EncodeResponse.Result::embedding));
+    EncodeRequest.Input input() {
+        return EncodeRequest.Input.image(image);
     }
 
     @Override
     public String getWriteableName() {
         return NAME;
-    }
-
-    /** Every node of a cluster runs the same plugin build, so any node the cluster accepts reads this. */
-    @Override
-    public TransportVersion getMinimalSupportedVersion() {
-        return TransportVersion.minimumCompatible();
     }
 
     @Override

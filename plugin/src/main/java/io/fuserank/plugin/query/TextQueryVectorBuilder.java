@@ -1,14 +1,8 @@
 package io.fuserank.plugin.query;
 
 import io.fuserank.plugin.action.EncodeRequest;
-import io.fuserank.plugin.action.EncodeResponse;
-import io.fuserank.plugin.model.ModelRegistry;
-import org.elasticsearch.TransportVersion;
-import org.elasticsearch.action.ActionListener;
-import org.elasticsearch.client.internal.Client;
 import org.elasticsearch.common.io.stream.StreamInput;
 import org.elasticsearch.common.io.stream.StreamOutput;
-import org.elasticsearch.search.vectors.QueryVectorBuilder;
 import org.elasticsearch.xcontent.ConstructingObjectParser;
 import org.elasticsearch.xcontent.ParseField;
 import org.elasticsearch.xcontent.XContentBuilder;
@@ -29,10 +23,9 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.constructorArg
  *         "query_vector_builder": {"fuserank_text": {"model_id": "fuserank-small", "text": "a red circle"}}}
  * }</pre>
  */
-public final class TextQueryVectorBuilder implements QueryVectorBuilder {
+public final class TextQueryVectorBuilder extends ModelQueryVectorBuilder {
 
     public static final String NAME = "fuserank_text";
-    public static final ParseField MODEL_ID = new ParseField("model_id");
     public static final ParseField TEXT = new ParseField("text");
 
     private static final ConstructingObjectParser<TextQueryVectorBuilder, Void> PARSER =
@@ -43,20 +36,18 @@ public final class TextQueryVectorBuilder implements QueryVectorBuilder {
         PARSER.declareString(constructorArg(), TEXT);
     }
 
-    private final String modelId;
     private final String text;
 
     public TextQueryVectorBuilder(String modelId, String text) {
-        ModelRegistry.validateId(modelId);
+        super(modelId);
         if (text == null || text.isBlank()) {
             throw new IllegalArgumentException("[" + NAME + "] needs a non-blank [text], got [" + text + "]");
         }
-        this.modelId = modelId;
         this.text = text;
     }
 
     public TextQueryVectorBuilder(StreamInput in) throws IOException {
-        this.modelId = in.readString();
+        super(in.readString());
         this.text = in.readString();
     }
 
@@ -64,28 +55,18 @@ public final class TextQueryVectorBuilder implements QueryVectorBuilder {
         return FieldListing.parse(() -> PARSER.apply(parser, null), List.of(MODEL_ID, TEXT));
     }
 
-    public String modelId() {
-        return modelId;
-    }
-
     public String text() {
         return text;
     }
 
     @Override
-    public void buildVector(Client client, ActionListener<float[]> listener) {
-        QueryEncoder.encode(client, modelId, EncodeRequest.Input.text(text), listener.map(EncodeResponse.Result::embedding));
+    EncodeRequest.Input input() {
+        return EncodeRequest.Input.text(text);
     }
 
     @Override
     public String getWriteableName() {
         return NAME;
-    }
-
-    /** Every node of a cluster runs the same plugin build, so any node the cluster accepts reads this. */
-    @Override
-    public TransportVersion getMinimalSupportedVersion() {
-        return TransportVersion.minimumCompatible();
     }
 
     @Override

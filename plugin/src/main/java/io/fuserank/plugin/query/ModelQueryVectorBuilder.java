@@ -1,0 +1,44 @@
+package io.fuserank.plugin.query;
+
+import io.fuserank.plugin.action.EncodeRequest;
+import io.fuserank.plugin.action.EncodeResponse;
+import io.fuserank.plugin.model.ModelRegistry;
+import org.elasticsearch.TransportVersion;
+import org.elasticsearch.action.ActionListener;
+import org.elasticsearch.client.internal.Client;
+import org.elasticsearch.search.vectors.QueryVectorBuilder;
+import org.elasticsearch.xcontent.ParseField;
+
+/**
+ * What the two query vector builders share: a model id, one input, and the encode call that
+ * turns it into the ITC embedding on the coordinating node's inference pool.
+ */
+abstract class ModelQueryVectorBuilder implements QueryVectorBuilder {
+
+    static final ParseField MODEL_ID = new ParseField("model_id");
+
+    protected final String modelId;
+
+    ModelQueryVectorBuilder(String modelId) {
+        ModelRegistry.validateId(modelId);
+        this.modelId = modelId;
+    }
+
+    public String modelId() {
+        return modelId;
+    }
+
+    /** The text or image this builder encodes. */
+    abstract EncodeRequest.Input input();
+
+    @Override
+    public final void buildVector(Client client, ActionListener<float[]> listener) {
+        QueryEncoder.encode(client, modelId, input(), listener.map(EncodeResponse.Result::embedding));
+    }
+
+    /** Every node of a cluster runs the same plugin build, so any node the cluster accepts reads this. */
+    @Override
+    public final TransportVersion getMinimalSupportedVersion() {
+        return TransportVersion.minimumCompatible();
+    }
+}
