@@ -3,6 +3,7 @@ package io.fuserank.plugin;
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.NativeRuntimeCheck;
 import io.fuserank.plugin.action.EncodeAction;
+import io.fuserank.plugin.action.QueryEncodingCache;
 import io.fuserank.plugin.action.TransportEncodeAction;
 import io.fuserank.plugin.ingest.FuseRankProcessor;
 import io.fuserank.plugin.ingest.FuseRankProcessorFactory;
@@ -19,6 +20,7 @@ import org.elasticsearch.common.settings.Setting;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.core.IOUtils;
+import org.elasticsearch.core.TimeValue;
 import org.elasticsearch.features.NodeFeature;
 import org.elasticsearch.ingest.Processor;
 import org.elasticsearch.logging.LogManager;
@@ -90,6 +92,7 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin
         components.add(registry);
         InferenceService inference = new InferenceService(registry, services.threadPool());
         components.add(inference);
+        components.add(new QueryEncodingCache(256, TimeValue.timeValueMinutes(1)));
         itmServices.set(new ItmServices(inference, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings)));
         return components;
     }

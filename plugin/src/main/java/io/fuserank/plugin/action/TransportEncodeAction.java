@@ -26,17 +26,28 @@ import java.util.List;
 public final class TransportEncodeAction extends HandledTransportAction<EncodeRequest, EncodeResponse> {
 
     private final InferenceService inference;
+    private final QueryEncodingCache cache;
 
     @Inject
-    public TransportEncodeAction(TransportService transportService, ActionFilters actionFilters, InferenceService inference) {
+    public TransportEncodeAction(TransportService transportService, ActionFilters actionFilters, InferenceService inference,
+                                 QueryEncodingCache cache) {
         super(EncodeAction.NAME, transportService, actionFilters, EncodeRequest::new, EsExecutors.DIRECT_EXECUTOR_SERVICE);
         this.inference = inference;
+        this.cache = cache;
     }
 
     @Override
     protected void doExecute(Task task, EncodeRequest request, ActionListener<EncodeResponse> listener) {
-        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.defaultCodec()),
-            listener);
+        QueryEncodingCache.Key key = QueryEncodingCache.keyOf(request);
+        if (key == null) {
+            run(request, listener);
+        } else {
+            cache.getOrEncode(key, l -> run(request, l), listener);
+        }
+    }
+
+    private void run(EncodeRequest request, ActionListener<EncodeResponse> listener) {
+        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.defaultCodec()), listener);
     }
 
     static List<EncodeResponse.Result> encode(LoadedModel model, List<EncodeRequest.Input> inputs) throws Exception {

@@ -3,6 +3,7 @@ package io.fuserank.plugin.rescore;
 import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.FuseRankSettings;
 import io.fuserank.plugin.action.EncodeAction;
+import io.fuserank.plugin.action.QueryEncodingCache;
 import org.apache.http.util.EntityUtils;
 import org.elasticsearch.action.ActionListener;
 import org.elasticsearch.action.ActionRequest;
@@ -177,9 +178,14 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
             assertEquals(3, (int) response.evaluate("_shards.successful"));
             assertEquals("one encoding for the rescorer across three shards", 1, encodes() - before);
         }
+        // A text no other test searched: the knn vector builder and the rescorer each ask for it,
+        // and the coordinator's cache answers the second ask, so the model runs once.
+        String fresh = caption + " " + randomAlphaOfLength(8).toLowerCase(Locale.ROOT);
         int before = encodes();
-        search(IMAGES, textToImage(caption, 5, "", ""));
-        assertEquals("one encoding for the knn vector, one for the rescorer", 2, encodes() - before);
+        long hitsBefore = cacheHits();
+        search(IMAGES, textToImage(fresh, 5, "", ""));
+        assertEquals("the knn vector builder and the rescorer each ask", 2, encodes() - before);
+        assertEquals("the second ask is answered from the cache", 1, cacheHits() - hitsBefore);
     }
 
     public void testExplainShowsTheItmAndItcParts() throws IOException {
@@ -210,7 +216,7 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
                 caption, caption));
             assertEquals(response.toString(), 5, response.evaluateArraySize("hits.hits"));
             assertEquals("caption [" + i + "]", "image-" + i, response.evaluate("hits.hits.0._id"));
-            assertEquals("one encoding for the knn vector, one for the rescorer", 2, encodes() - before);
+            assertEquals("one ask for the knn vector, one for the rescorer", 2, encodes() - before);
         }
     }
 
@@ -338,6 +344,11 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
         request.setJsonEntity(body);
         Response response = getRestClient().performRequest(request);
         return ObjectPath.createFromResponse(response);
+    }
+
+    private long cacheHits() {
+        return StreamSupport.stream(internalCluster().getInstances(QueryEncodingCache.class).spliterator(), false)
+            .mapToLong(QueryEncodingCache::hits).sum();
     }
 
     private int encodes() {
