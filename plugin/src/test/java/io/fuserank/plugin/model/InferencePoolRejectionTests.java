@@ -1,0 +1,77 @@
+package io.fuserank.plugin.model;
+
+import io.fuserank.plugin.FuseRankPlugin;
+import io.fuserank.plugin.FuseRankSettings;
+import io.fuserank.plugin.action.EncodeAction;
+import io.fuserank.plugin.action.EncodeRequest;
+import io.fuserank.plugin.action.EncodeResponse;
+import org.elasticsearch.ExceptionsHelper;
+import org.elasticsearch.action.support.PlainActionFuture;
+import org.elasticsearch.common.settings.Settings;
+import org.elasticsearch.common.util.concurrent.EsRejectedExecutionException;
+import org.elasticsearch.plugins.Plugin;
+import org.elasticsearch.rest.RestStatus;
+import org.elasticsearch.test.ESSingleNodeTestCase;
+import org.elasticsearch.threadpool.ThreadPool;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * The inference pool is bounded: with one thread and a queue of one, a burst of encodings is
+ * rejected with 429 (never queued without bound), every request is answered, and the
+ * model's counters record the rejections.
+ */
+public class InferencePoolRejectionTests extends ESSingleNodeTestCase {
+
+    @Override
+    protected Collection<Class<? extends Plugin>> getPlugins() {
+        return List.of(FuseRankPlugin.class);
+    }
+
+    @Override
+    protected Settings nodeSettings() {
+        return Settings.builder().put(super.nodeSettings())
+            .put("fuserank.models.path", Path.of("..", "models").toAbsolutePath().normalize().toString())
+            .put("fuserank.inference.threads", 1)
+            .put("fuserank.inference.queue_size", 1)
+            .build();
+    }
+
+    public void testABurstBeyondTheQueueIsRejectedWith429() throws Exception {
+        client().execute(EncodeAction.INSTANCE, new EncodeRequest("fuserank-small", List.of(EncodeRequest.Input.text("warm up")))).get();
+        // Occupy the pool's only thread, so the burst meets a full queue deterministically.
+        CountDownLatch release = new CountDownLatch(1);
+        getInstanceFromNode(ThreadPool.class).executor(FuseRankSettings.INFERENCE_POOL).execute(() -> safeAwait(release));
+        List<PlainActionFuture<EncodeResponse>> futures = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            // Distinct texts, so that no request joins another's pending encoding.
+            EncodeRequest request = new EncodeRequest("fuserank-small", List.of(EncodeRequest.Input.text("a red circle number " + i)));
+            PlainActionFuture<EncodeResponse> future = new PlainActionFuture<>();
+            client().execute(EncodeAction.INSTANCE, request, future);
+            futures.add(future);
+        }
+        release.countDown();
+        int answered = 0;
+        int rejected = 0;
+        for (PlainActionFuture<EncodeResponse> future : futures) {
+            try {
+                assertFalse(future.get().results().get(0).failed());
+                answered++;
+            } catch (ExecutionException e) {
+                Throwable cause = ExceptionsHelper.unwrap(e, EsRejectedExecutionException.class);
+                assertNotNull("only rejections may fail: " + e, cause);
+                assertEquals(RestStatus.TOO_MANY_REQUESTS, ExceptionsHelper.status(cause));
+                rejected++;
+            }
+        }
+        assertEquals(40, answered + rejected);
+        assertEquals("the queue holds one; the other 39 are rejected", 39, rejected);
+        LoadedModel model = getInstanceFromNode(ModelRegistry.class).get("fuserank-small");
+        assertEquals(rejected, model.stats().rejections());
+    }
+}
