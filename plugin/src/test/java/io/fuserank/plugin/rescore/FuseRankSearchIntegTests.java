@@ -15,6 +15,7 @@ import org.elasticsearch.client.RestClient;
 import org.elasticsearch.common.Strings;
 import org.elasticsearch.common.network.NetworkModule;
 import org.elasticsearch.common.settings.Settings;
+import org.elasticsearch.common.xcontent.XContentHelper;
 import org.elasticsearch.plugins.ActionPlugin;
 import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.plugins.PluginsService;
@@ -28,6 +29,8 @@ import org.junit.Before;
 import org.junit.BeforeClass;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
@@ -120,6 +123,40 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
     public void testEachCaptionFindsItsImageFirst() throws IOException {
         for (int i = 0; i < data.captions().size(); i++) {
             ObjectPath response = search(IMAGES, textToImage(data.captions().get(i), 5, "", ""));
+            assertEquals("caption [" + i + "]", "image-" + i, response.evaluate("hits.hits.0._id"));
+            assertEquals(3, (int) response.evaluate("_shards.successful"));
+        }
+    }
+
+    /**
+     * The whole path on two nodes: the documented pipeline and mapping (3 shards, 1 replica), the
+     * processor encoding on whichever node runs the pipeline, then the documented query.
+     */
+    public void testIngestThroughTheProcessorThenKnnAndRescore() throws IOException {
+        Path examples = ReferenceData.modelsDir().getParent().resolve("example-queries");
+        Request pipeline = new Request("PUT", "/_ingest/pipeline/fuserank-images");
+        pipeline.setJsonEntity(Files.readString(examples.resolve("mappings").resolve("ingest-pipeline.json")));
+        getRestClient().performRequest(pipeline);
+        Map<String, Object> body = XContentHelper.convertToMap(JsonXContent.jsonXContent,
+            Files.readString(examples.resolve("mappings").resolve("image-index.json")), false);
+        body.put("settings", Map.of("number_of_shards", 3, "number_of_replicas", 1));
+        Request create = new Request("PUT", "/piped");
+        create.setJsonEntity(Strings.toString(JsonXContent.contentBuilder().map(body)));
+        getRestClient().performRequest(create);
+        ensureGreen("piped");
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < data.images().size(); i++) {
+            lines.append(bulkLine("piped", "image-" + i, Map.of("image", data.images().get(i))));
+        }
+        Request request = new Request("POST", "/_bulk");
+        request.addParameter("refresh", "true");
+        request.addParameter("pipeline", "fuserank-images");
+        request.setJsonEntity(lines.toString());
+        ObjectPath indexed = ObjectPath.createFromResponse(getRestClient().performRequest(request));
+        assertFalse(indexed.toString(), indexed.evaluate("errors"));
+        String query = Files.readString(examples.resolve("search").resolve("text-to-image.json"));
+        for (int i = 0; i < data.captions().size(); i++) {
+            ObjectPath response = search("piped", query.replace("{{TEXT}}", data.captions().get(i)));
             assertEquals("caption [" + i + "]", "image-" + i, response.evaluate("hits.hits.0._id"));
             assertEquals(3, (int) response.evaluate("_shards.successful"));
         }
