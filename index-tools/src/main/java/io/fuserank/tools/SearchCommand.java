@@ -1,0 +1,360 @@
+package io.fuserank.tools;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fuserank.encoder.Encoding;
+import io.fuserank.encoder.ImageDecodeException;
+import io.fuserank.encoder.ImageEncoder;
+import io.fuserank.encoder.ImagePreprocessor;
+import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.TextEncoder;
+import io.fuserank.encoder.TextTokenizer;
+import io.fuserank.reranker.CandidateException;
+import io.fuserank.reranker.FusionScorer;
+import io.fuserank.reranker.ScoreMode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code fuserank search}: a text (or image) query against an image (or caption) index. By default
+ * the nodes do everything: kNN with the plugin's {@code fuserank_text} / {@code fuserank_image}
+ * query vector, then the {@code fuserank_itm} rescorer; the ITM and ITC parts of each score are
+ * read from the rescorer's explanation. {@code --client-side} encodes the query and reranks here
+ * with the local bundle instead (the cluster then needs no plugin).
+ */
+@Command(name = "search", mixinStandardHelpOptions = true, versionProvider = FuseRankCli.Version.class,
+    description = {
+        "Search an index with a text (or an image): kNN over the ITC vectors with the plugin's query vector builder, then "
+            + "the fusion encoder's ITM rerank (fuserank_itm) of the top --window hits. Prints rank, _id, score and its "
+            + "ITM and ITC parts (read from the rescorer's explanation) as a table, or JSON lines with --json.",
+        "A text query searches image documents (image_vector, image_features), an image query caption documents "
+            + "(text_vector, text_features); --kind, --vector-field and --features-field override that."
+    })
+final class SearchCommand implements Callable<Integer> {
+
+    static final int DEFAULT_WINDOW = 32;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ConnectionOptions connection;
+
+    @Parameters(index = "0", paramLabel = "INDEX", description = "The index (or alias, or comma-separated indices) to search.")
+    String index;
+
+    @Option(names = "--text", paramLabel = "TEXT", description = "A text query.")
+    String text;
+
+    @Option(names = "--image", paramLabel = "FILE", description = "An image query (any format the plugin decodes).")
+    Path image;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "The model bundle directory; its name is the model id unless --model-id.")
+    Path model;
+
+    @Option(names = "--model-id", paramLabel = "ID", description = "The model id the plugin serves (default: the --model directory's name).")
+    String modelId;
+
+    @Option(names = "--k", defaultValue = "10", paramLabel = "N", description = "Hits to print (default: ${DEFAULT-VALUE}).")
+    int k;
+
+    @Option(names = "--window", paramLabel = "N", description = "Hits the fusion encoder rescores (default: " + DEFAULT_WINDOW
+        + "; 0: kNN only, the default when query and documents are the same modality).")
+    Integer window;
+
+    @Option(names = "--num-candidates", paramLabel = "N", description = "kNN num_candidates (default: max(64, 4 x max(k, window))).")
+    Integer numCandidates;
+
+    @Option(names = "--score-mode", defaultValue = "itm_plus_itc", paramLabel = "MODE",
+        description = "itm, itm_plus_itc or blend (default: ${DEFAULT-VALUE}).")
+    String scoreMode;
+
+    @Option(names = "--kind", paramLabel = "KIND", description = "The documents: image or caption (default: image for a text query, caption for an image query).")
+    String kind;
+
+    @Option(names = "--vector-field", paramLabel = "FIELD", description = "The dense_vector field (default: image_vector / text_vector).")
+    String vectorField;
+
+    @Option(names = "--features-field", paramLabel = "FIELD", description = "The token-features field (default: image_features / text_features).")
+    String featuresField;
+
+    @Option(names = "--json", description = "One JSON object per hit instead of a table.")
+    boolean json;
+
+    @Option(names = "--no-explain", description = "Do not ask for explanations (faster; the ITM and ITC columns stay empty).")
+    boolean noExplain;
+
+    @Option(names = "--client-side", description = "Encode the query and rerank with the local bundle; the nodes only run kNN and return the stored features.")
+    boolean clientSide;
+
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "ONNX Runtime intra-op threads for --client-side (default: 0, one per core).")
+    int threads;
+
+    @Override
+    public Integer call() {
+        SearchRequests.Plan plan = plan();
+        try (EsHttp es = EsHttp.connect(connection)) {
+            long start = System.nanoTime();
+            List<SearchRequests.Hit> hits;
+            JsonNode response;
+            if (clientSide) {
+                ClientSide result = searchClientSide(es, plan);
+                hits = result.hits();
+                response = result.response();
+            } else {
+                boolean explain = plan.rescored() && noExplain == false;
+                String endpoint = "/" + EsHttp.segment(index) + "/_search" + (explain ? "?explain=true" : "");
+                response = es.send("POST", endpoint, SearchRequests.body(plan));
+                hits = SearchRequests.hits(response);
+            }
+            print(hits, plan);
+            CommandSupport.log(spec, "%d hits of %s, took %d ms (%d ms here): kNN k=%d num_candidates=%d over [%s]%s", hits.size(),
+                response.path("hits").path("total").path("value").asText("?"), response.path("took").asLong(-1),
+                (System.nanoTime() - start) / 1_000_000, plan.knnK(), plan.candidates(), plan.vectorField(),
+                plan.rescored() ? String.format(Locale.ROOT, ", ITM rerank of the top %d with [%s] score_mode [%s]%s",
+                    plan.window(), plan.modelId(), plan.scoreMode(), clientSide ? " here" : "") : "");
+            int failedShards = response.path("_shards").path("failed").asInt(0);
+            if (failedShards > 0) {
+                return CommandSupport.fail(spec, failedShards + " shard(s) failed: " + response.path("_shards").path("failures"));
+            }
+            return CommandSupport.OK;
+        } catch (IllegalArgumentException e) {
+            throw CommandSupport.usage(spec, e.getMessage());
+        } catch (IOException | ai.onnxruntime.OrtException e) {
+            return CommandSupport.fail(spec, e.getMessage());
+        }
+    }
+
+    /** Checks the arguments and works out fields, window and model id; every problem is a bad-argument error. */
+    SearchRequests.Plan plan() {
+        if ((text == null) == (image == null)) {
+            throw CommandSupport.usage(spec, text == null ? "give a query: --text TEXT or --image FILE"
+                : "give either --text or --image, not both");
+        }
+        if (text != null && text.isBlank()) {
+            throw CommandSupport.usage(spec, "--text [" + text + "] is empty");
+        }
+        if (k < 1 || k > SearchRequests.MAX_NUM_CANDIDATES) {
+            throw CommandSupport.usage(spec, "--k [" + k + "] must be between 1 and " + SearchRequests.MAX_NUM_CANDIDATES);
+        }
+        if (window != null && window < 0) {
+            throw CommandSupport.usage(spec, "--window [" + window + "] must be 0 (kNN only) or more");
+        }
+        try {
+            ScoreMode.fromLabel(scoreMode);
+        } catch (IllegalArgumentException e) {
+            throw CommandSupport.usage(spec, "--score-mode [" + scoreMode + "] is not one of [itm, itm_plus_itc, blend]");
+        }
+        if (model == null && modelId == null) {
+            throw CommandSupport.usage(spec, "give the model: --model DIR (or --model-id ID)");
+        }
+        if (model != null) {
+            CommandSupport.modelDirectory(spec, model);
+        } else if (clientSide) {
+            throw CommandSupport.usage(spec, "--client-side encodes here: it needs --model DIR");
+        }
+        String id = modelId != null ? modelId : CommandSupport.modelId(model);
+        SearchRequests.Query query;
+        if (text != null) {
+            query = new SearchRequests.Query(text, null);
+        } else {
+            query = new SearchRequests.Query(null, Base64.getEncoder().encodeToString(readImage()));
+        }
+        IndexKind documents;
+        try {
+            documents = kind == null ? query.rescorable() : IndexKind.fromLabel(kind);
+        } catch (IllegalArgumentException e) {
+            throw CommandSupport.usage(spec, e.getMessage());
+        }
+        boolean crossModal = documents == query.rescorable();
+        int effectiveWindow;
+        if (window == null) {
+            effectiveWindow = crossModal ? DEFAULT_WINDOW : 0;
+        } else if (window > 0 && crossModal == false) {
+            throw CommandSupport.usage(spec, String.format(Locale.ROOT,
+                "--window [%d]: the ITM rescorer scores %s queries against %s documents, not %s documents; use --window 0 (kNN only)",
+                window, query.isText() ? "text" : "image", query.rescorable().label(), documents.label()));
+        } else {
+            effectiveWindow = window;
+        }
+        if (numCandidates != null && (numCandidates < Math.max(k, effectiveWindow) || numCandidates > SearchRequests.MAX_NUM_CANDIDATES)) {
+            throw CommandSupport.usage(spec, String.format(Locale.ROOT, "--num-candidates [%d] must be between max(k, window) [%d] and %d",
+                numCandidates, Math.max(k, effectiveWindow), SearchRequests.MAX_NUM_CANDIDATES));
+        }
+        return new SearchRequests.Plan(query, id, documents,
+            vectorField != null ? vectorField : documents.vectorField(),
+            featuresField != null ? featuresField : documents.featuresField(),
+            k, effectiveWindow, numCandidates, scoreMode);
+    }
+
+    private byte[] readImage() {
+        try {
+            return Files.readAllBytes(image);
+        } catch (IOException e) {
+            throw CommandSupport.usage(spec, "--image [" + image + "] cannot be read: " + e);
+        }
+    }
+
+    private void print(List<SearchRequests.Hit> hits, SearchRequests.Plan plan) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            for (SearchRequests.Hit hit : hits) {
+                out.println(hit.toJson());
+            }
+        } else {
+            out.print(table(hits, plan.documents()));
+        }
+        out.flush();
+    }
+
+    /** The hits as an aligned table: rank, _id, score, ITM, ITC, and the caption for caption documents. */
+    static String table(List<SearchRequests.Hit> hits, IndexKind documents) {
+        boolean manyIndices = hits.stream().map(SearchRequests.Hit::index).distinct().count() > 1;
+        int idWidth = Math.max(3, hits.stream().mapToInt(h -> h.id().length()).max().orElse(3));
+        int indexWidth = Math.max(6, hits.stream().mapToInt(h -> h.index().length()).max().orElse(6));
+        boolean captions = documents == IndexKind.CAPTION
+            && hits.stream().anyMatch(h -> h.source() != null && h.source().path(IndexKind.CAPTION.sourceField()).isTextual());
+        StringBuilder table = new StringBuilder();
+        table.append(String.format(Locale.ROOT, "%4s  ", "rank"));
+        if (manyIndices) {
+            table.append(String.format(Locale.ROOT, "%-" + indexWidth + "s  ", "_index"));
+        }
+        table.append(String.format(Locale.ROOT, "%-" + idWidth + "s  %10s  %10s  %10s", "_id", "score", "itm", "itc"));
+        table.append(captions ? "  caption\n" : "\n");
+        for (SearchRequests.Hit hit : hits) {
+            table.append(String.format(Locale.ROOT, "%4d  ", hit.rank()));
+            if (manyIndices) {
+                table.append(String.format(Locale.ROOT, "%-" + indexWidth + "s  ", hit.index()));
+            }
+            table.append(String.format(Locale.ROOT, "%-" + idWidth + "s  %10.4f  %10s  %10s", hit.id(), hit.score(),
+                number(hit.itm()), number(hit.itc())));
+            if (captions) {
+                table.append("  ").append(hit.source() == null ? "" : hit.source().path(IndexKind.CAPTION.sourceField()).asText(""));
+            }
+            table.append('\n');
+        }
+        return table.toString();
+    }
+
+    private static String number(Double value) {
+        return value == null ? "-" : String.format(Locale.ROOT, "%.4f", value);
+    }
+
+    private record ClientSide(List<SearchRequests.Hit> hits, JsonNode response) {
+    }
+
+    /**
+     * kNN with a query vector encoded here, the top hits' stored features and vectors fetched from
+     * doc values and fields, and the rerank done by the local fusion encoder with the plugin's formula.
+     */
+    private ClientSide searchClientSide(EsHttp es, SearchRequests.Plan plan) throws IOException, ai.onnxruntime.OrtException {
+        ModelBundle bundle = CommandSupport.loadBundle(spec, model);
+        InferenceOptions options = InferenceOptions.cpu(threads);
+        Encoding query;
+        if (plan.query().isText()) {
+            try (TextEncoder encoder = new TextEncoder(bundle, TextTokenizer.forBundle(bundle), options)) {
+                query = encoder.encode(text);
+            }
+        } else {
+            ImagePreprocessor pre = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
+            try (ImageEncoder encoder = new ImageEncoder(bundle, pre, options)) {
+                query = encoder.encode(List.of(Files.readAllBytes(image))).get(0);
+            } catch (ImageDecodeException e) {
+                throw new IllegalArgumentException("--image [" + image + "] cannot be decoded: " + e.getMessage(), e);
+            }
+        }
+        ObjectNode body = EsHttp.JSON.createObjectNode();
+        body.put("size", plan.knnK());
+        ObjectNode knn = body.putObject("knn");
+        knn.put("field", plan.vectorField()).put("k", plan.knnK()).put("num_candidates", plan.candidates());
+        ArrayNode vector = knn.putArray("query_vector");
+        for (float v : query.embedding()) {
+            vector.add(v);
+        }
+        if (plan.rescored()) {
+            body.putArray("docvalue_fields").add(plan.featuresField());
+            body.putArray("fields").add(plan.vectorField());
+        }
+        if (plan.documents() == IndexKind.IMAGE) {
+            body.putObject("_source").putArray("excludes").add(IndexKind.IMAGE.sourceField());
+        }
+        JsonNode response = es.send("POST", "/" + EsHttp.segment(index) + "/_search", body);
+        List<SearchRequests.Hit> first = SearchRequests.hits(response);
+        if (plan.rescored() == false) {
+            return new ClientSide(first.subList(0, Math.min(plan.k(), first.size())), response);
+        }
+        JsonNode rawHits = response.path("hits").path("hits");
+        int window = Math.min(plan.window(), first.size());
+        List<Integer> scorable = new ArrayList<>();
+        List<byte[]> blobs = new ArrayList<>();
+        for (int i = 0; i < window; i++) {
+            JsonNode features = rawHits.get(i).path("fields").path(plan.featuresField()).path(0);
+            if (features.isTextual()) {
+                scorable.add(i);
+                blobs.add(Base64.getDecoder().decode(features.asText()));
+            }
+        }
+        float[] itm = new float[0];
+        if (blobs.isEmpty() == false) {
+            try (FusionScorer scorer = new FusionScorer(bundle, options, 128)) {
+                itm = plan.query().isText() ? scorer.scoreImages(query.tokenFeatures(), blobs) : scorer.scoreTexts(query.tokenFeatures(), blobs);
+            } catch (CandidateException e) {
+                throw new IOException("hit [" + rawHits.get(scorable.get(e.candidate())).path("_id").asText() + "] has unusable ["
+                    + plan.featuresField() + "]: " + e.getMessage(), e);
+            }
+        }
+        ScoreMode mode = ScoreMode.fromLabel(plan.scoreMode());
+        List<SearchRequests.Hit> rescored = new ArrayList<>();
+        for (int i = 0; i < first.size(); i++) {
+            SearchRequests.Hit hit = first.get(i);
+            int slot = scorable.indexOf(i);
+            if (slot < 0) {
+                rescored.add(hit);
+                continue;
+            }
+            Double itc = null;
+            JsonNode stored = rawHits.get(i).path("fields").path(plan.vectorField());
+            if (stored.isArray() && stored.size() == query.embedding().length) {
+                double dot = 0;
+                for (int d = 0; d < stored.size(); d++) {
+                    dot += query.embedding()[d] * (float) stored.get(d).asDouble();
+                }
+                itc = dot;
+            }
+            double raw = switch (mode) {
+                case ITM -> itm[slot];
+                case ITM_PLUS_ITC -> itc == null ? Double.NaN : itm[slot] + itc;
+                case BLEND -> hit.score() + itm[slot];
+            };
+            double score = Double.isNaN(raw) ? hit.score() : raw >= 0 ? raw + 1 : 1 / (1 - raw);
+            rescored.add(new SearchRequests.Hit(0, hit.index(), hit.id(), score, (double) itm[slot], itc, hit.source()));
+        }
+        // Elasticsearch's rescore order: the window sorted by the new score, the hits below it after.
+        List<SearchRequests.Hit> top = new ArrayList<>(rescored.subList(0, window));
+        top.sort(Comparator.comparingDouble(SearchRequests.Hit::score).reversed());
+        top.addAll(rescored.subList(window, rescored.size()));
+        List<SearchRequests.Hit> ranked = new ArrayList<>();
+        for (int i = 0; i < Math.min(plan.k(), top.size()); i++) {
+            SearchRequests.Hit hit = top.get(i);
+            ranked.add(new SearchRequests.Hit(i + 1, hit.index(), hit.id(), hit.score(), hit.itm(), hit.itc(), hit.source()));
+        }
+        return new ClientSide(ranked, response);
+    }
+}

@@ -1,0 +1,159 @@
+package io.fuserank.tools;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The search bodies {@code fuserank search} sends and the reading of their responses. Pure: no
+ * connection. The bodies have the layout of {@code example-queries/search/text-to-image.json} and
+ * {@code image-to-text.json}: kNN with a {@code fuserank_text} or {@code fuserank_image} query
+ * vector builder, then the {@code fuserank_itm} rescorer over the top {@code window} hits.
+ */
+final class SearchRequests {
+
+    /** The most candidates a kNN search may ask for. */
+    static final int MAX_NUM_CANDIDATES = 10_000;
+
+    private SearchRequests() {
+    }
+
+    /**
+     * One query: a text or an image (standard base64), exactly one non-null. {@code documents} is
+     * the kind of document searched; the rescorer runs only across modalities (text against images,
+     * image against captions).
+     */
+    record Query(String text, String imageBase64) {
+        Query {
+            if ((text == null) == (imageBase64 == null)) {
+                throw new IllegalArgumentException("a query is a text or an image, exactly one");
+            }
+        }
+
+        boolean isText() {
+            return text != null;
+        }
+
+        /** The kind of document the fusion encoder scores against this query. */
+        IndexKind rescorable() {
+            return isText() ? IndexKind.IMAGE : IndexKind.CAPTION;
+        }
+
+        ObjectNode put(ObjectNode node) {
+            return isText() ? node.put("text", text) : node.put("image", imageBase64);
+        }
+    }
+
+    /**
+     * What to search: {@code k} hits from kNN over {@code vectorField}, rescored over the top
+     * {@code window} by the model's ITM head ({@code window} 0: kNN only); {@code featuresField}
+     * and {@code vectorField} go into the rescorer only where they differ from its defaults.
+     */
+    record Plan(Query query, String modelId, IndexKind documents, String vectorField, String featuresField,
+                int k, int window, Integer numCandidates, String scoreMode) {
+
+        boolean rescored() {
+            return window > 0;
+        }
+
+        /** kNN returns at least the rescore window, so the rescorer sees {@code window} candidates. */
+        int knnK() {
+            return Math.max(k, window);
+        }
+
+        int candidates() {
+            return numCandidates != null ? numCandidates : Math.min(MAX_NUM_CANDIDATES, Math.max(64, 4 * knnK()));
+        }
+    }
+
+    static ObjectNode body(Plan plan) {
+        ObjectNode body = EsHttp.JSON.createObjectNode();
+        body.put("size", plan.k());
+        ObjectNode knn = body.putObject("knn");
+        knn.put("field", plan.vectorField()).put("k", plan.knnK()).put("num_candidates", plan.candidates());
+        plan.query().put(knn.putObject("query_vector_builder")
+            .putObject(plan.query().isText() ? "fuserank_text" : "fuserank_image")
+            .put("model_id", plan.modelId()));
+        if (plan.rescored()) {
+            ObjectNode rescore = body.putObject("rescore");
+            rescore.put("window_size", plan.window());
+            ObjectNode itm = plan.query().put(rescore.putObject("fuserank_itm").put("model_id", plan.modelId()));
+            itm.put("score_mode", plan.scoreMode());
+            IndexKind defaults = plan.query().rescorable();
+            if (plan.featuresField().equals(defaults.featuresField()) == false) {
+                itm.put("features_field", plan.featuresField());
+            }
+            if (plan.vectorField().equals(defaults.vectorField()) == false) {
+                itm.put("vector_field", plan.vectorField());
+            }
+        }
+        if (plan.documents() == IndexKind.IMAGE) {
+            // The base64 image is the bulk of an image document's _source; captions stay (they are the answer).
+            body.putObject("_source").putArray("excludes").add(IndexKind.IMAGE.sourceField());
+        }
+        return body;
+    }
+
+    /** One hit: its rank from 1, index, id, final score, and the ITM and ITC parts (null where explain has none). */
+    record Hit(int rank, String index, String id, double score, Double itm, Double itc, JsonNode source) {
+
+        ObjectNode toJson() {
+            ObjectNode node = EsHttp.JSON.createObjectNode();
+            node.put("rank", rank).put("_index", index).put("_id", id).put("score", score);
+            if (itm == null) {
+                node.putNull("itm");
+            } else {
+                node.put("itm", itm);
+            }
+            if (itc == null) {
+                node.putNull("itc");
+            } else {
+                node.put("itc", itc);
+            }
+            if (source != null && source.isMissingNode() == false) {
+                node.set("_source", source);
+            }
+            return node;
+        }
+    }
+
+    static final String ITM_PREFIX = "ITM match logit";
+    static final String ITC_PREFIX = "ITC dot product";
+
+    /** The hits of a search response, in order, with the ITM and ITC parts read from each hit's {@code _explanation}. */
+    static List<Hit> hits(JsonNode response) {
+        List<Hit> hits = new ArrayList<>();
+        int rank = 1;
+        for (JsonNode hit : response.path("hits").path("hits")) {
+            JsonNode explanation = hit.path("_explanation");
+            hits.add(new Hit(rank++, hit.path("_index").asText(), hit.path("_id").asText(), hit.path("_score").asDouble(),
+                part(explanation, ITM_PREFIX), part(explanation, ITC_PREFIX), hit.path("_source")));
+        }
+        return hits;
+    }
+
+    /**
+     * The value of the first explanation node (depth first) whose description starts with
+     * {@code prefix}, or null. The {@code fuserank_itm} rescorer's explanation holds "ITM match
+     * logit of the fusion encoder of model [...]" and "ITC dot product of the query embedding and
+     * the document's [...]" (in {@code blend} the ITM part sits under the weighted term; in
+     * {@code itm} the ITC part is marked "not added" but still shows the value).
+     */
+    static Double part(JsonNode explanation, String prefix) {
+        if (explanation == null || explanation.isObject() == false) {
+            return null;
+        }
+        if (explanation.path("description").asText("").startsWith(prefix) && explanation.path("value").isNumber()) {
+            return explanation.path("value").asDouble();
+        }
+        for (JsonNode detail : explanation.path("details")) {
+            Double value = part(detail, prefix);
+            if (value != null) {
+                return value;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,153 @@
+package io.fuserank.tools;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SearchCommandTest {
+
+    static final String MODEL = "../models/fuserank-small";
+    static final Path IMAGE = Path.of(MODEL, "reference", "images", "00.png");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static void assertUsage(CliRun run, String expected) {
+        assertEquals(2, run.exit(), run.toString());
+        assertTrue(run.err().contains(expected), "expected [" + expected + "] in\n" + run);
+        assertEquals("", run.out(), run.toString());
+    }
+
+    @Test
+    void bothTextAndImageIsABadArgument() {
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--image", IMAGE.toString(), "--model", MODEL),
+            "give either --text or --image, not both");
+        assertUsage(CliRun.of("search", "images", "--model", MODEL), "give a query: --text TEXT or --image FILE");
+    }
+
+    @Test
+    void badValuesAreBadArgumentsNamingThem() {
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--score-mode", "max"),
+            "--score-mode [max] is not one of [itm, itm_plus_itc, blend]");
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--kind", "video"),
+            "--kind [video] is not one of [image, caption]");
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--window", "-1"),
+            "--window [-1] must be 0 (kNN only) or more");
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--k", "0"),
+            "--k [0] must be between 1 and 10000");
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", "no/such/model"),
+            "--model [no/such/model] is not a directory");
+        assertUsage(CliRun.of("search", "captions", "--image", "no/such.png", "--model", MODEL),
+            "--image [no/such.png] cannot be read");
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--num-candidates", "8"),
+            "--num-candidates [8] must be between max(k, window) [32] and 10000");
+    }
+
+    @Test
+    void theRescorerOnlyRunsAcrossModalities() {
+        assertUsage(CliRun.of("search", "images", "--image", IMAGE.toString(), "--kind", "image", "--window", "8", "--model", MODEL),
+            "--window [8]: the ITM rescorer scores image queries against caption documents, not image documents; use --window 0");
+    }
+
+    @Test
+    void textQueryPrintsTheTableWithTheExplainedParts() throws IOException {
+        String canned = SearchRequestsTest.cannedResponse().toString();
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json(canned))) {
+            CliRun run = CliRun.of("search", "images", "--text", "a large blue cross", "--model", MODEL, "--url", node.url(), "--k", "3");
+            assertEquals(0, run.exit(), run.toString());
+            assertEquals(List.of("POST /images/_search?explain=true"), node.lines());
+            JsonNode body = JSON.readTree(node.requests.get(0).body());
+            assertEquals("image_vector", body.at("/knn/field").asText());
+            assertEquals(32, body.at("/knn/k").asInt());
+            assertEquals(3, body.at("/size").asInt());
+            assertEquals("a large blue cross", body.at("/knn/query_vector_builder/fuserank_text/text").asText());
+            assertEquals("fuserank-small", body.at("/knn/query_vector_builder/fuserank_text/model_id").asText());
+            assertEquals(32, body.at("/rescore/window_size").asInt());
+            assertEquals("itm_plus_itc", body.at("/rescore/fuserank_itm/score_mode").asText());
+            assertEquals(SearchCommand.table(SearchRequests.hits(SearchRequestsTest.cannedResponse()), IndexKind.IMAGE), run.out());
+            assertTrue(run.err().contains("3 hits of 3, took 41 ms"), run.toString());
+        }
+    }
+
+    @Test
+    void jsonLinesAndAModelIdOverride() throws IOException {
+        String canned = SearchRequestsTest.cannedResponse().toString();
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json(canned))) {
+            CliRun run = CliRun.of("search", "images", "--text", "a large blue cross", "--model", MODEL, "--model-id", "other",
+                "--url", node.url(), "--json", "--score-mode", "itm");
+            assertEquals(0, run.exit(), run.toString());
+            String[] lines = run.out().split("\n");
+            assertEquals(3, lines.length, run.out());
+            assertEquals(JSON.readTree("{\"rank\":1,\"_index\":\"images\",\"_id\":\"03\",\"score\":9.25,\"itm\":7.5,\"itc\":0.75,\"_source\":{}}"),
+                JSON.readTree(lines[0]));
+            JsonNode body = JSON.readTree(node.requests.get(0).body());
+            assertEquals("other", body.at("/rescore/fuserank_itm/model_id").asText());
+            assertEquals("itm", body.at("/rescore/fuserank_itm/score_mode").asText());
+        }
+    }
+
+    @Test
+    void imageQuerySearchesCaptionsAndWindowZeroIsKnnOnly() throws IOException {
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json("{\"took\":1,\"hits\":{\"total\":{\"value\":1},\"hits\":["
+            + "{\"_index\":\"captions\",\"_id\":\"00\",\"_score\":0.9,\"_source\":{\"caption\":\"a large orange triangle\"}}]}}"))) {
+            CliRun run = CliRun.of("search", "captions", "--image", IMAGE.toString(), "--model", MODEL, "--url", node.url(), "--window", "0");
+            assertEquals(0, run.exit(), run.toString());
+            assertEquals(List.of("POST /captions/_search"), node.lines());
+            JsonNode body = JSON.readTree(node.requests.get(0).body());
+            assertEquals("text_vector", body.at("/knn/field").asText());
+            assertEquals(Base64.getEncoder().encodeToString(Files.readAllBytes(IMAGE)),
+                body.at("/knn/query_vector_builder/fuserank_image/image").asText());
+            assertFalse(body.has("rescore"));
+            assertFalse(body.has("_source"), "caption documents keep their caption");
+            assertTrue(run.out().contains("   1  00       0.9000           -           -  a large orange triangle"), run.out());
+        }
+    }
+
+    @Test
+    void imageQueryRescoresCaptionsWithOverriddenFields() throws IOException {
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json("{\"hits\":{\"hits\":[]}}"))) {
+            CliRun run = CliRun.of("search", "captions", "--image", IMAGE.toString(), "--model", MODEL, "--url", node.url(),
+                "--vector-field", "v", "--features-field", "f", "--window", "16");
+            assertEquals(0, run.exit(), run.toString());
+            JsonNode body = JSON.readTree(node.requests.get(0).body());
+            assertEquals("v", body.at("/knn/field").asText());
+            assertEquals("f", body.at("/rescore/fuserank_itm/features_field").asText());
+            assertEquals("v", body.at("/rescore/fuserank_itm/vector_field").asText());
+            assertTrue(body.at("/rescore/fuserank_itm/image").isTextual());
+        }
+    }
+
+    @Test
+    void aSearchErrorIsAFailedJobWithTheRootCause() throws IOException {
+        String error = "{\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":\"[fuserank_itm] window_size [300] is above "
+            + "[fuserank.rescore.max_window] [256]\"}],\"type\":\"search_phase_execution_exception\",\"reason\":\"all shards failed\"},\"status\":400}";
+        try (FakeNode node = new FakeNode(r -> new FakeNode.Answer(400, error))) {
+            CliRun run = CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--url", node.url(), "--window", "300");
+            assertEquals(1, run.exit(), run.toString());
+            assertTrue(run.err().contains("answered 400: search_phase_execution_exception: all shards failed (root cause "
+                + "illegal_argument_exception: [fuserank_itm] window_size [300] is above [fuserank.rescore.max_window] [256])"), run.toString());
+            assertEquals("", run.out());
+        }
+    }
+
+    @Test
+    void aServerErrorIsAFailedJobWithItsReason() throws IOException {
+        String error = "{\"error\":{\"type\":\"es_rejected_execution_exception\",\"reason\":\"fuserank inference queue is full\"},\"status\":503}";
+        for (int status : new int[] {500, 503}) {
+            try (FakeNode node = new FakeNode(r -> new FakeNode.Answer(status, error))) {
+                CliRun run = CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--url", node.url());
+                assertEquals(1, run.exit(), run.toString());
+                assertTrue(run.err().contains("answered " + status + ": es_rejected_execution_exception: fuserank inference queue is full"),
+                    run.toString());
+            }
+        }
+    }
+}

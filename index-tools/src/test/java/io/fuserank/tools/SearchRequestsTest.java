@@ -1,0 +1,134 @@
+package io.fuserank.tools;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/** The search bodies against example-queries/search/, and reading ITM and ITC from explanations. */
+class SearchRequestsTest {
+
+    static final Path EXAMPLES = Path.of("..", "example-queries", "search");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static JsonNode cannedResponse() throws IOException {
+        try (InputStream in = SearchRequestsTest.class.getResourceAsStream("/search-response-explain.json")) {
+            return JSON.readTree(in);
+        }
+    }
+
+    @Test
+    void textToImageIsTheDocumentedQuery() throws IOException {
+        SearchRequests.Plan plan = new SearchRequests.Plan(new SearchRequests.Query("{{TEXT}}", null), "fuserank-small",
+            IndexKind.IMAGE, "image_vector", "image_features", 5, 16, null, "itm_plus_itc");
+        assertEquals(JSON.readTree(EXAMPLES.resolve("text-to-image.json").toFile()), SearchRequests.body(plan));
+    }
+
+    @Test
+    void imageToTextIsTheDocumentedQueryWithItsScoreMode() throws IOException {
+        SearchRequests.Plan plan = new SearchRequests.Plan(new SearchRequests.Query(null, "{{IMAGE_BASE64}}"), "fuserank-small",
+            IndexKind.CAPTION, "text_vector", "text_features", 5, 16, null, "itm_plus_itc");
+        ObjectNode expected = (ObjectNode) JSON.readTree(EXAMPLES.resolve("image-to-text.json").toFile());
+        ((ObjectNode) expected.path("rescore").path("fuserank_itm")).put("score_mode", "itm_plus_itc");
+        assertEquals(expected, SearchRequests.body(plan));
+    }
+
+    @Test
+    void imageToImageIsTheDocumentedKnnOnlyQuery() throws IOException {
+        SearchRequests.Plan plan = new SearchRequests.Plan(new SearchRequests.Query(null, "{{IMAGE_BASE64}}"), "fuserank-small",
+            IndexKind.IMAGE, "image_vector", "image_features", 5, 0, 64, "itm_plus_itc");
+        ObjectNode expected = (ObjectNode) JSON.readTree(EXAMPLES.resolve("image-to-image.json").toFile());
+        ((ObjectNode) expected.path("knn")).put("k", 5);
+        assertEquals(expected, SearchRequests.body(plan));
+    }
+
+    @Test
+    void knnCoversTheWindowAndOverriddenFieldsGoToTheRescorer() {
+        SearchRequests.Plan plan = new SearchRequests.Plan(new SearchRequests.Query("a red circle", null), "m",
+            IndexKind.IMAGE, "vec", "feat", 10, 200, null, "blend");
+        JsonNode body = SearchRequests.body(plan);
+        assertEquals(10, body.path("size").asInt());
+        assertEquals(200, body.path("knn").path("k").asInt());
+        assertEquals(800, body.path("knn").path("num_candidates").asInt());
+        assertEquals("vec", body.path("knn").path("field").asText());
+        JsonNode itm = body.path("rescore").path("fuserank_itm");
+        assertEquals(JSON.createObjectNode().put("model_id", "m").put("text", "a red circle").put("score_mode", "blend")
+            .put("features_field", "feat").put("vector_field", "vec"), itm);
+        assertEquals(10_000, new SearchRequests.Plan(plan.query(), "m", IndexKind.IMAGE, "v", "f", 5000, 0, null, "itm").candidates());
+        assertFalse(SearchRequests.body(new SearchRequests.Plan(plan.query(), "m", IndexKind.IMAGE, "v", "f", 5, 0, null, "itm")).has("rescore"));
+    }
+
+    @Test
+    void itmAndItcComeFromTheRescorersExplanation() throws IOException {
+        List<SearchRequests.Hit> hits = SearchRequests.hits(cannedResponse());
+        assertEquals(3, hits.size());
+        assertEquals(new SearchRequests.Hit(1, "images", "03", 9.25, 7.5, 0.75, JSON.createObjectNode()), hits.get(0));
+        assertEquals(new SearchRequests.Hit(2, "images", "01", 0.25, -3.125, 0.125, JSON.createObjectNode()), hits.get(1));
+        assertEquals(new SearchRequests.Hit(3, "images", "no-features", 0.5, null, null, JSON.createObjectNode()), hits.get(2));
+    }
+
+    /** A response a real node with the plugin gave (the text-to-image example, caption 3 of the shipped bundle's reference). */
+    @Test
+    void aRealNodesResponse() throws IOException {
+        JsonNode response;
+        try (InputStream in = SearchRequestsTest.class.getResourceAsStream("/search-response-node.json")) {
+            response = JSON.readTree(in);
+        }
+        List<SearchRequests.Hit> hits = SearchRequests.hits(response);
+        assertEquals(List.of("03", "00", "01", "02"), hits.stream().map(SearchRequests.Hit::id).toList());
+        assertEquals(0.5681044, hits.get(0).itm(), 1e-7);
+        assertEquals(0.9982436, hits.get(0).itc(), 1e-7);
+        assertEquals(-3.9518127, hits.get(2).itm(), 1e-7);
+        for (SearchRequests.Hit hit : hits) {
+            // itm_plus_itc: the score is the non-negative map of ITM + ITC.
+            double raw = hit.itm() + hit.itc();
+            assertEquals(raw >= 0 ? raw + 1 : 1 / (1 - raw), hit.score(), 1e-5, hit.toString());
+        }
+    }
+
+    @Test
+    void blendAndItmModesHideTheirPartsDeeperOrMarkThem() throws IOException {
+        JsonNode blend = JSON.readTree("""
+            {"value": 3.0, "description": "fuserank_itm score_mode [blend]: raw score + 1 ...", "details": [
+              {"value": 2.0, "description": "raw score: query_weight [1.0] * first-stage score + rescore_query_weight [2.0] * ITM logit", "details": [
+                {"value": 0.5, "description": "query_weight [1.0] * first-stage score", "details": [{"value": 0.5, "description": "within top k documents", "details": []}]},
+                {"value": 1.5, "description": "rescore_query_weight [2.0] * ITM logit", "details": [
+                  {"value": 0.75, "description": "ITM match logit of the fusion encoder of model [m]", "details": []}]},
+                {"value": 0.25, "description": "ITC dot product of the query embedding and the document's [image_vector] (not added by score_mode [blend])", "details": []}
+              ]}]}""");
+        assertEquals(0.75, SearchRequests.part(blend, SearchRequests.ITM_PREFIX));
+        assertEquals(0.25, SearchRequests.part(blend, SearchRequests.ITC_PREFIX));
+        assertNull(SearchRequests.part(JSON.readTree("{\"value\": 1, \"description\": \"within top k documents\"}"), SearchRequests.ITM_PREFIX));
+        assertNull(SearchRequests.part(null, SearchRequests.ITC_PREFIX));
+    }
+
+    @Test
+    void tableAndJsonLines() throws IOException {
+        List<SearchRequests.Hit> hits = SearchRequests.hits(cannedResponse());
+        assertEquals("""
+            rank  _id               score         itm         itc
+               1  03               9.2500      7.5000      0.7500
+               2  01               0.2500     -3.1250      0.1250
+               3  no-features      0.5000           -           -
+            """, SearchCommand.table(hits, IndexKind.IMAGE));
+        assertEquals(JSON.readTree("{\"rank\":1,\"_index\":\"images\",\"_id\":\"03\",\"score\":9.25,\"itm\":7.5,\"itc\":0.75,\"_source\":{}}"),
+            hits.get(0).toJson());
+        assertEquals("null", hits.get(2).toJson().path("itm").toString());
+
+        List<SearchRequests.Hit> captions = List.of(new SearchRequests.Hit(1, "captions", "00", 2.0, 1.0, 0.5,
+            JSON.createObjectNode().put("caption", "a large blue cross")));
+        assertEquals("""
+            rank  _id       score         itm         itc  caption
+               1  00       2.0000      1.0000      0.5000  a large blue cross
+            """, SearchCommand.table(captions, IndexKind.CAPTION));
+    }
+}
