@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = FuseRankCli.Version.class,
     description = "fuserank: ALBEF-style text-to-image search in Elasticsearch.",
-    subcommands = { CheckRuntimeCommand.class, CreateIndexCommand.class, SearchCommand.class, EncodeCommand.class }
+    subcommands = { CheckRuntimeCommand.class, CreateIndexCommand.class, IndexCommand.class, SearchCommand.class, EncodeCommand.class }
 )
 public final class FuseRankCli {
 

@@ -1,0 +1,76 @@
+package io.fuserank.tools;
+
+import ai.onnxruntime.OrtException;
+import io.fuserank.encoder.Encoding;
+import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.ImageEncoder;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Encodes images in this process: each file is read and preprocessed on its own (a corrupt file
+ * fails alone, with its {@code ImageDecodeException} reason) into one batch buffer, and the good
+ * ones go through the image encoder in a single {@code encodePixels} call. The documents carry the
+ * ITC embedding in {@code image_vector} and the token-feature blob in {@code image_features}, as
+ * the {@code fuserank} ingest processor would write them, and no image bytes.
+ */
+final class ClientSideDocuments implements DocumentFactory {
+
+    private final ImageEncoder encoder;
+    private final FeatureCodec codec;
+    private final long maxImageBytes;
+    private final Tally tally;
+    private final EncoderClock clock;
+
+    ClientSideDocuments(ImageEncoder encoder, FeatureCodec codec, long maxImageBytes, Tally tally, EncoderClock clock) {
+        this.encoder = encoder;
+        this.codec = codec;
+        this.maxImageBytes = maxImageBytes;
+        this.tally = tally;
+        this.clock = clock;
+    }
+
+    @Override
+    public List<IndexDocument> documents(List<SourceEntry.Image> batch) {
+        long start = System.nanoTime();
+        int per = encoder.pixelsPerImage();
+        float[] pixels = new float[batch.size() * per];
+        List<SourceEntry.Image> good = new ArrayList<>(batch.size());
+        for (SourceEntry.Image image : batch) {
+            try {
+                encoder.preprocessor().preprocessInto(ImageFiles.read(image.file(), maxImageBytes), pixels, good.size() * per);
+                good.add(image);
+            } catch (IOException e) {
+                tally.failed(image.id(), image.path(), ImageFiles.reason(image.file(), e));
+            }
+        }
+        long prepared = System.nanoTime();
+        clock.prepared(prepared - start);
+        if (good.isEmpty()) {
+            return List.of();
+        }
+        List<Encoding> encodings;
+        try {
+            encodings = encoder.encodePixels(good.size() == batch.size() ? pixels : Arrays.copyOf(pixels, good.size() * per), good.size());
+        } catch (OrtException e) {
+            good.forEach(image -> tally.failed(image.id(), image.path(),
+                FailureCode.ENCODER.reason("the image encoder failed on a batch of [" + good.size() + "]: " + e.getMessage())));
+            return List.of();
+        }
+        clock.encoded(good.size(), System.nanoTime() - prepared);
+        List<IndexDocument> documents = new ArrayList<>(good.size());
+        for (int i = 0; i < good.size(); i++) {
+            Encoding encoding = encodings.get(i);
+            Map<String, Object> encoded = new LinkedHashMap<>();
+            encoded.put("image_vector", encoding.embedding());
+            encoded.put("image_features", codec.encode(encoding.tokenFeatures()));
+            documents.add(IndexDocument.of(good.get(i), encoded));
+        }
+        return documents;
+    }
+}
