@@ -1,22 +1,20 @@
 package io.fuserank.benchmarks;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.ReferenceArrays;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 import io.fuserank.reranker.FusionScorer;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -36,12 +34,12 @@ public final class ParityReport {
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args.length > 0 ? args[0] : "models/fuserank-small");
         ModelBundle bundle = ModelBundle.load(dir);
-        Path ref = dir.resolve("reference");
-        JsonNode index = new ObjectMapper().readTree(ref.resolve("reference.json").toFile());
+        ReferenceArrays reference = new ReferenceArrays(dir);
         List<byte[]> files = new ArrayList<>();
-        index.path("images").forEach(p -> files.add(read(dir.resolve(p.asText()))));
-        List<String> captions = new ArrayList<>();
-        index.path("captions").forEach(c -> captions.add(c.asText()));
+        for (Path image : reference.images()) {
+            files.add(Files.readAllBytes(image));
+        }
+        List<String> captions = reference.captions();
         int width = bundle.featureWidth();
 
         ImagePreprocessor pre = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
@@ -49,37 +47,36 @@ public final class ParityReport {
              TextTokenizer tokenizer = TextTokenizer.forBundle(bundle);
              TextEncoder texts = new TextEncoder(bundle, tokenizer, InferenceOptions.CPU);
              FusionScorer scorer = new FusionScorer(bundle, InferenceOptions.CPU, 64)) {
-            float[] pixels = floats(ref, index, "pixels");
+            float[] pixels = reference.floats("pixels");
             double pixelDiff = 0;
             for (int i = 0; i < files.size(); i++) {
                 float[] p = pre.preprocess(files.get(i));
-                pixelDiff = Math.max(pixelDiff, maxDiff(p, 0, pixels, i * p.length, p.length));
+                pixelDiff = Math.max(pixelDiff, ReferenceArrays.maxAbsDiff(p, 0, pixels, i * p.length, p.length));
             }
             List<Encoding> imageOut = images.encode(files);
             List<Encoding> textOut = texts.encode(captions);
-            long[] ids = longs(ref, index, "input_ids");
-            boolean idsEqual = java.util.Arrays.equals(ids, tokenizer.encodeBatch(captions).ids());
-            float[] imageEmb = floats(ref, index, "image_embedding");
-            float[] textEmb = floats(ref, index, "text_embedding");
-            float[] imageFeat = floats(ref, index, "image_token_features");
-            float[] textFeat = floats(ref, index, "text_token_features");
-            float[] logits = floats(ref, index, "itm_logits");
+            boolean idsEqual = Arrays.equals(reference.longs("input_ids"), tokenizer.encodeBatch(captions).ids());
+            float[] imageEmb = reference.floats("image_embedding");
+            float[] textEmb = reference.floats("text_embedding");
+            float[] imageFeat = reference.floats("image_token_features");
+            float[] textFeat = reference.floats("text_token_features");
+            float[] logits = reference.floats("itm_logits");
             int dim = bundle.embeddingDim();
-            int textLength = index.path("arrays").path("input_ids").path("shape").get(1).asInt();
+            int textLength = reference.shape("input_ids")[1];
             double embDiff = 0, minCos = 1, featDiff = 0, itmDiff = 0, itmDiffInt8 = 0;
             for (int i = 0; i < imageOut.size(); i++) {
-                embDiff = Math.max(embDiff, maxDiff(imageOut.get(i).embedding(), 0, imageEmb, i * dim, dim));
-                minCos = Math.min(minCos, cosine(imageOut.get(i).embedding(), imageEmb, i * dim));
+                embDiff = Math.max(embDiff, ReferenceArrays.maxAbsDiff(imageOut.get(i).embedding(), 0, imageEmb, i * dim, dim));
+                minCos = Math.min(minCos, ReferenceArrays.cosine(imageOut.get(i).embedding(), imageEmb, i * dim));
                 float[] f = imageOut.get(i).tokenFeatures().values();
-                featDiff = Math.max(featDiff, maxDiff(f, 0, imageFeat, i * f.length, f.length));
+                featDiff = Math.max(featDiff, ReferenceArrays.maxAbsDiff(f, 0, imageFeat, i * f.length, f.length));
             }
+            List<byte[]> fp32 = imageOut.stream().map(e -> FeatureCodec.FP32.encode(e.tokenFeatures())).toList();
+            List<byte[]> int8 = imageOut.stream().map(e -> FeatureCodec.INT8.encode(e.tokenFeatures())).toList();
             for (int c = 0; c < textOut.size(); c++) {
-                embDiff = Math.max(embDiff, maxDiff(textOut.get(c).embedding(), 0, textEmb, c * dim, dim));
-                minCos = Math.min(minCos, cosine(textOut.get(c).embedding(), textEmb, c * dim));
+                embDiff = Math.max(embDiff, ReferenceArrays.maxAbsDiff(textOut.get(c).embedding(), 0, textEmb, c * dim, dim));
+                minCos = Math.min(minCos, ReferenceArrays.cosine(textOut.get(c).embedding(), textEmb, c * dim));
                 float[] f = textOut.get(c).tokenFeatures().values();
-                featDiff = Math.max(featDiff, maxDiff(f, 0, textFeat, c * textLength * width, f.length));
-                List<byte[]> fp32 = imageOut.stream().map(e -> FeatureCodec.FP32.encode(e.tokenFeatures())).toList();
-                List<byte[]> int8 = imageOut.stream().map(e -> FeatureCodec.INT8.encode(e.tokenFeatures())).toList();
+                featDiff = Math.max(featDiff, ReferenceArrays.maxAbsDiff(f, 0, textFeat, c * textLength * width, f.length));
                 float[] s32 = scorer.scoreImages(textOut.get(c).tokenFeatures(), fp32);
                 float[] s8 = scorer.scoreImages(textOut.get(c).tokenFeatures(), int8);
                 for (int i = 0; i < s32.length; i++) {
@@ -97,50 +94,5 @@ public final class ParityReport {
             System.out.printf(Locale.ROOT, "ITM logits (fp32 blobs)    max abs diff %.3g%n", itmDiff);
             System.out.printf(Locale.ROOT, "ITM logits (int8 blobs)    max abs diff %.3g%n", itmDiffInt8);
         }
-    }
-
-    private static byte[] read(Path path) {
-        try {
-            return Files.readAllBytes(path);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    private static ByteBuffer bytes(Path ref, JsonNode index, String name) throws java.io.IOException {
-        String file = index.path("arrays").path(name).path("file").asText();
-        return ByteBuffer.wrap(Files.readAllBytes(ref.resolve(file))).order(ByteOrder.LITTLE_ENDIAN);
-    }
-
-    private static float[] floats(Path ref, JsonNode index, String name) throws java.io.IOException {
-        ByteBuffer b = bytes(ref, index, name);
-        float[] out = new float[b.remaining() / 4];
-        b.asFloatBuffer().get(out);
-        return out;
-    }
-
-    private static long[] longs(Path ref, JsonNode index, String name) throws java.io.IOException {
-        ByteBuffer b = bytes(ref, index, name);
-        long[] out = new long[b.remaining() / 8];
-        b.asLongBuffer().get(out);
-        return out;
-    }
-
-    private static double maxDiff(float[] a, int ao, float[] b, int bo, int n) {
-        double max = 0;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, Math.abs(a[ao + i] - b[bo + i]));
-        }
-        return max;
-    }
-
-    private static double cosine(float[] a, float[] b, int bo) {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += a[i] * b[bo + i];
-            na += a[i] * a[i];
-            nb += b[bo + i] * b[bo + i];
-        }
-        return dot / Math.sqrt(na * nb);
     }
 }

@@ -14,8 +14,8 @@ import java.util.stream.StreamSupport;
 
 /**
  * The reference inputs and outputs {@code export.py} writes into a bundle
- * ({@code reference/reference.json} + raw little-endian arrays), for the Java parity tests.
- * Public so that the reranker's and the benchmarks' tests read the same files.
+ * ({@code reference/reference.json} + raw little-endian arrays): what the Java parity tests and
+ * the benchmarks' ParityReport compare the runtime against.
  */
 public final class ReferenceArrays {
 
