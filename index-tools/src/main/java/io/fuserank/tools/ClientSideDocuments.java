@@ -67,8 +67,8 @@ final class ClientSideDocuments implements DocumentFactory {
         for (int i = 0; i < good.size(); i++) {
             Encoding encoding = encodings.get(i);
             Map<String, Object> encoded = new LinkedHashMap<>();
-            encoded.put("image_vector", encoding.embedding());
-            encoded.put("image_features", codec.encode(encoding.tokenFeatures()));
+            encoded.put(IndexKind.IMAGE.vectorField(), encoding.embedding());
+            encoded.put(IndexKind.IMAGE.featuresField(), codec.encode(encoding.tokenFeatures()));
             documents.add(IndexDocument.of(good.get(i), encoded));
         }
         return documents;

@@ -47,7 +47,7 @@ final class IndexCheck {
         }
         for (Map.Entry<String, IndexMappingRecord> concrete : response.mappings().entrySet()) {
             Map<String, Property> fields = concrete.getValue().mappings().properties();
-            Property vector = fields.get("image_vector");
+            Property vector = fields.get(IndexKind.IMAGE.vectorField());
             if (vector == null || !vector.isDenseVector()) {
                 throw new IllegalStateException(String.format(Locale.ROOT, "index [%s] has no dense_vector field [image_vector] (it has [%s]): %s",
                     concrete.getKey(), vector == null ? "none" : vector._kind().jsonValue(), MAPPING_HINT));
@@ -57,7 +57,7 @@ final class IndexCheck {
                 throw new IllegalStateException(String.format(Locale.ROOT, "index [%s] maps [image_vector] with [%d] dims, the model's embeddings have [%d]",
                     concrete.getKey(), mapped, dims));
             }
-            Property features = fields.get("image_features");
+            Property features = fields.get(IndexKind.IMAGE.featuresField());
             boolean docValues = features != null && features.isBinary() && features.binary().docValues() != null
                 && features.binary().docValues().isEnabled() && Boolean.TRUE.equals(features.binary().docValues().enabled());
             if (!docValues) {

@@ -2,7 +2,9 @@ package io.fuserank.tools;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fuserank.encoder.FeatureCodec;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -24,7 +26,6 @@ final class IndexMappings {
     /** Lucene's HNSW limits (max connections, beam width). */
     static final int MAX_M = 512;
     static final int MAX_EF_CONSTRUCTION = 3200;
-    static final List<String> CODECS = List.of("fp32", "fp16", "int8");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -141,10 +142,13 @@ final class IndexMappings {
         return body;
     }
 
-    /** Checks a feature codec name; the message names the value. */
+    /** Checks a feature codec name against {@link FeatureCodec}'s; the message names the value. */
     static void validateCodec(String codec) {
-        if (CODECS.contains(codec) == false) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "--codec [%s] is not one of %s", codec, CODECS));
+        try {
+            FeatureCodec.fromLabel(codec);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "--codec [%s] is not one of %s", codec,
+                Arrays.stream(FeatureCodec.values()).map(FeatureCodec::label).toList()));
         }
     }
 }

@@ -32,7 +32,7 @@ import java.util.stream.StreamSupport;
 final class JsonlSource implements ImageSource {
 
     /** Fields the indexer writes itself; a line may not bring its own. */
-    static final Set<String> RESERVED = Set.of("image", "image_vector", "image_features");
+    static final Set<String> RESERVED = Set.of(IndexKind.IMAGE.sourceField(), IndexKind.IMAGE.vectorField(), IndexKind.IMAGE.featuresField());
 
     /** Elasticsearch's limit on {@code _id}. */
     static final int MAX_ID_BYTES = 512;

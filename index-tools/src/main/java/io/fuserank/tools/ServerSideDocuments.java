@@ -25,7 +25,7 @@ final class ServerSideDocuments implements DocumentFactory {
         List<IndexDocument> documents = new ArrayList<>(batch.size());
         for (SourceEntry.Image image : batch) {
             try {
-                documents.add(IndexDocument.of(image, Map.of("image", ImageFiles.read(image.file(), maxImageBytes))));
+                documents.add(IndexDocument.of(image, Map.of(IndexKind.IMAGE.sourceField(), ImageFiles.read(image.file(), maxImageBytes))));
             } catch (IOException e) {
                 tally.failed(image.id(), image.path(), ImageFiles.reason(image.file(), e));
             }
