@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtSession;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -60,6 +61,40 @@ public final class ImageEncoder implements AutoCloseable {
             preprocessor.preprocessInto(images.get(i), pixels, i * per);
         }
         return encodePixels(pixels, images.size());
+    }
+
+    /** One file's outcome in {@link #encodeEach}: its encoding, or why it could not be decoded. */
+    public record Outcome(Encoding encoding, ImageDecodeException error) {
+        public boolean failed() {
+            return error != null;
+        }
+    }
+
+    /**
+     * Decodes each file on its own, so that a bad one fails alone, and encodes the good ones in one
+     * call: the bulk path of the ingest processor and the CLI.
+     */
+    public List<Outcome> encodeEach(List<byte[]> images) throws OrtException {
+        int per = pixelsPerImage();
+        float[] pixels = new float[images.size() * per];
+        ImageDecodeException[] errors = new ImageDecodeException[images.size()];
+        int good = 0;
+        for (int i = 0; i < images.size(); i++) {
+            try {
+                preprocessor.preprocessInto(images.get(i), pixels, good * per);
+                good++;
+            } catch (ImageDecodeException e) {
+                errors[i] = e;
+            }
+        }
+        List<Encoding> encoded = good == 0 ? List.of()
+            : encodePixels(good == images.size() ? pixels : Arrays.copyOf(pixels, good * per), good);
+        List<Outcome> out = new ArrayList<>(images.size());
+        int next = 0;
+        for (ImageDecodeException error : errors) {
+            out.add(error != null ? new Outcome(null, error) : new Outcome(encoded.get(next++), null));
+        }
+        return out;
     }
 
     /** Encodes {@code count} preprocessed images laid out back to back in {@code pixels}. */

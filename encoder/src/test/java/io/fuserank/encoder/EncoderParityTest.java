@@ -61,6 +61,26 @@ class EncoderParityTest {
     }
 
     @Test
+    void encodeEachFailsABadFileAloneAndMatchesTheBatchEncodingForTheRest() throws Exception {
+        List<byte[]> files = new ArrayList<>();
+        for (var path : reference.images()) {
+            files.add(Files.readAllBytes(path));
+        }
+        List<Encoding> whole = images.encode(files);
+        List<byte[]> mixed = new ArrayList<>(files);
+        mixed.add(1, "not an image".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        List<ImageEncoder.Outcome> outcomes = images.encodeEach(mixed);
+        assertEquals(mixed.size(), outcomes.size());
+        assertEquals(ImageDecodeException.Reason.UNSUPPORTED_FORMAT, outcomes.get(1).error().reason());
+        for (int i = 0, j = 0; i < outcomes.size(); i++) {
+            if (i == 1) {
+                continue;
+            }
+            assertArrayEquals(whole.get(j++).embedding(), outcomes.get(i).encoding().embedding(), 1e-6f, "file " + i);
+        }
+    }
+
+    @Test
     void tokenizerGivesTheReferenceIdsForTheReferenceCaptions() throws Exception {
         TextTokenizer.Batch batch = texts.tokenizer().encodeBatch(reference.captions());
         assertEquals(reference.shape("input_ids")[1], batch.length());

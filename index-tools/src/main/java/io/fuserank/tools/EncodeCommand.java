@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
-import io.fuserank.encoder.ImageDecodeException;
 import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
@@ -171,32 +170,28 @@ final class EncodeCommand implements Callable<Integer> {
         ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
         int failed = 0;
         try (ImageEncoder encoder = new ImageEncoder(bundle, preprocessor, options)) {
-            int per = encoder.pixelsPerImage();
             for (int from = 0; from < inputs.size(); from += batchSize) {
                 List<Path> batch = inputs.subList(from, Math.min(inputs.size(), from + batchSize));
+                // One bad file fails alone: unreadable files here, undecodable ones in encodeEach.
                 String[] errors = new String[batch.size()];
-                float[] pixels = new float[batch.size() * per];
-                int good = 0;
-                // One bad file fails alone: each is decoded on its own, the good ones go in one call.
+                List<byte[]> files = new ArrayList<>();
                 for (int i = 0; i < batch.size(); i++) {
                     try {
-                        preprocessor.preprocessInto(Files.readAllBytes(batch.get(i)), pixels, good * per);
-                        good++;
-                    } catch (ImageDecodeException e) {
-                        errors[i] = e.getMessage();
+                        files.add(Files.readAllBytes(batch.get(i)));
                     } catch (IOException e) {
                         errors[i] = "cannot read the file: " + e;
                     }
                 }
-                List<Encoding> encoded = good == 0 ? List.of()
-                    : encoder.encodePixels(good == batch.size() ? pixels : java.util.Arrays.copyOf(pixels, good * per), good);
+                List<ImageEncoder.Outcome> encoded = files.isEmpty() ? List.of() : encoder.encodeEach(files);
                 int next = 0;
                 for (int i = 0; i < batch.size(); i++) {
-                    if (errors[i] != null) {
+                    ImageEncoder.Outcome outcome = errors[i] == null ? encoded.get(next++) : null;
+                    String error = errors[i] != null ? errors[i] : outcome.failed() ? outcome.error().getMessage() : null;
+                    if (error != null) {
                         failed++;
-                        out.println(error(batch.get(i).toString(), errors[i]));
+                        out.println(error(batch.get(i).toString(), error));
                     } else {
-                        out.println(line(batch.get(i).toString(), encoded.get(next++), blobCodec));
+                        out.println(line(batch.get(i).toString(), outcome.encoding(), blobCodec));
                     }
                 }
                 out.flush();

@@ -1,9 +1,7 @@
 package io.fuserank.plugin.action;
 
 import io.fuserank.encoder.Encoding;
-import io.fuserank.encoder.ImageDecodeException;
 import io.fuserank.encoder.ImageEncoder;
-import io.fuserank.encoder.TextEncoder;
 import io.fuserank.plugin.model.InferenceService;
 import io.fuserank.plugin.model.LoadedModel;
 import org.elasticsearch.action.ActionListener;
@@ -55,41 +53,40 @@ public final class TransportEncodeAction extends HandledTransportAction<EncodeRe
         List<Integer> textRows = new ArrayList<>();
         List<String> texts = new ArrayList<>();
         List<Integer> imageRows = new ArrayList<>();
-        ImageEncoder images = model.images();
-        int perImage = images.pixelsPerImage();
-        float[] pixels = new float[0];
+        List<byte[]> images = new ArrayList<>();
         for (int i = 0; i < inputs.size(); i++) {
             EncodeRequest.Input input = inputs.get(i);
+            if (input.isText() == false) {
+                imageRows.add(i);
+                images.add(input.image());
+                continue;
+            }
             try {
-                if (input.isText()) {
-                    model.texts().tokenizer().validate(input.text());
-                    textRows.add(i);
-                    texts.add(input.text());
-                } else {
-                    if (pixels.length < (imageRows.size() + 1) * perImage) {
-                        pixels = Arrays.copyOf(pixels, Math.max(perImage, pixels.length * 2));
-                    }
-                    images.preprocessor().preprocessInto(input.image(), pixels, imageRows.size() * perImage);
-                    imageRows.add(i);
-                }
-            } catch (IllegalArgumentException | ImageDecodeException e) {
+                model.texts().tokenizer().validate(input.text());
+                textRows.add(i);
+                texts.add(input.text());
+            } catch (IllegalArgumentException e) {
                 results[i] = EncodeResponse.Result.failed(e.getMessage());
             }
         }
         if (texts.isEmpty() == false) {
-            TextEncoder encoder = model.texts();
-            place(results, textRows, encoder.encode(texts));
+            List<Encoding> encoded = model.texts().encode(texts);
+            for (int j = 0; j < textRows.size(); j++) {
+                results[textRows.get(j)] = ok(encoded.get(j));
+            }
         }
-        if (imageRows.isEmpty() == false) {
-            place(results, imageRows, images.encodePixels(Arrays.copyOf(pixels, imageRows.size() * perImage), imageRows.size()));
+        if (images.isEmpty() == false) {
+            List<ImageEncoder.Outcome> encoded = model.images().encodeEach(images);
+            for (int j = 0; j < imageRows.size(); j++) {
+                ImageEncoder.Outcome outcome = encoded.get(j);
+                results[imageRows.get(j)] = outcome.failed()
+                    ? EncodeResponse.Result.failed(outcome.error().getMessage()) : ok(outcome.encoding());
+            }
         }
         return Arrays.asList(results);
     }
 
-    private static void place(EncodeResponse.Result[] results, List<Integer> rows, List<Encoding> encodings) {
-        for (int j = 0; j < rows.size(); j++) {
-            Encoding e = encodings.get(j);
-            results[rows.get(j)] = EncodeResponse.Result.ok(e.embedding(), e.tokenFeatures());
-        }
+    private static EncodeResponse.Result ok(Encoding e) {
+        return EncodeResponse.Result.ok(e.embedding(), e.tokenFeatures());
     }
 }
