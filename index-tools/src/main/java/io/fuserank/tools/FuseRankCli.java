@@ -18,7 +18,7 @@ public final class FuseRankCli {
     }
 
     /** picocli's default exit codes are the project's: 0 ok, 1 the job failed, 2 bad arguments. */
-    static CommandLine commandLine() {
+    public static CommandLine commandLine() {
         return new CommandLine(new FuseRankCli());
     }
 

@@ -1,0 +1,103 @@
+package io.fuserank.benchmarks.recall;
+
+import ai.onnxruntime.OrtException;
+import io.fuserank.encoder.Encoding;
+import io.fuserank.encoder.ImageDecodeException;
+import io.fuserank.encoder.ImageEncoder;
+import io.fuserank.encoder.ImagePreprocessor;
+import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.TextEncoder;
+import io.fuserank.encoder.TextTokenizer;
+import io.fuserank.reranker.FusionScorer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The bundle's encoders and fusion scorer in this process: the exact-ITC reference embeds every
+ * image and caption with them, and the client-side rerank encodes its queries and scores its hits
+ * with them, exactly the library a user without the plugin would call.
+ */
+final class InProcessModel implements AutoCloseable {
+
+    private static final int BATCH = 32;
+
+    private final ModelBundle bundle;
+    private final TextTokenizer tokenizer;
+    private final TextEncoder text;
+    private final ImageEncoder images;
+    private final FusionScorer scorer;
+
+    private InProcessModel(ModelBundle bundle, TextTokenizer tokenizer, TextEncoder text, ImageEncoder images, FusionScorer scorer) {
+        this.bundle = bundle;
+        this.tokenizer = tokenizer;
+        this.text = text;
+        this.images = images;
+        this.scorer = scorer;
+    }
+
+    static InProcessModel open(Path directory, int threads, int maxBatch) throws IOException, OrtException {
+        ModelBundle bundle = ModelBundle.load(directory);
+        InferenceOptions options = InferenceOptions.cpu(threads);
+        TextTokenizer tokenizer = TextTokenizer.forBundle(bundle);
+        ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
+        return new InProcessModel(bundle, tokenizer, new TextEncoder(bundle, tokenizer, options),
+            new ImageEncoder(bundle, preprocessor, options), new FusionScorer(bundle, options, maxBatch));
+    }
+
+    ModelBundle bundle() {
+        return bundle;
+    }
+
+    FusionScorer scorer() {
+        return scorer;
+    }
+
+    Encoding encodeText(String caption) throws OrtException {
+        return text.encode(caption);
+    }
+
+    /** Every image's ITC embedding, in split order. */
+    float[][] imageEmbeddings(EvalSplit split) throws IOException, OrtException {
+        float[][] out = new float[split.imagePaths().size()][];
+        for (int start = 0; start < out.length; start += BATCH) {
+            List<byte[]> batch = new ArrayList<>();
+            for (int i = start; i < Math.min(out.length, start + BATCH); i++) {
+                batch.add(Files.readAllBytes(split.imageFile(i)));
+            }
+            List<Encoding> encodings;
+            try {
+                encodings = images.encode(batch);
+            } catch (ImageDecodeException e) {
+                throw new IOException("an image of the batch starting at [" + split.imagePaths().get(start) + "] cannot be decoded: " + e.getMessage(), e);
+            }
+            for (int i = 0; i < encodings.size(); i++) {
+                out[start + i] = encodings.get(i).embedding();
+            }
+        }
+        return out;
+    }
+
+    /** Every caption's ITC embedding, in split order. */
+    float[][] captionEmbeddings(List<String> captions) throws OrtException {
+        float[][] out = new float[captions.size()][];
+        for (int start = 0; start < out.length; start += BATCH) {
+            List<Encoding> encodings = text.encode(captions.subList(start, Math.min(out.length, start + BATCH)));
+            for (int i = 0; i < encodings.size(); i++) {
+                out[start + i] = encodings.get(i).embedding();
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() throws OrtException {
+        try (tokenizer; text; images; scorer) {
+            // closes all four, each even if another fails
+        }
+    }
+}

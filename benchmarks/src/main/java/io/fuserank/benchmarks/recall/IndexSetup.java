@@ -1,0 +1,48 @@
+package io.fuserank.benchmarks.recall;
+
+import io.fuserank.tools.FuseRankCli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Builds the benchmark's indices the way a user does: {@code fuserank create-index} and
+ * {@code fuserank index} (client-side encoding, the CLI's defaults), run in this process through
+ * the CLI's own picocli entry point. The indices are then force-merged to one segment, so recall
+ * does not depend on how many HNSW graphs indexing happened to leave (each segment has its own).
+ */
+final class IndexSetup {
+
+    private IndexSetup() {
+    }
+
+    /** Creates (replacing) {@code index} of {@code kind} ({@code image} or {@code caption}) and indexes the split into it. */
+    static void build(EngineClient engine, Path model, String modelId, Path annotations, Path imageRoot, String index,
+                      String kind, long expectedDocuments) throws IOException {
+        cli("create-index", index, "--url", engine.url(), "--model", model.toString(), "--model-id", modelId,
+            "--kind", kind, "--replicas", "0", "--overwrite");
+        List<String> args = new ArrayList<>(List.of("index", index, "--url", engine.url(), "--model", model.toString(),
+            "--karpathy", annotations.toString(), "--image-root", imageRoot.toString(), "--no-progress"));
+        if (kind.equals("caption")) {
+            args.addAll(List.of("--kind", "caption"));
+        }
+        cli(args.toArray(String[]::new));
+        engine.send("POST", index + "/_forcemerge?max_num_segments=1", null);
+        engine.send("POST", index + "/_refresh", null);
+        long count = engine.send("GET", index + "/_count", null).path("count").asLong(-1);
+        if (count != expectedDocuments) {
+            throw new IOException(String.format(Locale.ROOT,
+                "index [%s] holds [%d] documents after indexing, expected [%d]: see the CLI's summary above", index, count, expectedDocuments));
+        }
+    }
+
+    private static void cli(String... args) throws IOException {
+        int exit = FuseRankCli.commandLine().execute(args);
+        if (exit != 0) {
+            throw new IOException("fuserank " + String.join(" ", args) + " exited with [" + exit + "]");
+        }
+    }
+}
