@@ -13,18 +13,20 @@ import java.time.Duration;
 import java.util.Locale;
 
 /**
- * Plain JSON over HTTP/1.1 to one Elasticsearch node with the JDK's client (one kept-alive
- * connection for sequential requests). Only what the ANN comparison needs: no auth, no retries. A
+ * Plain JSON over HTTP/1.1 to one Elasticsearch node with the JDK's client, for the ANN comparison
+ * and the recall harness: no auth, no retries. The JDK client opens a connection per concurrent
+ * request, where the CLI's Rest5Client caps connections per route (10 by default) and would queue
+ * requests in the client at concurrency 16, counting that wait as engine latency. A
  * non-2xx answer is an {@link IOException} with Elasticsearch's error type and reason.
  */
-final class EsJson {
+public final class EsJson {
 
     private final ObjectMapper json;
     private final URI base;
     private final HttpClient http;
     private final Duration timeout;
 
-    EsJson(URI base, ObjectMapper json, Duration timeout) {
+    public EsJson(URI base, ObjectMapper json, Duration timeout) {
         if (!"http".equals(base.getScheme()) && !"https".equals(base.getScheme())) {
             throw new IllegalArgumentException("--url [" + base + "] must be an http:// or https:// URL");
         }
@@ -35,21 +37,21 @@ final class EsJson {
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     }
 
-    URI base() {
+    public URI base() {
         return base;
     }
 
-    JsonNode send(String method, String path, String body) throws IOException {
+    public JsonNode send(String method, String path, String body) throws IOException {
         return send(method, path, body, "application/json");
     }
 
     /** A bulk request body: newline-delimited JSON, ending with a newline. */
-    JsonNode bulk(String path, String ndjson) throws IOException {
+    public JsonNode bulk(String path, String ndjson) throws IOException {
         return send("POST", path, ndjson, "application/x-ndjson");
     }
 
     /** Whether {@code HEAD path} answers 200 (false on 404). */
-    boolean exists(String path) throws IOException {
+    public boolean exists(String path) throws IOException {
         HttpResponse<Void> response = call(HttpRequest.newBuilder(base.resolve(path)).timeout(timeout)
             .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.discarding(), "HEAD", path);
         if (response.statusCode() == 200 || response.statusCode() == 404) {

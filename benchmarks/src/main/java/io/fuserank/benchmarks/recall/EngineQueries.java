@@ -2,6 +2,7 @@ package io.fuserank.benchmarks.recall;
 
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.fuserank.benchmarks.EsJson;
 import io.fuserank.encoder.Encoding;
 
 import java.io.IOException;
@@ -21,7 +22,7 @@ import java.util.Map;
  */
 final class EngineQueries {
 
-    private final EngineClient engine;
+    private final EsJson engine;
     private final InProcessModel model;
     private final String modelId;
     private final EvalSplit split;
@@ -29,7 +30,7 @@ final class EngineQueries {
     private final String captionIndex;
     private final Map<String, Integer> imageByPath = new HashMap<>();
 
-    EngineQueries(EngineClient engine, InProcessModel model, String modelId, EvalSplit split, String imageIndex, String captionIndex) {
+    EngineQueries(EsJson engine, InProcessModel model, String modelId, EvalSplit split, String imageIndex, String captionIndex) {
         this.engine = engine;
         this.model = model;
         this.modelId = modelId;
@@ -43,7 +44,7 @@ final class EngineQueries {
 
     /** Caption {@code caption} as a text → image query through the plugin (knn, and the rescore for the rerank modes). */
     int[] textToImage(int caption, Mode.Setting setting) throws IOException {
-        JsonNode hits = engine.search(imageIndex, SearchBodies.textToImage(modelId, split.captions().get(caption), setting)).path("hits").path("hits");
+        JsonNode hits = search(imageIndex, SearchBodies.textToImage(modelId, split.captions().get(caption), setting)).path("hits").path("hits");
         int[] ranked = new int[hits.size()];
         for (int i = 0; i < ranked.length; i++) {
             ranked[i] = image(hits.get(i).path("_source").path("path").asText());
@@ -54,7 +55,7 @@ final class EngineQueries {
     /** Image {@code image} as an image → text query through the plugin, against the caption index. */
     int[] imageToText(int image, Mode.Setting setting) throws IOException {
         String base64 = Base64.getEncoder().encodeToString(Files.readAllBytes(split.imageFile(image)));
-        JsonNode hits = engine.search(captionIndex, SearchBodies.imageToText(modelId, base64, setting)).path("hits").path("hits");
+        JsonNode hits = search(captionIndex, SearchBodies.imageToText(modelId, base64, setting)).path("hits").path("hits");
         int[] ranked = new int[hits.size()];
         for (int i = 0; i < ranked.length; i++) {
             JsonNode source = hits.get(i).path("_source");
@@ -76,7 +77,7 @@ final class EngineQueries {
      */
     int[] clientRerank(int caption, int k) throws IOException, OrtException {
         Encoding query = model.encodeText(split.captions().get(caption));
-        JsonNode hits = engine.search(imageIndex, SearchBodies.knnWithFeatures(query.embedding(), k)).path("hits").path("hits");
+        JsonNode hits = search(imageIndex, SearchBodies.knnWithFeatures(query.embedding(), k)).path("hits").path("hits");
         List<byte[]> blobs = new ArrayList<>(hits.size());
         int[] candidates = new int[hits.size()];
         for (int i = 0; i < hits.size(); i++) {
@@ -99,6 +100,10 @@ final class EngineQueries {
             ranked[i] = candidates[order[i]];
         }
         return ranked;
+    }
+
+    private JsonNode search(String index, JsonNode body) throws IOException {
+        return engine.send("POST", "/" + index + "/_search", body.toString());
     }
 
     private int image(String path) throws IOException {

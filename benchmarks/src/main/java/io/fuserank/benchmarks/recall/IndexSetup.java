@@ -1,5 +1,6 @@
 package io.fuserank.benchmarks.recall;
 
+import io.fuserank.benchmarks.EsJson;
 import io.fuserank.tools.FuseRankCli;
 
 import java.io.IOException;
@@ -20,19 +21,19 @@ final class IndexSetup {
     }
 
     /** Creates (replacing) {@code index} of {@code kind} ({@code image} or {@code caption}) and indexes the split into it. */
-    static void build(EngineClient engine, Path model, String modelId, Path annotations, Path imageRoot, String index,
+    static void build(EsJson engine, Path model, String modelId, Path annotations, Path imageRoot, String index,
                       String kind, long expectedDocuments) throws IOException {
-        cli("create-index", index, "--url", engine.url(), "--model", model.toString(), "--model-id", modelId,
+        cli("create-index", index, "--url", engine.base().toString(), "--model", model.toString(), "--model-id", modelId,
             "--kind", kind, "--replicas", "0", "--overwrite");
-        List<String> args = new ArrayList<>(List.of("index", index, "--url", engine.url(), "--model", model.toString(),
+        List<String> args = new ArrayList<>(List.of("index", index, "--url", engine.base().toString(), "--model", model.toString(),
             "--karpathy", annotations.toString(), "--image-root", imageRoot.toString(), "--no-progress"));
         if (kind.equals("caption")) {
             args.addAll(List.of("--kind", "caption"));
         }
         cli(args.toArray(String[]::new));
-        engine.send("POST", index + "/_forcemerge?max_num_segments=1", null);
-        engine.send("POST", index + "/_refresh", null);
-        long count = engine.send("GET", index + "/_count", null).path("count").asLong(-1);
+        engine.send("POST", "/" + index + "/_forcemerge?max_num_segments=1", null);
+        engine.send("POST", "/" + index + "/_refresh", null);
+        long count = engine.send("GET", "/" + index + "/_count", null).path("count").asLong(-1);
         if (count != expectedDocuments) {
             throw new IOException(String.format(Locale.ROOT,
                 "index [%s] holds [%d] documents after indexing, expected [%d]: see the CLI's summary above", index, count, expectedDocuments));

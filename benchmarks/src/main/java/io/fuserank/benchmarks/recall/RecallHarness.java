@@ -1,12 +1,16 @@
 package io.fuserank.benchmarks.recall;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fuserank.benchmarks.EsJson;
 import io.fuserank.benchmarks.GemmProbe;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -90,7 +94,7 @@ public final class RecallHarness implements Callable<Integer> {
         Path outDir = out != null ? out : Path.of("benchmarks", "target", "recall", name);
         Files.createDirectories(outDir);
         String runId = name + "-" + Instant.now().toString();
-        EngineClient engine = new EngineClient(url);
+        EsJson engine = new EsJson(URI.create(url), new ObjectMapper(), Duration.ofMinutes(10));
         log("%s: %d images, %d captions; node %s", name, split.imagePaths().size(), split.captions().size(), url);
 
         try (InProcessModel local = InProcessModel.open(model, threads, ks.stream().max(Integer::compare).orElse(16))) {

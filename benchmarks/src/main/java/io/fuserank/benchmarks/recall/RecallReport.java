@@ -1,6 +1,7 @@
 package io.fuserank.benchmarks.recall;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
@@ -25,6 +26,8 @@ import java.util.function.ToDoubleFunction;
  */
 final class RecallReport {
 
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private final Results results;
     private final Path directory;
 
@@ -34,12 +37,12 @@ final class RecallReport {
     }
 
     void write() throws IOException {
-        ObjectNode json = EngineClient.JSON.createObjectNode().put("dataset", results.dataset()).put("model", results.model())
+        ObjectNode json = JSON.createObjectNode().put("dataset", results.dataset()).put("model", results.model())
             .put("gemm_gflops", results.gemmGflops()).put("fusion_flops_per_pair", results.flopsPerPair());
         var agreement = json.putArray("client_rerank_top1_agreement");
         results.agreements().forEach(a -> agreement.addObject().put("k", (int) a[0]).put("share", a[1]));
         json.putArray("rows").addAll(results.rows());
-        EngineClient.JSON.writerWithDefaultPrettyPrinter().writeValue(directory.resolve("results.json").toFile(), json);
+        JSON.writerWithDefaultPrettyPrinter().writeValue(directory.resolve("results.json").toFile(), json);
         String markdown = markdown();
         Files.writeString(directory.resolve("results.md"), markdown);
         System.out.println(markdown);

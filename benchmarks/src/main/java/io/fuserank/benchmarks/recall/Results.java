@@ -1,5 +1,6 @@
 package io.fuserank.benchmarks.recall;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.time.Instant;
@@ -109,7 +110,7 @@ final class Results {
     }
 
     private ObjectNode row(String record, Mode.Setting setting) {
-        ObjectNode row = EngineClient.JSON.createObjectNode().put("@timestamp", timestamp).put("run_id", runId).put("record", record)
+        ObjectNode row = JsonNodeFactory.instance.objectNode().put("@timestamp", timestamp).put("run_id", runId).put("record", record)
             .put("dataset", dataset).put("model", model).put("direction", "both").put("mode", setting.mode().label()).put("k", setting.k());
         rows.add(row);
         return row;

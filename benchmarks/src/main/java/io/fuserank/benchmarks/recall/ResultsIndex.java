@@ -1,6 +1,7 @@
 package io.fuserank.benchmarks.recall;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fuserank.benchmarks.EsJson;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,15 +20,15 @@ public final class ResultsIndex {
     private ResultsIndex() {
     }
 
-    static void write(EngineClient engine, String index, List<ObjectNode> rows) throws IOException {
-        if (engine.exists(index) == false) {
-            engine.send("PUT", index, mapping());
+    static void write(EsJson engine, String index, List<ObjectNode> rows) throws IOException {
+        if (engine.exists("/" + index) == false) {
+            engine.send("PUT", "/" + index, mapping());
         }
         StringBuilder bulk = new StringBuilder();
         for (ObjectNode row : rows) {
-            bulk.append("{\"index\":{}}\n").append(EngineClient.JSON.writeValueAsString(row)).append('\n');
+            bulk.append("{\"index\":{}}\n").append(row.toString()).append('\n');
         }
-        var response = engine.send("POST", index + "/_bulk?refresh=true", bulk.toString());
+        var response = engine.bulk("/" + index + "/_bulk?refresh=true", bulk.toString());
         if (response.path("errors").asBoolean()) {
             for (var item : response.path("items")) {
                 var error = item.path("index").path("error");

@@ -1,5 +1,6 @@
 package io.fuserank.benchmarks.recall;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
@@ -39,7 +40,7 @@ final class SearchBodies {
 
     /** The client-side rerank's knn: a vector the client encoded, k hits with their token-feature blobs from doc values. */
     static ObjectNode knnWithFeatures(float[] vector, int k) {
-        ObjectNode body = EngineClient.JSON.createObjectNode().put("size", k);
+        ObjectNode body = JsonNodeFactory.instance.objectNode().put("size", k);
         ObjectNode knn = body.putObject("knn").put("field", IMAGE_VECTOR).put("k", k).put("num_candidates", numCandidates(k));
         var array = knn.putArray("query_vector");
         for (float value : vector) {
@@ -51,7 +52,7 @@ final class SearchBodies {
     }
 
     private static ObjectNode knn(String field, int k, String builder, String inputKey, String modelId, String input) {
-        ObjectNode body = EngineClient.JSON.createObjectNode().put("size", SIZE);
+        ObjectNode body = JsonNodeFactory.instance.objectNode().put("size", SIZE);
         ObjectNode knn = body.putObject("knn").put("field", field).put("k", k).put("num_candidates", numCandidates(k));
         knn.putObject("query_vector_builder").putObject(builder).put("model_id", modelId).put(inputKey, input);
         return body;

@@ -15,7 +15,7 @@ class SearchBodiesTest {
     /** The timed body is the documented example's shape, with the harness's k and the mode's score_mode. */
     @Test
     void textToImageFollowsTheExampleQuery() throws IOException {
-        JsonNode example = EngineClient.JSON.readTree(Path.of("../example-queries/search/text-to-image.json").toFile());
+        JsonNode example = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Path.of("../example-queries/search/text-to-image.json").toFile());
         JsonNode body = SearchBodies.textToImage("fuserank-small", "a red circle", new Mode.Setting(Mode.KNN_ITM, 16));
         assertEquals(example.path("knn").path("field"), body.path("knn").path("field"));
         assertEquals(example.path("knn").path("k"), body.path("knn").path("k"));
