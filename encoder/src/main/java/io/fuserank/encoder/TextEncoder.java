@@ -48,6 +48,38 @@ public final class TextEncoder implements AutoCloseable {
         return encode(tokenizer.encodeBatch(texts));
     }
 
+    /** One text's outcome in {@link #encodeEach}: its encoding, or why the tokenizer rejected it. */
+    public record Outcome(Encoding encoding, IllegalArgumentException error) {
+        public boolean failed() {
+            return error != null;
+        }
+    }
+
+    /**
+     * Checks each text on its own, so that an empty or over-long one fails alone instead of
+     * failing the whole batch as {@link #encode(List)} does, and encodes the good ones in one
+     * call: the bulk path of the CLI's {@code index} and {@code encode} commands.
+     */
+    public List<Outcome> encodeEach(List<String> texts) throws OrtException {
+        IllegalArgumentException[] errors = new IllegalArgumentException[texts.size()];
+        List<String> good = new ArrayList<>(texts.size());
+        for (int i = 0; i < texts.size(); i++) {
+            try {
+                tokenizer.validate(texts.get(i));
+                good.add(texts.get(i));
+            } catch (IllegalArgumentException e) {
+                errors[i] = e;
+            }
+        }
+        List<Encoding> encoded = good.isEmpty() ? List.of() : encode(good);
+        List<Outcome> out = new ArrayList<>(texts.size());
+        int next = 0;
+        for (IllegalArgumentException error : errors) {
+            out.add(error != null ? new Outcome(null, error) : new Outcome(encoded.get(next++), null));
+        }
+        return out;
+    }
+
     /** Encodes an already tokenized batch (the parity tests feed the reference ids). */
     public List<Encoding> encode(TextTokenizer.Batch batch) throws OrtException {
         OrtEnvironment env = OrtEnvironment.getEnvironment();

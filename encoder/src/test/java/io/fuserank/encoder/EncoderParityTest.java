@@ -81,6 +81,24 @@ class EncoderParityTest {
     }
 
     @Test
+    void encodeEachFailsABadTextAloneAndMatchesTheBatchEncodingForTheRest() throws Exception {
+        List<Encoding> whole = texts.encode(reference.captions());
+        List<String> mixed = new ArrayList<>(reference.captions());
+        mixed.add(1, "");
+        mixed.add(3, "x".repeat(TextTokenizer.DEFAULT_MAX_CHARS + 1));
+        List<TextEncoder.Outcome> outcomes = texts.encodeEach(mixed);
+        assertEquals(mixed.size(), outcomes.size());
+        assertEquals("text is empty", outcomes.get(1).error().getMessage());
+        assertTrue(outcomes.get(3).error().getMessage().contains("more than the limit [4096]"), outcomes.get(3).error().getMessage());
+        for (int i = 0, j = 0; i < outcomes.size(); i++) {
+            if (i == 1 || i == 3) {
+                continue;
+            }
+            assertArrayEquals(whole.get(j++).embedding(), outcomes.get(i).encoding().embedding(), 1e-6f, "text " + i);
+        }
+    }
+
+    @Test
     void tokenizerGivesTheReferenceIdsForTheReferenceCaptions() throws Exception {
         TextTokenizer.Batch batch = texts.tokenizer().encodeBatch(reference.captions());
         assertEquals(reference.shape("input_ids")[1], batch.length());

@@ -8,18 +8,16 @@ import io.fuserank.encoder.ImageEncoder;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Encodes images in this process: each file is read and preprocessed on its own (a corrupt file
  * fails alone, with its {@code ImageDecodeException} reason) into one batch buffer, and the good
  * ones go through the image encoder in a single {@code encodePixels} call. The documents carry the
  * ITC embedding in {@code image_vector} and the token-feature blob in {@code image_features}, as
- * the {@code fuserank} ingest processor would write them, and no image bytes.
+ * the {@code fuserank} ingest processor would write them, and no image bytes. It owns the encoder.
  */
-final class ClientSideDocuments implements DocumentFactory {
+final class ClientSideDocuments implements DocumentFactory<SourceEntry.Image> {
 
     private final ImageEncoder encoder;
     private final FeatureCodec codec;
@@ -33,6 +31,11 @@ final class ClientSideDocuments implements DocumentFactory {
         this.maxImageBytes = maxImageBytes;
         this.tally = tally;
         this.clock = clock;
+    }
+
+    @Override
+    public Class<SourceEntry.Image> itemType() {
+        return SourceEntry.Image.class;
     }
 
     @Override
@@ -65,12 +68,13 @@ final class ClientSideDocuments implements DocumentFactory {
         clock.encoded(good.size(), System.nanoTime() - prepared);
         List<IndexDocument> documents = new ArrayList<>(good.size());
         for (int i = 0; i < good.size(); i++) {
-            Encoding encoding = encodings.get(i);
-            Map<String, Object> encoded = new LinkedHashMap<>();
-            encoded.put(IndexKind.IMAGE.vectorField(), encoding.embedding());
-            encoded.put(IndexKind.IMAGE.featuresField(), codec.encode(encoding.tokenFeatures()));
-            documents.add(IndexDocument.of(good.get(i), encoded));
+            documents.add(IndexDocument.of(good.get(i), IndexKind.IMAGE.encodedFields(encodings.get(i), codec)));
         }
         return documents;
+    }
+
+    @Override
+    public void close() throws OrtException {
+        encoder.close();
     }
 }

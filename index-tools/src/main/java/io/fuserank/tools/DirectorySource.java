@@ -15,7 +15,7 @@ import java.util.stream.Stream;
  * over silently. The tree is walked lazily, and once more up front to count it for the progress
  * bar: a second directory walk is cheap next to encoding, and holding a million paths is not.
  */
-final class DirectorySource implements ImageSource {
+final class DirectorySource implements EntrySource {
 
     static final Set<String> EXTENSIONS = Set.of("jpg", "jpeg", "png", "gif", "bmp", "webp");
 

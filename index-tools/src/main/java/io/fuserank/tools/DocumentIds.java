@@ -13,7 +13,10 @@ import java.util.HexFormat;
  *
  * <p>The id is the sha1 hex of the normalised relative path: fixed length (an {@code _id} may have
  * at most 512 bytes, a path may not), no characters that need escaping in URLs, and the same on
- * every platform because the path is normalised to forward slashes first.
+ * every platform because the path is normalised to forward slashes first. A caption's id is the
+ * sha1 hex of its image's normalised path, {@code #} and its position among that image's
+ * captions: the digits after the last {@code #} are the position, so no two (path, position)
+ * pairs share an id.
  */
 final class DocumentIds {
 
@@ -36,9 +39,18 @@ final class DocumentIds {
 
     /** The id of the image at {@code relativePath} (normalised first). */
     static String forPath(String relativePath) {
+        return sha1(normalize(relativePath));
+    }
+
+    /** The id of caption {@code index} of the image at {@code relativePath}: sha1 hex of {@code path#index}. */
+    static String forCaption(String relativePath, int index) {
+        return sha1(normalize(relativePath) + "#" + index);
+    }
+
+    private static String sha1(String key) {
         try {
             MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
-            return HexFormat.of().formatHex(sha1.digest(normalize(relativePath).getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of().formatHex(sha1.digest(key.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JDK has SHA-1", e);
         }

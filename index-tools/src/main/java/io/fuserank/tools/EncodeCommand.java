@@ -139,24 +139,14 @@ final class EncodeCommand implements Callable<Integer> {
         try (TextTokenizer tokenizer = TextTokenizer.forBundle(bundle); TextEncoder encoder = new TextEncoder(bundle, tokenizer, options)) {
             for (int from = 0; from < inputs.size(); from += batchSize) {
                 List<String> batch = inputs.subList(from, Math.min(inputs.size(), from + batchSize));
-                String[] errors = new String[batch.size()];
-                List<String> good = new ArrayList<>();
+                List<TextEncoder.Outcome> encoded = encoder.encodeEach(batch);
                 for (int i = 0; i < batch.size(); i++) {
-                    try {
-                        tokenizer.validate(batch.get(i));
-                        good.add(batch.get(i));
-                    } catch (IllegalArgumentException e) {
-                        errors[i] = e.getMessage();
-                    }
-                }
-                List<Encoding> encoded = good.isEmpty() ? List.of() : encoder.encode(good);
-                int next = 0;
-                for (int i = 0; i < batch.size(); i++) {
-                    if (errors[i] != null) {
+                    TextEncoder.Outcome outcome = encoded.get(i);
+                    if (outcome.failed()) {
                         failed++;
-                        out.println(error(batch.get(i), errors[i]));
+                        out.println(error(batch.get(i), outcome.error().getMessage()));
                     } else {
-                        out.println(line(batch.get(i), encoded.get(next++), blobCodec));
+                        out.println(line(batch.get(i), outcome.encoding(), blobCodec));
                     }
                 }
                 out.flush();

@@ -10,7 +10,9 @@ enum FailureCode {
     BAD_ENTRY,
     /** The image file could not be read. */
     UNREADABLE,
-    /** The image encoder failed on a batch. */
+    /** A caption the text tokenizer rejects: empty (after caption cleaning) or over 4,096 characters. */
+    BAD_CAPTION,
+    /** The image or text encoder failed on a batch. */
     ENCODER,
     /** Elasticsearch refused the document with an error that retrying cannot fix (a 4xx). */
     REJECTED,

@@ -12,14 +12,14 @@ import java.util.Map;
 
 /**
  * Checks before anything is encoded that the documents will fit the index: the index exists with
- * the layout of {@code example-queries/mappings/image-index.json} ({@code image_vector} a
- * {@code dense_vector} of the model's dimensions, {@code image_features} a {@code binary} field
- * with doc values, which the ITM rescorer reads), and for {@code --server-side} that the pipeline
- * exists. A mismatch would otherwise fail every document one by one into the dead-letter file.
+ * the layout of {@code example-queries/mappings/image-index.json} or {@code caption-index.json}
+ * for the kind indexed (its vector field, {@code image_vector} or {@code text_vector}, a
+ * {@code dense_vector} of the model's dimensions; its features field a {@code binary} field with
+ * doc values, which the ITM rescorer reads), and for {@code --server-side} that the pipeline
+ * exists. A mismatch (a caption run into an image index, say) would otherwise fail every document
+ * one by one into the dead-letter file.
  */
 final class IndexCheck {
-
-    static final String MAPPING_HINT = "create it with example-queries/mappings/image-index.json";
 
     private final ElasticsearchClient client;
     private final RetryPolicy retryPolicy;
@@ -31,45 +31,52 @@ final class IndexCheck {
         this.target = target;
     }
 
+    /** How to make an index of this kind. */
+    static String mappingHint(IndexKind kind) {
+        return String.format(Locale.ROOT, "create it with fuserank create-index --kind %s (example-queries/mappings/%s-index.json)",
+            kind.label(), kind.label());
+    }
+
     /**
      * @param dims the model's embedding size (client-side), or null when the pipeline's model decides
      * @throws IllegalStateException naming the index, the field and what it is instead
      */
-    void checkIndex(String index, Integer dims) throws Exception {
+    void checkIndex(String index, IndexKind kind, Integer dims) throws Exception {
+        String hint = mappingHint(kind);
         GetMappingResponse response;
         try {
             response = retryPolicy.call(target, () -> client.indices().getMapping(m -> m.index(index)));
         } catch (ElasticsearchException e) {
             if (e.status() == 404) {
-                throw new IllegalStateException("index [" + index + "] does not exist: " + MAPPING_HINT);
+                throw new IllegalStateException("index [" + index + "] does not exist: " + hint);
             }
             throw e;
         }
         for (Map.Entry<String, IndexMappingRecord> concrete : response.mappings().entrySet()) {
             Map<String, Property> fields = concrete.getValue().mappings().properties();
-            Property vector = fields.get(IndexKind.IMAGE.vectorField());
+            Property vector = fields.get(kind.vectorField());
             if (vector == null || !vector.isDenseVector()) {
-                throw new IllegalStateException(String.format(Locale.ROOT, "index [%s] has no dense_vector field [image_vector] (it has [%s]): %s",
-                    concrete.getKey(), vector == null ? "none" : vector._kind().jsonValue(), MAPPING_HINT));
+                throw new IllegalStateException(String.format(Locale.ROOT, "index [%s] has no dense_vector field [%s] (it has [%s]): %s",
+                    concrete.getKey(), kind.vectorField(), vector == null ? "none" : vector._kind().jsonValue(), hint));
             }
             Integer mapped = vector.denseVector().dims();
             if (dims != null && mapped != null && !mapped.equals(dims)) {
-                throw new IllegalStateException(String.format(Locale.ROOT, "index [%s] maps [image_vector] with [%d] dims, the model's embeddings have [%d]",
-                    concrete.getKey(), mapped, dims));
+                throw new IllegalStateException(String.format(Locale.ROOT, "index [%s] maps [%s] with [%d] dims, the model's embeddings have [%d]",
+                    concrete.getKey(), kind.vectorField(), mapped, dims));
             }
-            Property features = fields.get(IndexKind.IMAGE.featuresField());
+            Property features = fields.get(kind.featuresField());
             boolean docValues = features != null && features.isBinary() && features.binary().docValues() != null
                 && features.binary().docValues().isEnabled() && Boolean.TRUE.equals(features.binary().docValues().enabled());
             if (!docValues) {
                 throw new IllegalStateException(String.format(Locale.ROOT,
-                    "index [%s] needs [image_features] as a binary field with doc_values: true (the ITM rescorer reads it from doc values), it has [%s]: %s",
-                    concrete.getKey(), features == null ? "none" : features._kind().jsonValue(), MAPPING_HINT));
+                    "index [%s] needs [%s] as a binary field with doc_values: true (the ITM rescorer reads it from doc values), it has [%s]: %s",
+                    concrete.getKey(), kind.featuresField(), features == null ? "none" : features._kind().jsonValue(), hint));
             }
         }
     }
 
     /** @throws IllegalStateException when the pipeline does not exist */
-    void checkPipeline(String pipeline) throws Exception {
+    void checkPipeline(String pipeline, IndexKind kind) throws Exception {
         GetPipelineResponse response;
         try {
             response = retryPolicy.call(target, () -> client.ingest().getPipeline(p -> p.id(pipeline)));
@@ -80,8 +87,9 @@ final class IndexCheck {
             response = null;
         }
         if (response == null || !response.pipelines().containsKey(pipeline)) {
-            throw new IllegalStateException("ingest pipeline [" + pipeline + "] does not exist: "
-                + "create it with example-queries/mappings/ingest-pipeline.json");
+            throw new IllegalStateException("ingest pipeline [" + pipeline + "] does not exist: create it with fuserank create-index --kind "
+                + kind.label() + " --pipeline NAME (example-queries/mappings/" + (kind == IndexKind.IMAGE ? "" : "caption-")
+                + "ingest-pipeline.json)");
         }
     }
 }

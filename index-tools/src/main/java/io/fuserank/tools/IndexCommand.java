@@ -2,9 +2,7 @@ package io.fuserank.tools;
 
 import co.elastic.clients.elasticsearch.ElasticsearchClient;
 import io.fuserank.encoder.FeatureCodec;
-import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
-import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.ModelBundle;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -26,17 +24,22 @@ import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
 /**
- * {@code fuserank index}: encodes a collection of images and bulk-indexes them. This class reads
- * and checks the arguments (every mistake is exit code 2 with the offending value in brackets) and
- * wires the parts together; {@link IndexRun} does the work.
+ * {@code fuserank index}: encodes a collection of images, or the captions of a Karpathy file
+ * ({@code --kind caption}), and bulk-indexes them. This class reads and checks the arguments
+ * (every mistake is exit code 2 with the offending value in brackets) and wires the parts
+ * together; {@link DocumentFactories} picks what turns entries into documents, {@link IndexRun}
+ * does the work.
  */
 @Command(name = "index", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
     description = {
         "Encode images and bulk-index them into INDEX, whose mapping must be example-queries/mappings/image-index.json's.",
         "Client-side (default) the images are encoded here with --model and documents carry [path], [captions], "
             + "[image_vector] and [image_features]; with --server-side the base64 files go through --pipeline.",
-        "Document ids come from the image's path relative to the source root (sha1 hex) or a JSONL line's id, so "
-            + "reruns overwrite instead of duplicating; --resume skips ids already indexed.",
+        "With --kind caption, each caption of a --karpathy file is a document of its own in a caption-index.json index: "
+            + "[caption], [image_path], [caption_index], [text_vector] and [text_features] (--server-side: the text goes "
+            + "through --pipeline).",
+        "Document ids come from the image's path relative to the source root (sha1 hex; for a caption, of path#position) "
+            + "or a JSONL line's id, so reruns overwrite instead of duplicating; --resume skips ids already indexed.",
         "The summary goes to stdout, progress and logs to stderr, every document not indexed to the dead-letter file."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -56,6 +59,14 @@ final class IndexCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "INDEX", description = "The index (or alias) to write to; it must exist.")
     String index;
 
+    @Option(names = "--kind", paramLabel = "KIND", defaultValue = "image",
+        description = "image: a document per image; caption: a document per caption of a --karpathy file, for image-to-text "
+            + "search (default: ${DEFAULT-VALUE}).")
+    String kindLabel;
+
+    /** {@link #kindLabel} once {@link #validate()} has checked it. */
+    private IndexKind kind;
+
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "%nSource (exactly one):%n")
     Source source;
 
@@ -74,7 +85,7 @@ final class IndexCommand implements Callable<Integer> {
     }
 
     @Option(names = "--image-root", paramLabel = "DIR",
-        description = "What --karpathy paths (required) and relative --jsonl paths (default: the file's directory) are relative to.")
+        description = "What --karpathy paths (required for images) and relative --jsonl paths (default: the file's directory) are relative to.")
     Path imageRoot;
 
     @Option(names = "--model", paramLabel = "DIR", description = "The model bundle to encode with (client-side).")
@@ -90,10 +101,10 @@ final class IndexCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Encoding threads (default: one per core, ${DEFAULT-VALUE}).")
     int threads = Runtime.getRuntime().availableProcessors();
 
-    @Option(names = "--batch", paramLabel = "N", defaultValue = "32", description = "Images per encoder call (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "32", description = "Images or captions per encoder call (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--server-side", description = "Send the image files through an ingest pipeline instead of encoding here.")
+    @Option(names = "--server-side", description = "Send the image files (caption texts) through an ingest pipeline instead of encoding here.")
     boolean serverSide;
 
     @Option(names = "--pipeline", paramLabel = "NAME", description = "The ingest pipeline for --server-side.")
@@ -134,7 +145,7 @@ final class IndexCommand implements Callable<Integer> {
         validate();
         long setupStart = System.nanoTime();
         ModelBundle bundle = serverSide ? null : loadModel();
-        ImageSource images = openSource();
+        EntrySource entries = openSource();
         RetryPolicy retryPolicy = new RetryPolicy(retries, Duration.ofMillis(backoffMs));
         String target = connection.urls.stream().map(URI::toString).collect(Collectors.joining(", "));
         try (ElasticsearchClient client = connect()) {
@@ -143,8 +154,8 @@ final class IndexCommand implements Callable<Integer> {
                 return fail(problem);
             }
             FeatureCodec features = bundle == null ? null : FeatureCodec.fromLabel(codec != null ? codec : bundle.codec());
-            log("%s -> index [%s] at [%s]: %s", images.describe(), index, target, mode(bundle, features));
-            Summary summary = indexAll(client, bundle, features, images, retryPolicy, target, setupStart);
+            log("%s -> index [%s] at [%s]: %s", entries.describe(), index, target, mode(bundle, features));
+            Summary summary = indexAll(client, bundle, features, entries, retryPolicy, target, setupStart);
             summary.print(System.out);
             if (summary.tally().aborted()) {
                 return fail(summary.tally().abortReason());
@@ -156,9 +167,9 @@ final class IndexCommand implements Callable<Integer> {
     /** What makes the index (or pipeline) unfit for this run, or null. */
     private String preflight(IndexCheck check, ModelBundle bundle, String target) {
         try {
-            check.checkIndex(index, bundle == null ? null : bundle.embeddingDim());
+            check.checkIndex(index, kind, bundle == null ? null : bundle.embeddingDim());
             if (serverSide) {
-                check.checkPipeline(pipeline);
+                check.checkPipeline(pipeline, kind);
             }
             return null;
         } catch (IllegalStateException | ClusterUnreachableException e) {
@@ -169,27 +180,25 @@ final class IndexCommand implements Callable<Integer> {
     }
 
     /** The run itself, from an empty dead-letter file to the summary. */
-    private Summary indexAll(ElasticsearchClient client, ModelBundle bundle, FeatureCodec features, ImageSource images,
+    private Summary indexAll(ElasticsearchClient client, ModelBundle bundle, FeatureCodec features, EntrySource entries,
                              RetryPolicy retryPolicy, String target, long setupStart) throws Exception {
-        long total = images.size();
-        ImagePreprocessor.Limits limits = ImagePreprocessor.Limits.DEFAULT;
+        long total = entries.size();
         EncoderClock clock = bundle == null ? null : new EncoderClock();
         Path deadLetterFile = deadLetter != null ? deadLetter : Path.of(index + "-dead-letter.jsonl");
         try (DeadLetterFile deadLetters = new DeadLetterFile(deadLetterFile);
-             ImageEncoder encoder = bundle == null ? null : encoder(bundle, limits);
              Progress progress = Progress.create(!noProgress, total)) {
             Tally tally = new Tally(deadLetters, progress);
-            DocumentFactory documents = encoder == null
-                ? new ServerSideDocuments(limits.maxEncodedBytes(), tally)
-                : new ClientSideDocuments(encoder, features, limits.maxEncodedBytes(), tally, clock);
-            BulkIndexer indexer = new BulkIndexer(client, index, serverSide ? pipeline : null, maxInFlight, bulkDocs,
-                (long) bulkMib << 20, retryPolicy, target, tally);
-            ExistingIds existing = resume ? new ExistingIds(client, index, retryPolicy, target) : null;
-            long start = System.nanoTime();
-            new IndexRun(images, documents, existing, indexer, tally, threads, batch).run();
-            double seconds = (System.nanoTime() - start) / 1e9;
-            return new Summary(index, mode(bundle, features), images.describe(), total, tally, seconds,
-                (start - setupStart) / 1e9, threads, clock);
+            try (DocumentFactory<?> documents = DocumentFactories.open(kind, bundle, features, cuda, threads,
+                ImagePreprocessor.Limits.DEFAULT, tally, clock)) {
+                BulkIndexer indexer = new BulkIndexer(client, index, serverSide ? pipeline : null, maxInFlight, bulkDocs,
+                    (long) bulkMib << 20, retryPolicy, target, tally);
+                ExistingIds existing = resume ? new ExistingIds(client, index, retryPolicy, target) : null;
+                long start = System.nanoTime();
+                new IndexRun<>(entries, documents, existing, indexer, tally, threads, batch).run();
+                double seconds = (System.nanoTime() - start) / 1e9;
+                return new Summary(kind, index, mode(bundle, features), entries.describe(), total, tally, seconds,
+                    (start - setupStart) / 1e9, threads, clock);
+            }
         }
     }
 
@@ -200,13 +209,6 @@ final class IndexCommand implements Callable<Integer> {
         }
         return String.format(Locale.ROOT, "client-side with [%s] on %s, %s features, %d threads x batch %d, %s",
             bundle.name(), cuda ? "CUDA if available" : "the CPU", features.label(), threads, batch, bulk);
-    }
-
-    /** One ONNX session for all threads; each call gets a share of the cores so threads do not oversubscribe them. */
-    private ImageEncoder encoder(ModelBundle bundle, ImagePreprocessor.Limits limits) throws Exception {
-        ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), limits);
-        int intraOp = Math.max(1, Runtime.getRuntime().availableProcessors() / threads);
-        return new ImageEncoder(bundle, preprocessor, new InferenceOptions(intraOp, cuda, 0));
     }
 
     // ------------------------------------------------------------------ arguments
@@ -220,9 +222,13 @@ final class IndexCommand implements Callable<Integer> {
         requireRange("--bulk-mib", bulkMib, 1, 1024);
         requireRange("--retries", retries, 0, 30);
         requireRange("--backoff-ms", backoffMs, 1, 600_000);
+        kind = kind();
+        if (kind == IndexKind.CAPTION) {
+            validateCaptionSource();
+        }
         if (source.karpathy != null) {
             requireFile("--karpathy", source.karpathy);
-            if (imageRoot == null) {
+            if (imageRoot == null && kind == IndexKind.IMAGE) {
                 throw bad("--karpathy [" + source.karpathy + "] needs --image-root DIR, the directory its image paths are relative to");
             }
         }
@@ -240,7 +246,7 @@ final class IndexCommand implements Callable<Integer> {
         }
         if (serverSide) {
             if (pipeline == null) {
-                throw bad("--server-side needs --pipeline NAME, the ingest pipeline that encodes the images");
+                throw bad("--server-side needs --pipeline NAME, the ingest pipeline that encodes the " + kind.label() + "s");
             }
             rejectWithServerSide("--model", model);
             rejectWithServerSide("--codec", codec);
@@ -264,6 +270,26 @@ final class IndexCommand implements Callable<Integer> {
         if (deadLetter != null && deadLetter.toAbsolutePath().getParent() != null
             && !Files.isDirectory(deadLetter.toAbsolutePath().getParent())) {
             throw bad("--dead-letter [" + deadLetter + "]: its directory [" + deadLetter.toAbsolutePath().getParent() + "] does not exist");
+        }
+    }
+
+    private IndexKind kind() {
+        try {
+            return IndexKind.fromLabel(kindLabel);
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
+        }
+    }
+
+    /** Captions come from a Karpathy file only, and no image is read: the directory and JSONL sources and --image-root do not apply. */
+    private void validateCaptionSource() {
+        String notKarpathy = source.dir != null ? "--dir [" + source.dir + "]" : source.jsonl != null ? "--jsonl [" + source.jsonl + "]" : null;
+        if (notKarpathy != null) {
+            throw bad(notKarpathy + " does not go with --kind caption: captions are indexed from a --karpathy ANN file");
+        }
+        if (imageRoot != null) {
+            throw bad("--image-root [" + imageRoot + "] is not used with --kind caption: no image is read, "
+                + "each caption keeps its image's path as the --karpathy file gives it");
         }
     }
 
@@ -306,7 +332,7 @@ final class IndexCommand implements Callable<Integer> {
 
     private void rejectWithServerSide(String option, Object value) {
         if (value != null) {
-            throw bad(option + " [" + value + "] is not used with --server-side: the pipeline's processor encodes the images");
+            throw bad(option + " [" + value + "] is not used with --server-side: the pipeline's processor encodes the " + kind.label() + "s");
         }
     }
 
@@ -318,7 +344,7 @@ final class IndexCommand implements Callable<Integer> {
         }
     }
 
-    private ImageSource openSource() {
+    private EntrySource openSource() {
         if (source.dir != null) {
             return new DirectorySource(source.dir);
         }
@@ -326,8 +352,14 @@ final class IndexCommand implements Callable<Integer> {
             Path root = imageRoot != null ? imageRoot : source.jsonl.toAbsolutePath().getParent();
             return new JsonlSource(source.jsonl, root);
         }
+        KarpathyFile annotations = readKarpathy();
+        return kind == IndexKind.CAPTION ? annotations.captions() : annotations.images(imageRoot);
+    }
+
+    /** A file that is no Karpathy array is a bad argument naming it. */
+    private KarpathyFile readKarpathy() {
         try {
-            return KarpathySource.read(source.karpathy, imageRoot);
+            return KarpathyFile.read(source.karpathy);
         } catch (IllegalArgumentException e) {
             throw bad("--karpathy " + e.getMessage());
         } catch (IOException e) {

@@ -14,6 +14,11 @@ import java.util.Map;
  */
 record IndexDocument(String id, String path, byte[] json) {
 
+    /** A caption document's field holding its image's relative path. */
+    static final String IMAGE_PATH = "image_path";
+    /** A caption document's field holding the caption's position among its image's captions. */
+    static final String CAPTION_INDEX = "caption_index";
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
@@ -25,10 +30,24 @@ record IndexDocument(String id, String path, byte[] json) {
         source.put("path", image.path());
         source.putAll(image.fields());
         source.putAll(encoded);
+        return serialised(image, source);
+    }
+
+    /** The source {@code {"caption", "image_path", "caption_index", <encoded fields>}}, byte[] values as above. */
+    static IndexDocument of(SourceEntry.Caption caption, Map<String, Object> encoded) {
+        Map<String, Object> source = new LinkedHashMap<>();
+        source.put(IndexKind.CAPTION.sourceField(), caption.text());
+        source.put(IMAGE_PATH, caption.path());
+        source.put(CAPTION_INDEX, caption.index());
+        source.putAll(encoded);
+        return serialised(caption, source);
+    }
+
+    private static IndexDocument serialised(SourceEntry.Item item, Map<String, Object> source) {
         try {
-            return new IndexDocument(image.id(), image.path(), JSON.writeValueAsBytes(source));
+            return new IndexDocument(item.id(), item.path(), JSON.writeValueAsBytes(source));
         } catch (JsonProcessingException e) {
-            throw new UncheckedIOException("cannot serialise the document for [" + image.path() + "]", e);
+            throw new UncheckedIOException("cannot serialise the document [" + item.id() + "] for [" + item.path() + "]", e);
         }
     }
 }

@@ -1,7 +1,12 @@
 package io.fuserank.tools;
 
+import io.fuserank.encoder.Encoding;
+import io.fuserank.encoder.FeatureCodec;
+
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
@@ -54,6 +59,18 @@ enum IndexKind {
 
     String featuresField() {
         return featuresField;
+    }
+
+    /**
+     * The two fields the {@code fuserank} ingest processor writes for this kind, computed here:
+     * the ITC embedding in {@link #vectorField()} and the token-feature blob in
+     * {@link #featuresField()} (a {@code byte[]}, which becomes the same base64 in the document).
+     */
+    Map<String, Object> encodedFields(Encoding encoding, FeatureCodec codec) {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put(vectorField, encoding.embedding());
+        fields.put(featuresField, codec.encode(encoding.tokenFeatures()));
+        return fields;
     }
 
     static String labels() {

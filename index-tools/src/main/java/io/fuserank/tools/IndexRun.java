@@ -13,19 +13,21 @@ import java.util.concurrent.Future;
 import java.util.stream.Stream;
 
 /**
- * One indexing run: this thread reads the source and cuts it into batches; {@code threads}
- * workers each take a batch, drop the ids already indexed ({@code --resume}), turn the rest into
- * documents and hand them to the {@link BulkIndexer}. The batch queue holds two batches per
+ * One indexing run, the same for images and captions: this thread reads the source and cuts it
+ * into batches; {@code threads} workers each take a batch, drop the ids already indexed
+ * ({@code --resume}), turn the rest into documents and hand them to the {@link BulkIndexer}. The batch queue holds two batches per
  * worker, so reading never runs far ahead of encoding, and the indexer's bounded requests in flight
  * hold the encoders back when the cluster is slower: memory stays flat for any source size.
+ *
+ * @param <T> the items of the source, which the document factory takes
  */
-final class IndexRun {
+final class IndexRun<T extends SourceEntry.Item> {
 
     /** Tells a worker to stop; compared by identity, so an instance of its own. */
-    private static final List<SourceEntry.Image> END = Collections.unmodifiableList(new ArrayList<>());
+    private final List<T> end = Collections.unmodifiableList(new ArrayList<>());
 
-    private final ImageSource source;
-    private final DocumentFactory documents;
+    private final EntrySource source;
+    private final DocumentFactory<T> documents;
     private final ExistingIds existing;
     private final BulkIndexer indexer;
     private final Tally tally;
@@ -33,7 +35,7 @@ final class IndexRun {
     private final int batchSize;
 
     /** @param existing the resume check, or null to index everything */
-    IndexRun(ImageSource source, DocumentFactory documents, ExistingIds existing, BulkIndexer indexer, Tally tally,
+    IndexRun(EntrySource source, DocumentFactory<T> documents, ExistingIds existing, BulkIndexer indexer, Tally tally,
              int threads, int batchSize) {
         this.source = source;
         this.documents = documents;
@@ -46,7 +48,7 @@ final class IndexRun {
 
     /** Runs to the end of the source, or until the tally is aborted; returns when every document has an outcome. */
     void run() throws Exception {
-        BlockingQueue<List<SourceEntry.Image>> batches = new ArrayBlockingQueue<>(2 * threads);
+        BlockingQueue<List<T>> batches = new ArrayBlockingQueue<>(2 * threads);
         ExecutorService workers = Executors.newFixedThreadPool(threads, r -> new Thread(r, "fuserank-encode"));
         List<Future<?>> running = new ArrayList<>();
         try {
@@ -54,12 +56,12 @@ final class IndexRun {
                 running.add(workers.submit(() -> work(batches)));
             }
             try (Stream<SourceEntry> entries = source.entries()) {
-                List<SourceEntry.Image> batch = new ArrayList<>(batchSize);
+                List<T> batch = new ArrayList<>(batchSize);
                 for (Iterator<SourceEntry> it = entries.iterator(); it.hasNext() && !tally.aborted(); ) {
                     switch (it.next()) {
                         case SourceEntry.Bad bad -> tally.failed(bad.id(), bad.path(), bad.reason());
-                        case SourceEntry.Image image -> {
-                            batch.add(image);
+                        case SourceEntry.Item item -> {
+                            batch.add(documents.itemType().cast(item));
                             if (batch.size() == batchSize) {
                                 batches.put(batch);
                                 batch = new ArrayList<>(batchSize);
@@ -72,7 +74,7 @@ final class IndexRun {
                 }
             } finally {
                 for (int i = 0; i < threads; i++) {
-                    batches.put(END);
+                    batches.put(end);
                 }
             }
             for (Future<?> worker : running) {
@@ -88,8 +90,8 @@ final class IndexRun {
      * A worker never dies on an error: it aborts the run and goes on taking (and dropping) batches,
      * so the reading thread can never block on a full queue nobody empties.
      */
-    private Void work(BlockingQueue<List<SourceEntry.Image>> batches) throws InterruptedException {
-        for (List<SourceEntry.Image> batch = batches.take(); batch != END; batch = batches.take()) {
+    private Void work(BlockingQueue<List<T>> batches) throws InterruptedException {
+        for (List<T> batch = batches.take(); batch != end; batch = batches.take()) {
             if (tally.aborted()) {
                 continue;
             }
@@ -108,15 +110,15 @@ final class IndexRun {
         return null;
     }
 
-    private List<SourceEntry.Image> notIndexed(List<SourceEntry.Image> batch) throws Exception {
+    private List<T> notIndexed(List<T> batch) throws Exception {
         if (existing == null) {
             return batch;
         }
-        Set<String> indexed = existing.indexed(batch.stream().map(SourceEntry.Image::id).toList());
+        Set<String> indexed = existing.indexed(batch.stream().map(SourceEntry.Item::id).toList());
         if (indexed.isEmpty()) {
             return batch;
         }
         tally.skipped(indexed.size());
-        return batch.stream().filter(image -> !indexed.contains(image.id())).toList();
+        return batch.stream().filter(item -> !indexed.contains(item.id())).toList();
     }
 }

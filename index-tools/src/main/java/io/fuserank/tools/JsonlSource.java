@@ -29,7 +29,7 @@ import java.util.stream.StreamSupport;
  * (captions, titles, tags). Read lazily, so a million-line file costs one line of memory; each
  * malformed line becomes a {@link SourceEntry.Bad} naming its line number.
  */
-final class JsonlSource implements ImageSource {
+final class JsonlSource implements EntrySource {
 
     /** Fields the indexer writes itself; a line may not bring its own. */
     static final Set<String> RESERVED = Set.of(IndexKind.IMAGE.sourceField(), IndexKind.IMAGE.vectorField(), IndexKind.IMAGE.featuresField());

@@ -10,7 +10,7 @@ import java.util.Map;
  * ingest pipeline's {@code fuserank} processor encodes them on the node; an image the node cannot
  * decode comes back as a failed bulk item. Only unreadable or oversized files fail here.
  */
-final class ServerSideDocuments implements DocumentFactory {
+final class ServerSideDocuments implements DocumentFactory<SourceEntry.Image> {
 
     private final long maxImageBytes;
     private final Tally tally;
@@ -18,6 +18,11 @@ final class ServerSideDocuments implements DocumentFactory {
     ServerSideDocuments(long maxImageBytes, Tally tally) {
         this.maxImageBytes = maxImageBytes;
         this.tally = tally;
+    }
+
+    @Override
+    public Class<SourceEntry.Image> itemType() {
+        return SourceEntry.Image.class;
     }
 
     @Override

@@ -9,8 +9,9 @@ import java.util.Locale;
 /**
  * The result of a run, printed to stdout as aligned {@code key value} lines (data: the only thing
  * the command writes to stdout), with the figures the issue asks for: end-to-end images/s next to
- * the raw encoder's images/s measured in the same run, and peak RSS.
+ * the raw encoder's images/s measured in the same run, and peak RSS (captions/s for captions).
  *
+ * @param kind         what was indexed: the unit of the rates
  * @param mode         e.g. {@code client-side with [fuserank-small] on the CPU, int8 features, 2 threads x batch 32, ...}
  * @param total        entries in the source
  * @param seconds      wall time of the indexing itself
@@ -18,8 +19,8 @@ import java.util.Locale;
  * @param threads      encoding threads, to turn summed encoder time into a rate
  * @param clock        encoder timing, or null for server-side runs
  */
-record Summary(String index, String mode, String source, long total, Tally tally, double seconds, double setupSeconds,
-               int threads, EncoderClock clock) {
+record Summary(IndexKind kind, String index, String mode, String source, long total, Tally tally, double seconds,
+               double setupSeconds, int threads, EncoderClock clock) {
 
     void print(PrintStream out) {
         long attempted = tally.indexed() + tally.skipped() + tally.failed();
@@ -35,15 +36,22 @@ record Summary(String index, String mode, String source, long total, Tally tally
         line(out, "retried", tally.retried() + " documents" + (tally.retried() > 0 ? " (" + tally.retriedByCause() + ")" : ""));
         line(out, "wall time", String.format(Locale.ROOT, "%.1f s (+ %.1f s to set up: model, connection, index check)", seconds, setupSeconds));
         double endToEnd = seconds > 0 ? tally.indexed() / seconds : 0;
-        line(out, "images/s", String.format(Locale.ROOT, "%.1f end to end (indexed / wall time)", endToEnd));
-        if (clock != null && clock.images() > 0) {
+        String unit = kind.label() + "s";
+        line(out, unit + "/s", String.format(Locale.ROOT, "%.1f end to end (indexed / wall time)", endToEnd));
+        if (clock != null && clock.items() > 0) {
             double raw = clock.encoderRate(threads);
-            double withPreprocessing = clock.encoderWithPreprocessingRate(threads);
-            line(out, "encoder images/s", String.format(Locale.ROOT,
-                "%.1f raw encodePixels, %.1f with reading and preprocessing (%d images on %d threads)",
-                raw, withPreprocessing, clock.images(), threads));
-            line(out, "end to end / raw", String.format(Locale.ROOT, "%.0f%% of raw encodePixels, %.0f%% of reading + preprocessing + encodePixels",
-                100 * endToEnd / raw, 100 * endToEnd / withPreprocessing));
+            if (kind == IndexKind.IMAGE) {
+                double withPreprocessing = clock.encoderWithPreprocessingRate(threads);
+                line(out, "encoder images/s", String.format(Locale.ROOT,
+                    "%.1f raw encodePixels, %.1f with reading and preprocessing (%d images on %d threads)",
+                    raw, withPreprocessing, clock.items(), threads));
+                line(out, "end to end / raw", String.format(Locale.ROOT, "%.0f%% of raw encodePixels, %.0f%% of reading + preprocessing + encodePixels",
+                    100 * endToEnd / raw, 100 * endToEnd / withPreprocessing));
+            } else {
+                line(out, "encoder " + unit + "/s", String.format(Locale.ROOT,
+                    "%.1f in TextEncoder.encodeEach, tokenizing included (%d %s on %d threads)", raw, clock.items(), unit, threads));
+                line(out, "end to end / raw", String.format(Locale.ROOT, "%.0f%% of TextEncoder.encodeEach", 100 * endToEnd / raw));
+            }
         }
         line(out, "peak RSS", peakRss());
     }

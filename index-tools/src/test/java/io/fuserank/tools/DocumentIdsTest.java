@@ -23,6 +23,15 @@ class DocumentIdsTest {
     }
 
     @Test
+    void aCaptionsIdIsTheSha1HexOfItsImagePathAndPosition() {
+        // printf %s 'images/test/000007.png#2' | sha1sum
+        assertEquals("77efc95117127c3bc022db7dc6d730aaad12cdba", DocumentIds.forCaption("images/test/000007.png", 2));
+        assertEquals(DocumentIds.forCaption("images/test/000007.png", 2), DocumentIds.forCaption("./images/test/000007.png", 2));
+        assertNotEquals(DocumentIds.forCaption("images/test/000007.png", 2), DocumentIds.forCaption("images/test/000007.png", 3));
+        assertNotEquals(DocumentIds.forPath("images/test/000007.png"), DocumentIds.forCaption("images/test/000007.png", 0));
+    }
+
+    @Test
     void normalizeKeepsTheRootOfAnAbsolutePath() {
         assertEquals("/data/a.png", DocumentIds.normalize("/data/./a.png"));
         assertEquals("a/b.png", DocumentIds.normalize("./a/b.png"));

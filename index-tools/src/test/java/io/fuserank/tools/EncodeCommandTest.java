@@ -52,7 +52,7 @@ class EncodeCommandTest {
         return out;
     }
 
-    private static float[] floats(JsonNode array) {
+    static float[] floats(JsonNode array) {
         float[] out = new float[array.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = array.get(i).floatValue();

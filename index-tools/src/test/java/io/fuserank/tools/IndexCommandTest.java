@@ -25,7 +25,8 @@ class IndexCommandTest {
     record Result(int exitCode, String out, String err) {
     }
 
-    private Result run(String... args) {
+    /** Runs {@code fuserank index ARGS...} in-process, keeping System.out (the summary) and System.err. */
+    static Result run(String... args) {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         PrintStream originalErr = System.err;
@@ -95,6 +96,29 @@ class IndexCommandTest {
         Files.writeString(file, "{\"images\": []}");
         assertBadArguments("--karpathy [" + file + "] is not a JSON array", "images", "--server-side", "--pipeline", "p",
             "--karpathy", file.toString(), "--image-root", dir.toString());
+    }
+
+    @Test
+    void kindIsImageOrCaption() throws Exception {
+        assertBadArguments("--kind [video] is not one of [image, caption]", "images", "--kind", "video", "--model", dir.toString(),
+            "--karpathy", annotations().toString(), "--image-root", dir.toString());
+    }
+
+    @Test
+    void captionsComeFromAKarpathyFileAndNeedNoImageRoot() throws Exception {
+        String ann = annotations().toString();
+        String root = dir.toString();
+        assertBadArguments("--dir [" + root + "] does not go with --kind caption: captions are indexed from a --karpathy ANN file",
+            "captions", "--kind", "caption", "--model", root, "--dir", root);
+        assertBadArguments("--jsonl [" + ann + "] does not go with --kind caption", "captions", "--kind", "caption", "--model", root,
+            "--jsonl", ann);
+        assertBadArguments("--image-root [" + root + "] is not used with --kind caption", "captions", "--kind", "caption", "--model", root,
+            "--karpathy", ann, "--image-root", root);
+        // Without --image-root the checks go on to the model.
+        assertBadArguments("--model [" + root + "] is not a usable model bundle", "captions", "--kind", "caption", "--model", root,
+            "--karpathy", ann);
+        assertBadArguments("--server-side needs --pipeline NAME, the ingest pipeline that encodes the captions", "captions", "--kind",
+            "caption", "--server-side", "--karpathy", ann);
     }
 
     @Test

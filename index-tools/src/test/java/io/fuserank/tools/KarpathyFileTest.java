@@ -14,20 +14,25 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class KarpathySourceTest {
+/** A Karpathy file read and checked once, as images (one entry per image) or as captions (one per caption). */
+class KarpathyFileTest {
 
     @TempDir
     Path dir;
 
-    private List<SourceEntry> read(String json) throws Exception {
+    private KarpathyFile read(String json) throws Exception {
         Path file = dir.resolve("ann.json");
         Files.writeString(file, json);
-        return KarpathySource.read(file, dir.resolve("root")).entries().toList();
+        return KarpathyFile.read(file);
+    }
+
+    private List<SourceEntry> images(String json) throws Exception {
+        return read(json).images(dir.resolve("root")).entries().toList();
     }
 
     @Test
     void testFilesGiveOneDocumentPerImageWithItsCaptions() throws Exception {
-        List<SourceEntry> entries = read("""
+        List<SourceEntry> entries = images("""
             [{"image": "images/test/000000.png", "caption": ["a red circle", "one red circle"]},
              {"image": "./images/test/000001.png", "caption": ["a blue square"]}]""");
         assertEquals(2, entries.size());
@@ -41,7 +46,7 @@ class KarpathySourceTest {
 
     @Test
     void trainingFilesWithOneCaptionPerEntryAreMergedByImage() throws Exception {
-        List<SourceEntry> entries = read("""
+        List<SourceEntry> entries = images("""
             [{"image": "a.png", "caption": "first"}, {"image": "b.png", "caption": "other"},
              {"image": "a.png", "caption": "second"}]""");
         assertEquals(2, entries.size());
@@ -50,7 +55,7 @@ class KarpathySourceTest {
 
     @Test
     void badEntriesAreReportedWithTheirPositionAndLine() throws Exception {
-        List<SourceEntry> entries = read("""
+        List<SourceEntry> entries = images("""
             [{"image": "a.png", "caption": ["ok"]},
              "just a string",
              {"caption": ["no image"]},
@@ -80,5 +85,43 @@ class KarpathySourceTest {
             [{"image": "a.png"},
              {"image": "b.png",,}]"""));
         assertTrue(e.getMessage().contains("is not valid JSON at line [2]"), e.getMessage());
+    }
+
+    @Test
+    void eachCaptionIsAnEntryWithItsImagePathAndPosition() throws Exception {
+        EntrySource source = read("""
+            [{"image": "./images/test/000000.png", "caption": ["a red circle", "one red circle"]},
+             {"image": "images/test/000001.png", "caption": ["a blue square"]}]""").captions();
+        List<SourceEntry> entries = source.entries().toList();
+        assertEquals(List.of(
+            new SourceEntry.Caption(DocumentIds.forCaption("images/test/000000.png", 0), "images/test/000000.png", 0, "a red circle"),
+            new SourceEntry.Caption(DocumentIds.forCaption("images/test/000000.png", 1), "images/test/000000.png", 1, "one red circle"),
+            new SourceEntry.Caption(DocumentIds.forCaption("images/test/000001.png", 0), "images/test/000001.png", 0, "a blue square")),
+            entries);
+        assertEquals(3, source.size());
+        assertTrue(source.describe().endsWith("ann.json] (3 captions of 2 images)"), source.describe());
+    }
+
+    @Test
+    void trainingFilesNumberTheCaptionsOfAnImageAcrossItsEntries() throws Exception {
+        List<SourceEntry> entries = read("""
+            [{"image": "a.png", "caption": "first"}, {"image": "b.png", "caption": "other"},
+             {"image": "a.png", "caption": "second"}]""").captions().entries().toList();
+        assertEquals(List.of("a.png#0 first", "a.png#1 second", "b.png#0 other"), entries.stream()
+            .map(e -> (SourceEntry.Caption) e).map(c -> c.path() + "#" + c.index() + " " + c.text()).toList());
+    }
+
+    @Test
+    void aBadEntryIsACaptionDeadLetterWithoutAnId() throws Exception {
+        List<SourceEntry> entries = read("""
+            [{"image": "a.png", "caption": ["ok"]},
+             {"image": "c.png", "caption": [1, 2]}]""").captions().entries().toList();
+        assertEquals(2, entries.size());
+        SourceEntry.Bad bad = assertInstanceOf(SourceEntry.Bad.class, entries.get(0));
+        assertNull(bad.id());
+        assertEquals("c.png", bad.path());
+        assertTrue(bad.reason().startsWith("BAD_ENTRY: [") && bad.reason().contains("entry [1] at line [2]: [caption] must be a string"),
+            bad.reason());
+        assertInstanceOf(SourceEntry.Caption.class, entries.get(1));
     }
 }
