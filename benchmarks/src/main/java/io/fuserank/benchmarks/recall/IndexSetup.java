@@ -25,10 +25,10 @@ final class IndexSetup {
                       String kind, long expectedDocuments) throws IOException {
         cli("create-index", index, "--url", engine.base().toString(), "--model", model.toString(), "--model-id", modelId,
             "--kind", kind, "--replicas", "0", "--overwrite");
-        List<String> args = new ArrayList<>(List.of("index", index, "--url", engine.base().toString(), "--model", model.toString(),
-            "--karpathy", annotations.toString(), "--image-root", imageRoot.toString(), "--no-progress"));
-        if (kind.equals("caption")) {
-            args.addAll(List.of("--kind", "caption"));
+        List<String> args = new ArrayList<>(List.of("index", index, "--kind", kind, "--url", engine.base().toString(),
+            "--model", model.toString(), "--karpathy", annotations.toString(), "--no-progress"));
+        if (kind.equals("image")) {
+            args.addAll(List.of("--image-root", imageRoot.toString()));
         }
         cli(args.toArray(String[]::new));
         engine.send("POST", "/" + index + "/_forcemerge?max_num_segments=1", null);
