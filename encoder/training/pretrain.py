@@ -19,8 +19,10 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--vocab-size", type=int, default=2000, help="when training the tokenizer")
     p.add_argument("--preset", default="small", choices=["tiny", "small", "base"])
     p.add_argument("--bridge", action=argparse.BooleanOptionalAction, default=False, help="BridgeTower bridge layers")
-    p.add_argument("--fusion-layers", type=int, help="fusion encoder depth (default: the preset's)")
+    p.add_argument("--fusion-layers", type=int,
+                   help="fusion encoder depth (default: the preset's); with --init, deeper than the checkpoint's grows it (new layers on top)")
     p.add_argument("--mode", default="pretrain", choices=["pretrain", "finetune"], help="finetune: ITC + ITM only")
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (e.g. pretrain -> finetune)")
     p.add_argument("--resume", type=Path, help="continue this run's checkpoint (weights, optimizer, step)")
@@ -302,6 +305,25 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
+def load_growing_fusion(model: ALBEF, state: dict, source_fusion_layers: int) -> None:
+    """Loads ``state`` into ``model``; when the model's fusion encoder is deeper than the
+    checkpoint's (``--init`` with a larger ``--fusion-layers``), the checkpoint's layers become the
+    first ones and the new layers on top keep their fresh initialisation. Only those new layers'
+    weights may be missing and nothing may be left over; anything else is an error naming the keys.
+    A shallower model than the checkpoint is refused: dropping trained layers is not a warm start."""
+    depth = model.cfg.fusion_layers
+    if depth < source_fusion_layers:
+        raise ValueError(f"--fusion-layers [{depth}] is less than the checkpoint's [{source_fusion_layers}]: "
+                         "a fusion encoder can only grow from a checkpoint")
+    result = model.load_state_dict(state, strict=False)
+    new_layer = re.compile(r"^fusion(_m)?\.layers\.(\d+)\.")
+    unexpected_missing = [k for k in result.missing_keys
+                          if not (m := new_layer.match(k)) or int(m.group(2)) < source_fusion_layers]
+    if unexpected_missing or result.unexpected_keys:
+        raise ValueError(f"the checkpoint does not fit the model: missing {unexpected_missing[:5]}, "
+                         f"unexpected {result.unexpected_keys[:5]}")
+
+
 def model_from_checkpoint(path: Path, map_location="cpu") -> tuple[ALBEF, dict]:
     checkpoint = load_checkpoint(path, map_location)
     model = ALBEF(ModelConfig(**checkpoint["config"]))
@@ -357,6 +379,8 @@ def main(argv=None) -> dict:
 
     if source is not None:
         cfg = ModelConfig(**source["config"])
+        if init is not None and args.fusion_layers is not None and args.fusion_layers != cfg.fusion_layers:
+            cfg = replace(cfg, fusion_layers=args.fusion_layers)
     else:
         overrides = {"bridge": args.bridge}
         if args.alpha is not None:
@@ -369,7 +393,7 @@ def main(argv=None) -> dict:
                          "cls_id": tokenizer.cls_id, "sep_id": tokenizer.sep_id, "mask_id": tokenizer.mask_id})
     model = ALBEF(cfg).to(device)
     if init is not None:
-        model.load_state_dict(init["model"])
+        load_growing_fusion(model, init["model"], ModelConfig(**init["config"]).fusion_layers)
         model.copy_to_momentum()
     optimizer = build_optimizer(model, args)
     step, start_epoch = 0, 0

@@ -121,3 +121,27 @@ def test_sharding_hands_each_rank_whole_batches():
     shards = [list(pretrain.OneCaptionPerImageSampler(pairs, seed=0, world=2, rank=r, batch_size=3)) for r in (0, 1)]
     assert len(shards[0]) == len(shards[1]) == 3  # 3 full batches of 3: one each, the odd one and the rest dropped
     assert not set(shards[0]) & set(shards[1])
+
+
+def test_init_with_more_fusion_layers_keeps_the_trained_ones_and_adds_fresh_layers(tiny_run, scenes_dir, tmp_path):
+    out = tmp_path / "grown"
+    source = torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)
+    depth = source["config"]["fusion_layers"]
+    model = ALBEF(pretrain.ModelConfig(**{**source["config"], "fusion_layers": depth + 1}))
+    pretrain.load_growing_fusion(model, source["model"], depth)
+    for name, value in model.state_dict().items():
+        if name in source["model"]:
+            assert torch.equal(value, source["model"][name]), name
+    assert any(name.startswith(f"fusion.layers.{depth}.") for name in model.state_dict())
+    assert not any(name.startswith(f"fusion.layers.{depth}.") for name in source["model"])
+    # Shrinking is refused, naming both depths.
+    shallow = ALBEF(pretrain.ModelConfig(**{**source["config"], "fusion_layers": depth - 1}))
+    with pytest.raises(ValueError, match=rf"\[{depth - 1}\].*\[{depth}\]"):
+        pretrain.load_growing_fusion(shallow, source["model"], depth)
+    # The trainer grows it from --init and records the new depth in its checkpoint.
+    pretrain.main([
+        "--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(out),
+        "--init", str(tiny_run / "checkpoint_last.pt"), "--mode", "finetune", "--epochs", "1", "--batch-size", "8",
+        "--queue-warmup-steps", "0", "--log-every", "1", "--threads", "1", "--fusion-layers", str(depth + 1),
+    ])
+    assert torch.load(out / "checkpoint_last.pt", weights_only=False)["config"]["fusion_layers"] == depth + 1
