@@ -2,6 +2,7 @@ package io.fuserank.plugin.action;
 
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.ImageEncoder;
+import io.fuserank.encoder.TextEncoder;
 import io.fuserank.plugin.model.InferenceService;
 import io.fuserank.plugin.model.LoadedModel;
 import org.elasticsearch.action.ActionListener;
@@ -56,23 +57,21 @@ public final class TransportEncodeAction extends HandledTransportAction<EncodeRe
         List<byte[]> images = new ArrayList<>();
         for (int i = 0; i < inputs.size(); i++) {
             EncodeRequest.Input input = inputs.get(i);
-            if (input.isText() == false) {
-                imageRows.add(i);
-                images.add(input.image());
-                continue;
-            }
-            try {
-                model.texts().tokenizer().validate(input.text());
+            if (input.isText()) {
                 textRows.add(i);
                 texts.add(input.text());
-            } catch (IllegalArgumentException e) {
-                results[i] = EncodeResponse.Result.failed(e.getMessage());
+            } else {
+                imageRows.add(i);
+                images.add(input.image());
             }
         }
+        // Each input is checked on its own, so a bad one fails alone; the good ones go through one call per modality.
         if (texts.isEmpty() == false) {
-            List<Encoding> encoded = model.texts().encode(texts);
+            List<TextEncoder.Outcome> encoded = model.texts().encodeEach(texts);
             for (int j = 0; j < textRows.size(); j++) {
-                results[textRows.get(j)] = ok(encoded.get(j));
+                TextEncoder.Outcome outcome = encoded.get(j);
+                results[textRows.get(j)] = outcome.failed()
+                    ? EncodeResponse.Result.failed(outcome.error().getMessage()) : ok(outcome.encoding());
             }
         }
         if (images.isEmpty() == false) {
