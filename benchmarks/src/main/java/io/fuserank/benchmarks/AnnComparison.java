@@ -9,13 +9,10 @@ import com.github.jelmerk.hnswlib.core.DistanceFunctions;
 import com.github.jelmerk.hnswlib.core.Item;
 import com.github.jelmerk.hnswlib.core.SearchResult;
 import com.github.jelmerk.hnswlib.core.hnsw.HnswIndex;
-import io.fuserank.encoder.Encoding;
-import io.fuserank.encoder.ImageEncoder;
-import io.fuserank.encoder.ImagePreprocessor;
-import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.benchmarks.recall.EvalSplit;
+import io.fuserank.benchmarks.recall.InProcessModel;
+import io.fuserank.benchmarks.recall.ResultsIndex;
 import io.fuserank.encoder.ModelBundle;
-import io.fuserank.encoder.TextEncoder;
-import io.fuserank.encoder.TextTokenizer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -24,7 +21,6 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,10 +28,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -121,8 +115,6 @@ public final class AnnComparison implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "500", description = "Untimed queries before each row's timed run.")
     private int warmup;
 
-    @Option(names = "--batch", defaultValue = "64", description = "Images / captions per encoder call.")
-    private int batch;
 
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads for encoding (0: its default).")
     private int threads;
@@ -147,7 +139,7 @@ public final class AnnComparison implements Callable<Integer> {
     }
 
     /** The results of a timed run (per query) and its latency. */
-    record Timed(List<int[]> results, AnnStats.Latency latency) {
+    record Timed(List<int[]> results, SearchStats.Latency latency) {
     }
 
     /** hnswlib's item: the image ordinal and its vector. */
@@ -183,12 +175,17 @@ public final class AnnComparison implements Callable<Integer> {
         validate();
         ModelBundle bundle = ModelBundle.load(model);
         String datasetName = dataset != null ? dataset : defaultDataset(annotations);
-        Split split = readSplit(annotations);
-        log("%d images, %d captions in [%s]", split.images().size(), split.captions().size(), annotations);
+        EvalSplit split = EvalSplit.load(annotations, imageRoot);
+        log("%d images, %d captions in [%s]", split.imagePaths().size(), split.captions().size(), annotations);
 
-        List<float[]> images = new ArrayList<>();
-        List<float[]> captions = new ArrayList<>();
-        encode(bundle, split, images, captions);
+        List<float[]> images;
+        List<float[]> captions;
+        long start = System.nanoTime();
+        try (InProcessModel encoders = InProcessModel.open(model, threads, 1)) {
+            images = List.of(encoders.imageEmbeddings(split));
+            captions = List.of(encoders.captionEmbeddings(split.captions()));
+        }
+        log("encoded %d images and %d captions in %.1f s", images.size(), captions.size(), (System.nanoTime() - start) / 1e9);
         List<float[]> queries = queryLimit > 0 ? captions.subList(0, Math.min(queryLimit, captions.size())) : captions;
         int warm = Math.min(warmup, queries.size());
 
@@ -200,7 +197,7 @@ public final class AnnComparison implements Callable<Integer> {
             truth.add(exact.topK(q, K));
         }
         Timed brute = time(queries.size(), warm, q -> exact.topK(queries.get(q), K));
-        report.add(new AnnReport.Row("brute_force", "exact", null, AnnStats.meanRecallAtK(truth, brute.results(), K),
+        report.add(new AnnReport.Row("brute_force", "exact", null, SearchStats.meanRecallAtK(truth, brute.results(), K),
             brute.latency(), null, null, (double) exact.size()));
         log("brute force: p50 %.3f ms", brute.latency().p50Millis());
 
@@ -236,7 +233,7 @@ public final class AnnComparison implements Callable<Integer> {
             distance.reset();
             Timed run = time(queries.size(), warm, q -> ids(index.findNearest(queries.get(q), K)));
             double vectorOps = (double) distance.calls() / (warm + queries.size());
-            report.add(new AnnReport.Row("hnswlib", "ef", ef, AnnStats.meanRecallAtK(truth, run.results(), K), run.latency(),
+            report.add(new AnnReport.Row("hnswlib", "ef", ef, SearchStats.meanRecallAtK(truth, run.results(), K), run.latency(),
                 buildSeconds, null, vectorOps));
             log("hnswlib ef=%d: recall@10 %.4f, p50 %.3f ms", ef, report.rows().getLast().recallAt10(), run.latency().p50Millis());
         }
@@ -327,7 +324,7 @@ public final class AnnComparison implements Callable<Integer> {
                 double tookMean = took.subList(warm, took.size()).stream().mapToLong(Long::longValue).average().orElseThrow();
                 double vectorOps = vectorOperations(es, index, "{\"size\":" + K + ",\"_source\":false,\"profile\":true," + knn, vectorJson);
                 report.add(new AnnReport.Row("es_" + type, "num_candidates", candidates,
-                    AnnStats.meanRecallAtK(truth, run.results(), K), run.latency(), buildSeconds, tookMean,
+                    SearchStats.meanRecallAtK(truth, run.results(), K), run.latency(), buildSeconds, tookMean,
                     vectorOps));
                 log("es %s num_candidates=%d: recall@10 %.4f, p50 %.3f ms", type, candidates,
                     report.rows().getLast().recallAt10(), run.latency().p50Millis());
@@ -440,77 +437,10 @@ public final class AnnComparison implements Callable<Integer> {
                 results.add(ids);
             }
             long wall = System.nanoTime() - start;
-            return new Timed(results, AnnStats.Latency.of(nanos, wall));
+            return new Timed(results, SearchStats.Latency.of(nanos, wall));
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-    }
-
-    private void encode(ModelBundle bundle, Split split, List<float[]> images, List<float[]> captions) throws Exception {
-        ImagePreprocessor pre = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
-        InferenceOptions options = InferenceOptions.cpu(threads);
-        long start = System.nanoTime();
-        try (ImageEncoder imageEncoder = new ImageEncoder(bundle, pre, options);
-             TextTokenizer tokenizer = TextTokenizer.forBundle(bundle);
-             TextEncoder textEncoder = new TextEncoder(bundle, tokenizer, options)) {
-            List<String> paths = split.images();
-            for (int from = 0; from < paths.size(); from += batch) {
-                List<byte[]> files = new ArrayList<>();
-                for (String path : paths.subList(from, Math.min(paths.size(), from + batch))) {
-                    files.add(Files.readAllBytes(imageRoot.resolve(path)));
-                }
-                List<ImageEncoder.Outcome> outcomes = imageEncoder.encodeEach(files);
-                for (int i = 0; i < outcomes.size(); i++) {
-                    if (outcomes.get(i).failed()) {
-                        log("skipping [%s]: %s", paths.get(from + i), outcomes.get(i).error().getMessage());
-                    } else {
-                        images.add(outcomes.get(i).encoding().embedding());
-                    }
-                }
-            }
-            List<String> texts = split.captions();
-            for (int from = 0; from < texts.size(); from += batch) {
-                for (Encoding e : textEncoder.encode(texts.subList(from, Math.min(texts.size(), from + batch)))) {
-                    captions.add(e.embedding());
-                }
-            }
-        }
-        if (images.isEmpty()) {
-            throw new IllegalArgumentException("no image of [" + annotations + "] could be encoded");
-        }
-        log("encoded %d images and %d captions in %.1f s", images.size(), captions.size(), (System.nanoTime() - start) / 1e9);
-    }
-
-    /** The split's distinct image paths (file order) and all captions (file order). */
-    record Split(List<String> images, List<String> captions) {
-    }
-
-    private Split readSplit(Path file) throws IOException {
-        JsonNode root = json.readTree(file.toFile());
-        if (!root.isArray()) {
-            throw new IllegalArgumentException("[" + file + "] is not a JSON array of {\"image\", \"caption\"} entries");
-        }
-        Map<String, Boolean> images = new LinkedHashMap<>();
-        List<String> captions = new ArrayList<>();
-        int position = 0;
-        for (JsonNode entry : root) {
-            JsonNode image = entry.path("image");
-            if (!image.isTextual() || image.asText().isBlank()) {
-                throw new IllegalArgumentException("[" + file + "] entry [" + position + "] has no \"image\" string");
-            }
-            images.put(image.asText(), true);
-            JsonNode caption = entry.path("caption");
-            if (caption.isTextual()) {
-                captions.add(caption.asText());
-            } else {
-                caption.forEach(c -> captions.add(c.asText()));
-            }
-            position++;
-        }
-        if (captions.isEmpty()) {
-            throw new IllegalArgumentException("[" + file + "] has no captions to query with");
-        }
-        return new Split(List.copyOf(images.keySet()), captions);
     }
 
     static String defaultDataset(Path annotations) {
@@ -539,20 +469,10 @@ public final class AnnComparison implements Callable<Integer> {
         }
     }
 
-    /** One document per row with the results-index.json mapping (strict: only its fields). */
+    /** One document per row in the fields of results-index.json, written by the recall harness's {@link ResultsIndex}. */
     private void writeResults(AnnReport report, String runId, String timestamp, String datasetName, String modelName,
                               int queryCount) throws IOException {
-        EsJson es = new EsJson(url, json, Duration.ofMinutes(2));
-        String index = "/" + resultsIndex;
-        if (!es.exists(index)) {
-            try (InputStream mapping = AnnComparison.class.getResourceAsStream("/results-index.json")) {
-                if (mapping == null) {
-                    throw new IOException("results-index.json is missing from the class path");
-                }
-                es.send("PUT", index, new String(mapping.readAllBytes(), StandardCharsets.UTF_8));
-            }
-        }
-        StringBuilder ndjson = new StringBuilder();
+        List<ObjectNode> docs = new ArrayList<>();
         for (JsonNode row : report.rowsJson(json)) {
             ObjectNode doc = json.createObjectNode();
             doc.put("record", "ann").put("dataset", datasetName).put("model", modelName).put("engine", row.path("engine").asText());
@@ -564,13 +484,10 @@ public final class AnnComparison implements Callable<Integer> {
                 doc.set(field, row.path(field));
             }
             doc.put("@timestamp", timestamp).put("run_id", runId);
-            ndjson.append("{\"index\":{}}\n").append(doc).append('\n');
+            docs.add(doc);
         }
-        JsonNode response = es.bulk(index + "/_bulk?refresh=wait_for", ndjson.toString());
-        if (response.path("errors").asBoolean()) {
-            throw new IOException("writing the results into [" + resultsIndex + "] failed: " + firstBulkError(response));
-        }
-        System.out.println("wrote " + report.rows().size() + " documents (run_id " + runId + ") into [" + resultsIndex + "]");
+        ResultsIndex.write(new EsJson(url, json, Duration.ofMinutes(2)), resultsIndex, docs);
+        System.out.println("wrote " + docs.size() + " documents (run_id " + runId + ") into [" + resultsIndex + "]");
     }
 
     private void validate() {
@@ -582,10 +499,10 @@ public final class AnnComparison implements Callable<Integer> {
                 }
             }
         }
-        if (m < 2 || efConstruction < 1 || queryLimit < 0 || warmup < 0 || batch < 1 || threads < 0 || profileQueries < 0
+        if (m < 2 || efConstruction < 1 || queryLimit < 0 || warmup < 0 || threads < 0 || profileQueries < 0
             || flatIndexThreshold < -1) {
             throw new ParameterException(spec.commandLine(), "need --m >= 2, --ef-construction >= 1, --queries >= 0, "
-                + "--warmup >= 0, --batch >= 1, --threads >= 0, --profile-queries >= 0, --flat-index-threshold >= -1");
+                + "--warmup >= 0, --threads >= 0, --profile-queries >= 0, --flat-index-threshold >= -1");
         }
         if (!Files.isRegularFile(annotations)) {
             throw new ParameterException(spec.commandLine(), "--ann [" + annotations + "] is not a file");

@@ -21,7 +21,7 @@ final class AnnReport {
      * {@code vectorOps} the mean number of vectors compared per query; each is null where it is
      * not known.
      */
-    record Row(String engine, String parameterName, Integer parameter, double recallAt10, AnnStats.Latency latency,
+    record Row(String engine, String parameterName, Integer parameter, double recallAt10, SearchStats.Latency latency,
                Double buildSeconds, Double tookMeanMillis, Double vectorOps) {
 
         String parameterLabel() {

@@ -8,13 +8,13 @@ import java.util.List;
  * id {@code i}): the ground truth of the ANN comparison and its latency baseline. The vectors are
  * L2-normalised, so the dot product is the cosine. Ties keep the lower id first.
  */
-final class BruteForce {
+public final class BruteForce {
 
     private final float[] matrix;
     private final int dims;
     private final int size;
 
-    BruteForce(List<float[]> vectors) {
+    public BruteForce(List<float[]> vectors) {
         if (vectors.isEmpty()) {
             throw new IllegalArgumentException("no vectors");
         }
@@ -30,7 +30,7 @@ final class BruteForce {
         }
     }
 
-    int size() {
+    public int size() {
         return size;
     }
 
@@ -39,7 +39,7 @@ final class BruteForce {
     }
 
     /** The ids of the {@code k} largest dot products with {@code query}, best first. */
-    int[] topK(float[] query, int k) {
+    public int[] topK(float[] query, int k) {
         if (query.length != dims) {
             throw new IllegalArgumentException("query has [" + query.length + "] dims, the vectors [" + dims + "]");
         }
@@ -63,6 +63,18 @@ final class BruteForce {
             }
         }
         return ids;
+    }
+
+    /** Every vector's dot product with {@code query}, by id (the recall harness's exact ITC score rows). */
+    public float[] scores(float[] query) {
+        if (query.length != dims) {
+            throw new IllegalArgumentException("query has [" + query.length + "] dims, the vectors [" + dims + "]");
+        }
+        float[] out = new float[size];
+        for (int i = 0; i < size; i++) {
+            out[i] = dot(query, i * dims);
+        }
+        return out;
     }
 
     /** Four accumulators: independent chains the CPU overlaps (the JIT keeps float sums in order). */

@@ -15,8 +15,8 @@ class AnnReportTest {
     @Test
     void markdownHasOneRowPerEngineAndParameterThenTheNotes() {
         AnnReport report = new AnnReport();
-        report.add(new AnnReport.Row("brute_force", "exact", null, 1.0, new AnnStats.Latency(0.0412, 0.05, 23000), null, null, 1000.0));
-        report.add(new AnnReport.Row("es_hnsw", "num_candidates", 40, 0.98765, new AnnStats.Latency(1.5, 2.25, 610.4), 3.456, 1.0, null));
+        report.add(new AnnReport.Row("brute_force", "exact", null, 1.0, new SearchStats.Latency(100, 0.0412, 0.05, 0.06, 23000), null, null, 1000.0));
+        report.add(new AnnReport.Row("es_hnsw", "num_candidates", 40, 0.98765, new SearchStats.Latency(100, 1.5, 2.25, 2.5, 610.4), 3.456, 1.0, null));
         report.note("footnote");
         String[] lines = report.markdown().split("\n");
         assertEquals("| engine | parameter | recall@10 | p50 ms | p95 ms | QPS | build s | server took mean ms | vectors compared |", lines[0]);

@@ -47,6 +47,15 @@ class BruteForceTest {
     }
 
     @Test
+    void tiesKeepTheLowerIdFirstAndScoresListEveryVector() {
+        BruteForce five = new BruteForce(List.of(new float[] {0.1f}, new float[] {0.5f}, new float[] {0.5f},
+            new float[] {0.9f}, new float[] {0.0f}));
+        assertArrayEquals(new int[] {3, 1, 2}, five.topK(new float[] {1}, 3));
+        assertArrayEquals(new int[] {1, 0}, new BruteForce(List.of(new float[] {0.2f}, new float[] {0.3f})).topK(new float[] {1}, 10));
+        assertArrayEquals(new float[] {0.1f, 0.5f, 0.5f, 0.9f, 0.0f}, five.scores(new float[] {1}), 1e-6f);
+    }
+
+    @Test
     void mismatchedDimsAreRejected() {
         assertThrows(IllegalArgumentException.class, () -> new BruteForce(List.of(new float[] {1, 0}, new float[] {1})));
         assertThrows(IllegalArgumentException.class, () -> new BruteForce(List.of()));

@@ -18,11 +18,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The bundle's encoders and fusion scorer in this process: the exact-ITC reference embeds every
- * image and caption with them, and the client-side rerank encodes its queries and scores its hits
+ * The bundle's encoders and fusion scorer in this process: the exact-ITC reference (and the ANN
+ * comparison) embeds every image and caption with them, and the client-side rerank encodes its queries and scores its hits
  * with them, exactly the library a user without the plugin would call.
  */
-final class InProcessModel implements AutoCloseable {
+public final class InProcessModel implements AutoCloseable {
 
     private static final int BATCH = 32;
 
@@ -40,7 +40,7 @@ final class InProcessModel implements AutoCloseable {
         this.scorer = scorer;
     }
 
-    static InProcessModel open(Path directory, int threads, int maxBatch) throws IOException, OrtException {
+    public static InProcessModel open(Path directory, int threads, int maxBatch) throws IOException, OrtException {
         ModelBundle bundle = ModelBundle.load(directory);
         InferenceOptions options = InferenceOptions.cpu(threads);
         TextTokenizer tokenizer = TextTokenizer.forBundle(bundle);
@@ -62,7 +62,7 @@ final class InProcessModel implements AutoCloseable {
     }
 
     /** Every image's ITC embedding, in split order. */
-    float[][] imageEmbeddings(EvalSplit split) throws IOException, OrtException {
+    public float[][] imageEmbeddings(EvalSplit split) throws IOException, OrtException {
         float[][] out = new float[split.imagePaths().size()][];
         for (int start = 0; start < out.length; start += BATCH) {
             List<byte[]> batch = new ArrayList<>();
@@ -83,7 +83,7 @@ final class InProcessModel implements AutoCloseable {
     }
 
     /** Every caption's ITC embedding, in split order. */
-    float[][] captionEmbeddings(List<String> captions) throws OrtException {
+    public float[][] captionEmbeddings(List<String> captions) throws OrtException {
         float[][] out = new float[captions.size()][];
         for (int start = 0; start < out.length; start += BATCH) {
             List<Encoding> encodings = text.encode(captions.subList(start, Math.min(out.length, start + BATCH)));

@@ -1,5 +1,7 @@
 package io.fuserank.benchmarks.recall;
 
+import io.fuserank.benchmarks.SearchStats;
+
 import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -21,9 +23,9 @@ final class QueryRunner {
         int[] run(int index) throws Exception;
     }
 
-    record Timed(int[][] answers, long[] latencyNanos, double wallSeconds) {
-        Latency latency() {
-            return Latency.of(latencyNanos, wallSeconds);
+    record Timed(int[][] answers, long[] latencyNanos, long wallNanos) {
+        SearchStats.Latency latency() {
+            return SearchStats.Latency.of(latencyNanos, wallNanos);
         }
     }
 
@@ -65,6 +67,6 @@ final class QueryRunner {
         if (failure.get() != null) {
             throw failure.get();
         }
-        return new Timed(answers, nanos, (System.nanoTime() - start) / 1e9);
+        return new Timed(answers, nanos, System.nanoTime() - start);
     }
 }

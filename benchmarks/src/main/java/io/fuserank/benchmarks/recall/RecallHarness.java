@@ -1,8 +1,10 @@
 package io.fuserank.benchmarks.recall;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fuserank.benchmarks.BruteForce;
 import io.fuserank.benchmarks.EsJson;
 import io.fuserank.benchmarks.GemmProbe;
+import io.fuserank.benchmarks.SearchStats;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -114,7 +116,8 @@ public final class RecallHarness implements Callable<Integer> {
             // Exact ITC in this process: the reference the ANN loss is measured against.
             float[][] imageVectors = local.imageEmbeddings(split);
             float[][] captionVectors = local.captionEmbeddings(split.captions());
-            float[][] t2i = ExactItc.scores(captionVectors, imageVectors);
+            BruteForce exact = new BruteForce(List.of(imageVectors));
+            float[][] t2i = ExactItc.scores(captionVectors, exact);
             float[][] i2t = ExactItc.transpose(t2i);
             results.recall(new Mode.Setting(Mode.EXACT_ITC, 0), new RetrievalRecall.Recall(
                 RetrievalRecall.Direction.fromRanks(RetrievalRecall.imageToTextRanks(i2t, split.imageCaptions())),
@@ -132,7 +135,11 @@ public final class RecallHarness implements Callable<Integer> {
                 results.recall(setting, recall, split.captions().size(), split.imagePaths().size());
                 log("%-22s %s", setting.label(), Results.recallLine(recall));
                 if (setting.mode() == Mode.KNN_ITC) {
-                    double overlap = ExactItc.overlapAt10(t2i, text.answers());
+                    List<int[]> truth = new ArrayList<>();
+                    for (float[] caption : captionVectors) {
+                        truth.add(exact.topK(caption, SearchBodies.SIZE));
+                    }
+                    double overlap = SearchStats.meanRecallAtK(truth, List.of(text.answers()), SearchBodies.SIZE);
                     results.annLoss(SearchBodies.numCandidates(SearchBodies.SIZE), overlap);
                     log("knn top-10 against exact ITC top-10: recall@10 %.4f (num_candidates %d)", overlap, SearchBodies.numCandidates(SearchBodies.SIZE));
                 }
@@ -168,10 +175,10 @@ public final class RecallHarness implements Callable<Integer> {
             QueryRunner.run(setting.label() + " warm-up", Math.min(20, n), 1, query);
             for (int c : concurrency) {
                 QueryRunner.Timed timed = QueryRunner.run(setting.label() + " at concurrency " + c, n, c, query);
-                Latency latency = timed.latency();
+                SearchStats.Latency latency = timed.latency();
                 results.latency(setting, c, latency);
                 log("%-22s c=%-3d p50 %7.1f ms  p95 %7.1f ms  p99 %7.1f ms  %7.1f QPS", setting.label(), c,
-                    latency.p50Ms(), latency.p95Ms(), latency.p99Ms(), latency.qps());
+                    latency.p50Millis(), latency.p95Millis(), latency.p99Millis(), latency.qps());
                 firstAnswers.putIfAbsent(setting, timed.answers());
             }
         }

@@ -45,7 +45,7 @@ final class RecallReport {
         ObjectNode json = JSON.createObjectNode().put("dataset", results.dataset()).put("model", results.model())
             .put("gemm_gflops", results.gemmGflops()).put("fusion_flops_per_pair", results.flopsPerPair());
         var agreement = json.putArray("client_rerank_top1_agreement");
-        results.agreements().forEach(a -> agreement.addObject().put("k", (int) a[0]).put("share", a[1]));
+        results.agreements().forEach(a -> agreement.addObject().put("k", a.k()).put("share", a.share()));
         json.putArray("rows").addAll(results.rows());
         JSON.writerWithDefaultPrettyPrinter().writeValue(directory.resolve("results.json").toFile(), json);
         String markdown = markdown();
@@ -78,9 +78,9 @@ final class RecallReport {
         }
         md.append(String.format(Locale.ROOT, "\nFLOP floor: k × %,d FLOPs per pair at the %.1f GFLOP/s GEMM rate measured in this run; "
             + "the multiple is (p50 with rescore − p50 of knn alone) over it, at concurrency 1.\n", results.flopsPerPair(), results.gemmGflops()));
-        for (double[] a : results.agreements()) {
+        for (Results.Agreement a : results.agreements()) {
             md.append(String.format(Locale.ROOT, "Client-side rerank k=%d: top-1 equal to the plugin's for %.1f%% of the latency queries.\n",
-                (int) a[0], 100 * a[1]));
+                a.k(), 100 * a.share()));
         }
         return md.toString();
     }

@@ -2,6 +2,7 @@ package io.fuserank.benchmarks.recall;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fuserank.benchmarks.SearchStats;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -21,7 +22,7 @@ final class Results {
     private final String model;
     private final String timestamp = Instant.now().toString();
     private final List<ObjectNode> rows = new ArrayList<>();
-    private final List<double[]> agreements = new ArrayList<>();
+    private final List<Agreement> agreements = new ArrayList<>();
     private double gemmGflops = Double.NaN;
     private long flopsPerPair;
 
@@ -60,10 +61,10 @@ final class Results {
         row.setAll(recall.toJson());
     }
 
-    void latency(Mode.Setting setting, int concurrency, Latency latency) {
+    void latency(Mode.Setting setting, int concurrency, SearchStats.Latency latency) {
         row("latency", setting).put("direction", "text_to_image").put("queries", latency.queries()).put("concurrency", concurrency)
-            .put("latency_p50_ms", round(latency.p50Ms())).put("latency_p95_ms", round(latency.p95Ms()))
-            .put("latency_p99_ms", round(latency.p99Ms())).put("qps", round(latency.qps()));
+            .put("latency_p50_ms", round(latency.p50Millis())).put("latency_p95_ms", round(latency.p95Millis()))
+            .put("latency_p99_ms", round(latency.p99Millis())).put("qps", round(latency.qps()));
     }
 
     void annLoss(int numCandidates, double recallAt10) {
@@ -71,12 +72,16 @@ final class Results {
             .put("ann_param", numCandidates).put("recall_at_10", Math.round(recallAt10 * 10000) / 10000.0);
     }
 
-    /** The client-side rerank's top-1 agreement with the plugin's at window {@code k} (kept in the JSON file only). */
-    void agreement(int k, double share) {
-        agreements.add(new double[] {k, share});
+    /** The share of latency queries whose client-side rerank top-1 equals the plugin's at window {@code k}. */
+    record Agreement(int k, double share) {
     }
 
-    List<double[]> agreements() {
+    /** Kept in the JSON file and the Markdown only (the results index has no field for it). */
+    void agreement(int k, double share) {
+        agreements.add(new Agreement(k, share));
+    }
+
+    List<Agreement> agreements() {
         return agreements;
     }
 

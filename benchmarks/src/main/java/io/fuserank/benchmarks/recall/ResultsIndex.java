@@ -20,7 +20,7 @@ public final class ResultsIndex {
     private ResultsIndex() {
     }
 
-    static void write(EsJson engine, String index, List<ObjectNode> rows) throws IOException {
+    public static void write(EsJson engine, String index, List<ObjectNode> rows) throws IOException {
         if (engine.exists("/" + index) == false) {
             engine.send("PUT", "/" + index, mapping());
         }

@@ -4,13 +4,13 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The arithmetic of the ANN comparison, apart from any engine so that unit tests can check it on
- * hand-built lists: recall@k of a result list against the exact one, nearest-rank percentiles
- * and the latency summary of a timed run.
+ * The arithmetic of the ANN comparison and the recall harness, apart from any engine so that unit
+ * tests can check it on hand-built lists: recall@k of a result list against the exact one,
+ * nearest-rank percentiles and the latency summary of a timed run.
  */
-final class AnnStats {
+public final class SearchStats {
 
-    private AnnStats() {
+    private SearchStats() {
     }
 
     /**
@@ -18,7 +18,7 @@ final class AnnStats {
      * {@code k} ids of {@code found}; order does not matter, a repeated id counts once. 1 when
      * there is nothing to find.
      */
-    static double recallAtK(int[] exact, int[] found, int k) {
+    public static double recallAtK(int[] exact, int[] found, int k) {
         if (k < 1) {
             throw new IllegalArgumentException("k must be positive, got [" + k + "]");
         }
@@ -37,7 +37,7 @@ final class AnnStats {
     }
 
     /** The mean of {@link #recallAtK} over the queries; {@code exact} and {@code found} are per query. */
-    static double meanRecallAtK(List<int[]> exact, List<int[]> found, int k) {
+    public static double meanRecallAtK(List<int[]> exact, List<int[]> found, int k) {
         if (exact.size() != found.size()) {
             throw new IllegalArgumentException("exact results for [" + exact.size() + "] queries but found results for ["
                 + found.size() + "]");
@@ -53,7 +53,7 @@ final class AnnStats {
     }
 
     /** The nearest-rank percentile {@code p} (0 < p <= 100) of ascending {@code sorted} values. */
-    static double percentile(double[] sorted, double p) {
+    public static double percentile(double[] sorted, double p) {
         if (sorted.length == 0) {
             throw new IllegalArgumentException("no values");
         }
@@ -64,11 +64,11 @@ final class AnnStats {
         return sorted[Math.max(0, rank - 1)];
     }
 
-    /** p50 and p95 latency (milliseconds) of one timed run, and its throughput over the run's wall time. */
-    record Latency(double p50Millis, double p95Millis, double qps) {
+    /** p50, p95 and p99 latency (milliseconds) of one timed run of {@code queries}, and its throughput over the run's wall time. */
+    public record Latency(int queries, double p50Millis, double p95Millis, double p99Millis, double qps) {
 
         /** From per-query times in nanoseconds and the wall time of the whole timed loop. */
-        static Latency of(long[] nanos, long wallNanos) {
+        public static Latency of(long[] nanos, long wallNanos) {
             if (nanos.length == 0) {
                 throw new IllegalArgumentException("no timed queries");
             }
@@ -76,7 +76,8 @@ final class AnnStats {
                 throw new IllegalArgumentException("wall time must be positive, got [" + wallNanos + "] ns");
             }
             double[] millis = Arrays.stream(nanos).mapToDouble(n -> n / 1e6).sorted().toArray();
-            return new Latency(percentile(millis, 50), percentile(millis, 95), nanos.length / (wallNanos / 1e9));
+            return new Latency(nanos.length, percentile(millis, 50), percentile(millis, 95), percentile(millis, 99),
+                nanos.length / (wallNanos / 1e9));
         }
     }
 }
