@@ -48,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--vocab-size", type=int, default=2000, help="when training the tokenizer")
     p.add_argument("--preset", default="small", choices=["tiny", "small", "base"])
     p.add_argument("--bridge", action=argparse.BooleanOptionalAction, default=False, help="BridgeTower bridge layers")
+    p.add_argument("--conv-stem", action=argparse.BooleanOptionalAction, default=None,
+                   help="convolutional stem instead of the ViT patchify (default: the preset's)")
     p.add_argument("--fusion-layers", type=int,
                    help="fusion encoder depth (default: the preset's); with --init, deeper than the checkpoint's grows it (new layers on top)")
     p.add_argument("--mode", default="pretrain", choices=["pretrain", "finetune"], help="finetune: ITC + ITM only")
@@ -383,6 +385,8 @@ def main(argv=None) -> dict:
             cfg = replace(cfg, fusion_layers=args.fusion_layers)
     else:
         overrides = {"bridge": args.bridge}
+        if args.conv_stem is not None:
+            overrides["conv_stem"] = args.conv_stem
         if args.alpha is not None:
             overrides["alpha"] = args.alpha
         if args.fusion_layers is not None:

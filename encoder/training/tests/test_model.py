@@ -24,9 +24,9 @@ def batch(cfg: ModelConfig, b=4, length=7):
     return pixels, ids, mask, torch.arange(b)
 
 
-@pytest.mark.parametrize("bridge", [False, True])
-def test_shapes_of_every_module(bridge):
-    model = tiny(bridge=bridge)
+@pytest.mark.parametrize("bridge,conv_stem", [(False, False), (True, False), (False, True)])
+def test_shapes_of_every_module(bridge, conv_stem):
+    model = tiny(bridge=bridge, conv_stem=conv_stem)
     cfg = model.cfg
     pixels, ids, mask, _ = batch(cfg)
     n = cfg.fusion_layers if bridge else 1
@@ -66,6 +66,26 @@ def test_bridge_layers_change_the_fusion_and_read_each_uni_modal_layer():
     perturbed = image_feats.clone()
     perturbed[:, : cfg.image_tokens] += torch.randn_like(perturbed[:, : cfg.image_tokens])  # not a shift: LayerNorm removes those
     assert not torch.allclose(base, bridged.itm_logits(text_feats, mask, perturbed, image_mask))
+
+
+def test_conv_stem_tokens_see_their_neighbouring_patches():
+    """The point of the conv stem: a token's receptive field spans more than its own patch, while
+    the patchify's token sees only its own 8x8 slice."""
+    for conv_stem, expect_wider in ((False, False), (True, True)):
+        model = tiny(conv_stem=conv_stem)
+        cfg = model.cfg
+        pixels = torch.zeros(1, 3, cfg.image_size, cfg.image_size, requires_grad=True)
+        tokens = model.vision.patch_embed(pixels).flatten(2)  # [1, W, P]
+        tokens[0, :, 0].sum().backward()  # the top-left token
+        seen = pixels.grad[0].abs().sum(0) > 0
+        p = cfg.patch_size
+        assert bool(seen[:p, :p].all())
+        assert bool(seen[p:, :].any() or seen[:, p:].any()) == expect_wider
+
+
+def test_conv_stem_needs_a_power_of_two_patch():
+    with pytest.raises(ValueError, match=r"conv_stem needs a power-of-two patch_size >= 4, not \[12\]"):
+        ModelConfig(image_size=48, patch_size=12, conv_stem=True)
 
 
 def test_bridge_needs_enough_uni_modal_layers():
