@@ -48,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--vocab-size", type=int, default=2000, help="when training the tokenizer")
     p.add_argument("--preset", default="small", choices=["tiny", "small", "base"])
     p.add_argument("--bridge", action=argparse.BooleanOptionalAction, default=False, help="BridgeTower bridge layers")
+    p.add_argument("--image-positions", choices=["learned", "sincos"],
+                   help="ViT position embeddings (default: the preset's); sincos: fixed 2D, also added to the token features")
     p.add_argument("--conv-stem", action=argparse.BooleanOptionalAction, default=None,
                    help="convolutional stem instead of the ViT patchify (default: the preset's)")
     p.add_argument("--fusion-layers", type=int,
@@ -385,6 +387,8 @@ def main(argv=None) -> dict:
             cfg = replace(cfg, fusion_layers=args.fusion_layers)
     else:
         overrides = {"bridge": args.bridge}
+        if args.image_positions is not None:
+            overrides["image_positions"] = args.image_positions
         if args.conv_stem is not None:
             overrides["conv_stem"] = args.conv_stem
         if args.alpha is not None:

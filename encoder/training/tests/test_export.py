@@ -97,21 +97,23 @@ def test_unknown_codec_lists_the_valid_ones(tiny_run, scenes_dir, tmp_path):
         export.export_bundle(tiny_run / "checkpoint_best.pt", tmp_path, scenes_dir / "test.json", scenes_dir, codec="bf8")
 
 
-def export_two_step_run(scenes_dir, tmp_path, flag, out):
-    """Trains the tiny preset with ``flag`` for two steps and exports it to ``out``."""
+def export_two_step_run(scenes_dir, tmp_path, flags, out):
+    """Trains the tiny preset with ``flags`` for two steps and exports it to ``out``."""
     import pretrain
 
-    run = tmp_path / f"run{flag}"
+    run = tmp_path / f"run-{out.name}"
     pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(run),
-                   "--preset", "tiny", flag, "--epochs", "1", "--max-steps", "2", "--batch-size", "8",
+                   "--preset", "tiny", *flags, "--epochs", "1", "--max-steps", "2", "--batch-size", "8",
                    "--vocab-size", "200", "--threads", "1"])
     return export.export_bundle(run / "checkpoint_last.pt", out, scenes_dir / "test.json", scenes_dir, reference_count=2)
 
 
-def test_conv_stem_model_exports_and_matches_pytorch(scenes_dir, tmp_path):
-    out = tmp_path / "conv-bundle"
-    m = export_two_step_run(scenes_dir, tmp_path, "--conv-stem", out)
-    assert m["model"]["config"]["conv_stem"] is True
+@pytest.mark.parametrize("flags,key,value", [(["--conv-stem"], "conv_stem", True),
+                                             (["--image-positions", "sincos"], "image_positions", "sincos")])
+def test_vision_options_export_and_match_pytorch(scenes_dir, tmp_path, flags, key, value):
+    out = tmp_path / f"bundle-{key}"
+    m = export_two_step_run(scenes_dir, tmp_path, flags, out)
+    assert m["model"]["config"][key] == value
     parity = m["export_check"]["max_abs_diff_vs_pytorch"]
     assert parity["itm_logits"] <= 1e-3 and parity["image_token_features"] <= 1e-4, parity
 
@@ -119,7 +121,7 @@ def test_conv_stem_model_exports_and_matches_pytorch(scenes_dir, tmp_path):
 def test_bridge_model_exports_per_layer_features(scenes_dir, tmp_path):
     """BridgeTower: the stored features carry one block per fusion layer and still match."""
     out = tmp_path / "bridge-bundle"
-    m = export_two_step_run(scenes_dir, tmp_path, "--bridge", out)
+    m = export_two_step_run(scenes_dir, tmp_path, ["--bridge"], out)
     assert m["model"]["bridge"] is True and m["token_features"]["feature_layers"] == m["model"]["config"]["fusion_layers"] == 2
     image_tokens = m["token_features"]["image_tokens"]
     assert read(out, "image_token_features").shape[1] == m["token_features"]["feature_layers"] * image_tokens

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model import ALBEF, ModelConfig, fusion_flops_per_pair, mask_tokens, preset, sample_hard_negatives
+from model import (ALBEF, ModelConfig, fusion_flops_per_pair, mask_tokens, preset, sample_hard_negatives,
+                   sincos_2d_positions)
 
 
 def tiny(**overrides) -> ALBEF:
@@ -24,9 +25,10 @@ def batch(cfg: ModelConfig, b=4, length=7):
     return pixels, ids, mask, torch.arange(b)
 
 
-@pytest.mark.parametrize("bridge,conv_stem", [(False, False), (True, False), (False, True)])
-def test_shapes_of_every_module(bridge, conv_stem):
-    model = tiny(bridge=bridge, conv_stem=conv_stem)
+@pytest.mark.parametrize("bridge,conv_stem,positions",
+                         [(False, False, "learned"), (True, False, "learned"), (False, True, "learned"), (True, False, "sincos")])
+def test_shapes_of_every_module(bridge, conv_stem, positions):
+    model = tiny(bridge=bridge, conv_stem=conv_stem, image_positions=positions)
     cfg = model.cfg
     pixels, ids, mask, _ = batch(cfg)
     n = cfg.fusion_layers if bridge else 1
@@ -81,6 +83,37 @@ def test_conv_stem_tokens_see_their_neighbouring_patches():
         p = cfg.patch_size
         assert bool(seen[:p, :p].all())
         assert bool(seen[p:, :].any() or seen[:, p:].any()) == expect_wider
+
+
+def test_sincos_positions_are_fixed_distinct_and_linear_in_the_coordinates():
+    codes = sincos_2d_positions(grid=8, width=32)[0]
+    assert codes.shape == (65, 32) and bool((codes[0] == 0).all())  # [CLS] row
+    patches = codes[1:]
+    assert torch.cdist(patches, patches).add(torch.eye(64) * 1e3).min() > 0.1  # every patch its own code
+    # Column and row are linear read-outs, to well within a patch (the lowest frequencies are nearly
+    # linear; float32 codes limit the precision).
+    cols = torch.arange(64) % 8
+    rows = torch.arange(64) // 8
+    design = torch.cat([patches, torch.ones(64, 1)], dim=1).double()
+    for coord in (cols, rows):
+        fit = torch.linalg.lstsq(design, coord.double().unsqueeze(1)).solution
+        assert (design @ fit).squeeze(1).sub(coord).abs().max() < 0.1
+    model = tiny(image_positions="sincos")
+    assert "vision.pos_embed" not in dict(model.named_parameters())
+    assert "vision.pos_embed" in model.state_dict()
+
+
+def test_sincos_positions_are_added_back_to_the_stored_token_features():
+    model = tiny(image_positions="sincos")
+    pixels, _, _, _ = batch(model.cfg)
+    _, feats = model.encode_image(pixels)
+    expected = model.image_feature_proj(model.vision(pixels)[-1] + model.vision.pos_embed)
+    torch.testing.assert_close(feats, expected)
+
+
+def test_unknown_image_positions_list_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown image_positions \[rope\]; valid: \['learned', 'sincos'\]"):
+        ModelConfig(image_positions="rope")
 
 
 def test_conv_stem_needs_a_power_of_two_patch():
