@@ -243,6 +243,10 @@ class VisionTransformer(nn.Module):
     only asks "which attributes are present", never needs them, so the trained small model ranked
     "A left of B" against "B left of A" at chance (51%, ITC and ITM alike) while it told swapped
     colours apart 93-95% of the time. Fixed codes keep every token's place in the residual stream.
+    Measured on the scenes: not sufficient. With them (and even with hand-made tokens
+    holding each patch's colour and exact coordinates) the fusion encoder stayed near 60% on
+    relation-inverted captions: judging "A left of B" needs role x position x relation word
+    together, and no lower-order signal points the gradient there.
     """
 
     def __init__(self, cfg: ModelConfig):
