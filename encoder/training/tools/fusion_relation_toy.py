@@ -15,7 +15,7 @@ models at chance on them. This toy strips the task to its core, so a change to
 
 Measured with the shipped design (pre-LN blocks, width 64, 4 heads, batch 256, AdamW 1e-3):
 ``present`` and ``xpos`` reach 100% and 99% within 1,000 steps; ``compare`` stays at chance
-(loss 0.693) for 1,500 steps with 2 layers and starts to move only after ~2,250 with 4.
+(loss 0.693) for 1,000 steps with 2 layers and for 4,000 with 4.
 
     python encoder/training/tools/fusion_relation_toy.py --task compare --layers 4 --steps 3000
 """
