@@ -9,8 +9,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import fusion_relation_toy as toy  # noqa: E402
 
 
-def test_the_fusion_encoder_learns_a_lookup_within_300_steps():
-    history = toy.train("present", layers=2, steps=300, batch=128, log_every=100)
+@pytest.mark.parametrize("image_layers", [0, 1])
+def test_the_fusion_encoder_learns_a_lookup_within_300_steps(image_layers):
+    history = toy.train("present", layers=2, steps=300, batch=128, log_every=100, image_layers=image_layers)
     assert [h[0] for h in history] == [100, 200, 300]
     assert history[-1][2] > 0.9, history
 
