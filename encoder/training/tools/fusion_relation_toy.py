@@ -23,8 +23,8 @@ head answering one class for every input (loss 0.693), in every variant tried:
 - text positions initialised at std 1.0 instead of 0.02 (``--text-position-std 1``) for 1,500.
 
 Even the "x_a alone" solution, worth 75%, is not found, although ``xpos`` shows the model can read
-x_a. A lead, not a finding: the two colour words are statistically alike, so the look-ups they
-drive cancel (x_a + x_b says nothing about x_a < x_b) until something tells them apart.
+x_a. Why is open: a look-up driven by both colour words alike returns x_a + x_b, which says nothing
+about x_a < x_b, but the words' text positions do tell them apart, and stronger ones did not help.
 
     python encoder/training/tools/fusion_relation_toy.py --task compare --layers 4 --steps 3000
 """
