@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import data
 import retrieval_eval
-from model import ALBEF, ModelConfig, preset
+from model import ALBEF, IMAGE_POSITIONS, ModelConfig, preset
 from negatives import CaptionSwapper
 from tokenizer import TextTokenizer, train_wordpiece
 
@@ -48,7 +48,7 @@ def parse_args(argv=None):
     p.add_argument("--vocab-size", type=int, default=2000, help="when training the tokenizer")
     p.add_argument("--preset", default="small", choices=["tiny", "small", "base"])
     p.add_argument("--bridge", action=argparse.BooleanOptionalAction, default=False, help="BridgeTower bridge layers")
-    p.add_argument("--image-positions", choices=["learned", "sincos"],
+    p.add_argument("--image-positions", choices=IMAGE_POSITIONS,
                    help="ViT position embeddings (default: the preset's); sincos: fixed 2D, also added to the token features")
     p.add_argument("--conv-stem", action=argparse.BooleanOptionalAction, default=None,
                    help="convolutional stem instead of the ViT patchify (default: the preset's)")
@@ -386,15 +386,9 @@ def main(argv=None) -> dict:
         if init is not None and args.fusion_layers is not None and args.fusion_layers != cfg.fusion_layers:
             cfg = replace(cfg, fusion_layers=args.fusion_layers)
     else:
-        overrides = {"bridge": args.bridge}
-        if args.image_positions is not None:
-            overrides["image_positions"] = args.image_positions
-        if args.conv_stem is not None:
-            overrides["conv_stem"] = args.conv_stem
-        if args.alpha is not None:
-            overrides["alpha"] = args.alpha
-        if args.fusion_layers is not None:
-            overrides["fusion_layers"] = args.fusion_layers
+        # Options left unset keep the preset's value.
+        optional = {key: getattr(args, key) for key in ("image_positions", "conv_stem", "alpha", "fusion_layers")}
+        overrides = {"bridge": args.bridge, **{k: v for k, v in optional.items() if v is not None}}
         cfg = preset(args.preset, **overrides)
     tokenizer = TextTokenizer(tokenizer_path, cfg.max_tokens)
     cfg = ModelConfig(**{**cfg.to_dict(), "vocab_size": tokenizer.vocab_size, "pad_id": tokenizer.pad_id,
