@@ -36,6 +36,7 @@ from torch import nn
 
 
 IMAGE_POSITIONS = ("learned", "sincos")
+FUSION_ATTENTION = ("bidirectional", "causal")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class ModelConfig:
     # "learned" (ViT, ALBEF) or "sincos": fixed 2D sine-cosine image positions, also added back
     # to the stored token features. See VisionTransformer and ALBEF.encode_image.
     image_positions: str = "learned"
+    # "bidirectional" (ALBEF) or "causal": fusion self-attention sees only earlier words and ITM
+    # reads the last word, not [CLS]. See FusionEncoder.
+    fusion_attention: str = "bidirectional"
     dropout: float = 0.0
     pad_id: int = 0
     cls_id: int = 2
@@ -79,6 +83,8 @@ class ModelConfig:
                 raise ValueError(f"{name} width [{width}] is not a multiple of its heads [{heads}]")
         if self.image_positions not in IMAGE_POSITIONS:
             raise ValueError(f"unknown image_positions [{self.image_positions}]; valid: {list(IMAGE_POSITIONS)}")
+        if self.fusion_attention not in FUSION_ATTENTION:
+            raise ValueError(f"unknown fusion_attention [{self.fusion_attention}]; valid: {list(FUSION_ATTENTION)}")
         if self.image_positions == "sincos" and self.vision_width % 4:
             raise ValueError(f"sincos image positions need a vision width divisible by 4, not [{self.vision_width}]")
         if self.conv_stem and (self.patch_size & (self.patch_size - 1) or self.patch_size < 4):
@@ -327,6 +333,10 @@ class FusionEncoder(nn.Module):
         """text_feats: [B, N, L, W], image_feats: [B, N, T, W] (N = feature_layers);
         masks: [B, L], [B, T]. Returns the fused text states [B, L, W]."""
         text_attn = additive_mask(text_mask, text_feats.dtype)
+        if self.cfg.fusion_attention == "causal":
+            length = text_mask.shape[1]
+            later = torch.ones(length, length, dtype=torch.bool, device=text_mask.device).triu(1)
+            text_attn = torch.where(later, torch.finfo(text_feats.dtype).min, text_attn)  # [B, 1, L, L]
         image_attn = additive_mask(image_mask, image_feats.dtype)
         x = None
         for i, layer in enumerate(self.layers):
@@ -339,6 +349,14 @@ class FusionEncoder(nn.Module):
                 context = image_feats[:, 0]
             x = layer(x, text_attn, context, image_attn)
         return self.norm(x)
+
+    def readout(self, fused: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """The state ITM reads: [CLS] (ALBEF), or with causal attention the last word, the only
+        one that has seen the whole caption. Assumes right padding."""
+        if self.cfg.fusion_attention != "causal":
+            return fused[:, 0]
+        last = (text_mask.sum(dim=1) - 1).clamp(min=0)
+        return fused.gather(1, last.view(-1, 1, 1).expand(-1, 1, fused.shape[-1])).squeeze(1)
 
 
 class ALBEF(nn.Module):
@@ -412,8 +430,9 @@ class ALBEF(nn.Module):
         return fusion(text_layers, text_mask, image_layers, image_mask)
 
     def itm_logits(self, text_feats, text_mask, image_feats, image_mask):
-        """[B, 2] (no-match, match) logits from the fusion [CLS] (ALBEF's ITM head)."""
-        return self.itm_head(self.fuse(text_feats, text_mask, image_feats, image_mask)[:, 0])
+        """[B, 2] (no-match, match) logits from the fusion readout (ALBEF's ITM head on [CLS])."""
+        fused = self.fuse(text_feats, text_mask, image_feats, image_mask)
+        return self.itm_head(self.fusion.readout(fused, text_mask))
 
     def _parts(self, momentum: bool, *names):
         return [getattr(self, name + "_m" if momentum else name) for name in names]

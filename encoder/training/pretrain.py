@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import data
 import retrieval_eval
-from model import ALBEF, IMAGE_POSITIONS, ModelConfig, preset
+from model import ALBEF, FUSION_ATTENTION, IMAGE_POSITIONS, ModelConfig, preset
 from negatives import CaptionSwapper
 from tokenizer import TextTokenizer, train_wordpiece
 
@@ -52,6 +52,8 @@ def parse_args(argv=None):
                    help="ViT position embeddings (default: the preset's); sincos: fixed 2D, also added to the token features")
     p.add_argument("--conv-stem", action=argparse.BooleanOptionalAction, default=None,
                    help="convolutional stem instead of the ViT patchify (default: the preset's)")
+    p.add_argument("--fusion-attention", choices=FUSION_ATTENTION,
+                   help="fusion self-attention (default: the preset's); causal: each word sees only earlier ones, ITM reads the last")
     p.add_argument("--fusion-layers", type=int,
                    help="fusion encoder depth (default: the preset's); with --init, deeper than the checkpoint's grows it (new layers on top)")
     p.add_argument("--mode", default="pretrain", choices=["pretrain", "finetune"], help="finetune: ITC + ITM only")
@@ -387,7 +389,8 @@ def main(argv=None) -> dict:
             cfg = replace(cfg, fusion_layers=args.fusion_layers)
     else:
         # Options left unset keep the preset's value.
-        optional = {key: getattr(args, key) for key in ("image_positions", "conv_stem", "alpha", "fusion_layers")}
+        optional = {key: getattr(args, key) for key in ("image_positions", "conv_stem", "fusion_attention", "alpha",
+                                                           "fusion_layers")}
         overrides = {"bridge": args.bridge, **{k: v for k, v in optional.items() if v is not None}}
         cfg = preset(args.preset, **overrides)
     tokenizer = TextTokenizer(tokenizer_path, cfg.max_tokens)

@@ -109,8 +109,9 @@ def export_two_step_run(scenes_dir, tmp_path, flags, out):
 
 
 @pytest.mark.parametrize("flags,key,value", [(["--conv-stem"], "conv_stem", True),
-                                             (["--image-positions", "sincos"], "image_positions", "sincos")])
-def test_vision_options_export_and_match_pytorch(scenes_dir, tmp_path, flags, key, value):
+                                             (["--image-positions", "sincos"], "image_positions", "sincos"),
+                                             (["--fusion-attention", "causal"], "fusion_attention", "causal")])
+def test_model_options_export_and_match_pytorch(scenes_dir, tmp_path, flags, key, value):
     out = tmp_path / f"bundle-{key}"
     m = export_two_step_run(scenes_dir, tmp_path, flags, out)
     assert m["model"]["config"][key] == value

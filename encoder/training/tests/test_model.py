@@ -25,10 +25,12 @@ def batch(cfg: ModelConfig, b=4, length=7):
     return pixels, ids, mask, torch.arange(b)
 
 
-@pytest.mark.parametrize("bridge,conv_stem,positions",
-                         [(False, False, "learned"), (True, False, "learned"), (False, True, "learned"), (True, False, "sincos")])
-def test_shapes_of_every_module(bridge, conv_stem, positions):
-    model = tiny(bridge=bridge, conv_stem=conv_stem, image_positions=positions)
+@pytest.mark.parametrize("bridge,conv_stem,positions,attention",
+                         [(False, False, "learned", "bidirectional"), (True, False, "learned", "bidirectional"),
+                          (False, True, "learned", "bidirectional"), (True, False, "sincos", "bidirectional"),
+                          (True, False, "learned", "causal")])
+def test_shapes_of_every_module(bridge, conv_stem, positions, attention):
+    model = tiny(bridge=bridge, conv_stem=conv_stem, image_positions=positions, fusion_attention=attention)
     cfg = model.cfg
     pixels, ids, mask, _ = batch(cfg)
     n = cfg.fusion_layers if bridge else 1
@@ -116,6 +118,49 @@ def test_sincos_positions_are_added_back_to_the_stored_token_features():
     _, feats = model.encode_image(pixels)
     expected = model.image_feature_proj(model.vision(pixels)[-1] + model.vision.pos_embed)
     torch.testing.assert_close(feats, expected)
+
+
+def fused_and_logits(model, ids, mask, pixels):
+    _, image_feats = model.encode_image(pixels)
+    _, text_feats = model.encode_text(ids, mask)
+    image_mask = torch.ones(len(ids), model.cfg.image_tokens, dtype=torch.long)
+    return (model.fuse(text_feats, mask, image_feats, image_mask),
+            model.itm_logits(text_feats, mask, image_feats, image_mask))
+
+
+def test_causal_fusion_words_see_only_earlier_words_and_itm_reads_the_last_word():
+    model = tiny(fusion_attention="causal").eval()
+    cfg = model.cfg
+    pixels, ids, mask, _ = batch(cfg)
+    with torch.no_grad():
+        fused, logits = fused_and_logits(model, ids, mask, pixels)
+        # The fusion's input text tokens are bidirectional (the text encoder), so change the
+        # fusion's input directly: perturb word 4's features and see who notices.
+        _, image_feats = model.encode_image(pixels)
+        _, text_feats = model.encode_text(ids, mask)
+        image_mask = torch.ones(len(ids), cfg.image_tokens, dtype=torch.long)
+        nudged = text_feats.clone()
+        nudged[:, 4] += torch.randn(cfg.text_width)  # not a constant: LayerNorm would erase that
+        fused_nudged = model.fuse(nudged, mask, image_feats, image_mask)
+    torch.testing.assert_close(fused_nudged[:, :4], fused[:, :4])  # earlier words: unchanged
+    assert (fused_nudged[:, 4:] - fused[:, 4:]).abs().amax() > 1e-3  # that word and later ones see it
+    # ITM reads the last real word: the 5th for the padded caption 0, the 7th for the others.
+    head = model.itm_head
+    torch.testing.assert_close(logits[0], head(fused[0, 4]))
+    torch.testing.assert_close(logits[1:], head(fused[1:, 6]))
+
+
+def test_bidirectional_fusion_reads_cls():
+    model = tiny().eval()
+    pixels, ids, mask, _ = batch(model.cfg)
+    with torch.no_grad():
+        fused, logits = fused_and_logits(model, ids, mask, pixels)
+    torch.testing.assert_close(logits, model.itm_head(fused[:, 0]))
+
+
+def test_unknown_fusion_attention_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown fusion_attention \[prefix\]; valid: \['bidirectional', 'causal'\]"):
+        ModelConfig(fusion_attention="prefix")
 
 
 def test_unknown_image_positions_list_the_valid_ones():
