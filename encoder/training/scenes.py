@@ -12,6 +12,12 @@ By default ``CONFUSER_FRACTION`` = 60% of the images of every split belong to su
 exact realised fraction is returned by :func:`generate`); the rest are independent scenes with
 1-3 shapes.
 
+Two shapes are always related ("A left of B"); a single shape is placed by an absolute position
+("a red square at the top"). With ``--position-third`` the unrelated third shape of a 3-shape
+scene is too ("..., plus a red square at the top"): in ``tools/fusion_relation_toy.py`` reading
+where one looked-up shape is must be learnt before comparing two can be, and the third shape's
+position is that lesson inside the scenes. Off by default, which keeps the published splits.
+
 Output is the Flickr30K/COCO Karpathy layout ALBEF reads: ``<out>/<split>.json`` is a list of
 ``{"image": "images/<split>/000000.png", "caption": [5 strings]}`` with ``<out>`` as the image
 root. A sidecar ``<out>/<split>_scenes.json`` keeps the structured scene, its canonical
@@ -27,7 +33,8 @@ Guarantees:
     when ``n_train`` does;
   * shapes are drawn with exact palette colours (PIL draws without antialiasing), so colour masks
     recover them, and related shapes are placed so the relation clearly holds: disjoint along the
-    relation's axis, and offset more along that axis than across it.
+    relation's axis, and offset more along that axis than across it; a positioned shape lies in
+    the band its position word names (the outer third along that axis, the middle fifth across it).
 
 CLI: ``python scenes.py --out DIR --train 8000 --val 500 --test 1000 --seed 0 [--image-size 64]``
 """
@@ -112,11 +119,12 @@ class Shape:
 
 @dataclass(frozen=True)
 class Scene:
-    """``shapes[0] relation shapes[1]`` when there are 2+ shapes; a third shape is unrelated."""
+    """``shapes[0] relation shapes[1]`` when there are 2+ shapes; the last shape of a 1- or
+    3-shape scene (the one no relation names) has an absolute ``position`` instead."""
 
     shapes: tuple[Shape, ...]
     relation: str | None = None  # for 2+ shapes
-    position: str | None = None  # for 1 shape
+    position: str | None = None  # for 1 shape, and for 3 with position_third: where the unrelated one is
 
     def canonical(self) -> str:
         """One description per distinct scene, independent of pixel positions and phrasing.
@@ -133,6 +141,8 @@ class Scene:
         text = f"a {a.words()} {RELATION_PHRASES[rel][0]} a {b.words()}"
         if len(self.shapes) == 3:
             text += f", and a {self.shapes[2].words()}"
+            if self.position is not None:
+                text += f" {POSITION_PHRASES[self.position][0]}"
         return text
 
 
@@ -176,7 +186,8 @@ def _relation_holds(rel: str, a: tuple[int, int, int], b: tuple[int, int, int], 
 
 
 def _place(rng: random.Random, ids, relation, position, image_size) -> list[Shape] | None:
-    """Rejection-sample centres; ``None`` if the layout did not fit after many tries."""
+    """Rejection-sample centres; ``None`` if the layout did not fit after many tries.
+    ``position`` constrains the unrelated shape: the only one, or the third."""
     gap = max(2, image_size // 32)
     margin = 1
     for _ in range(200):
@@ -184,7 +195,7 @@ def _place(rng: random.Random, ids, relation, position, image_size) -> list[Shap
         for i, (size, _colour, _kind) in enumerate(ids):
             r = _half_extent(size, image_size)
             lo, hi = r + margin, image_size - 1 - r - margin
-            if position is not None:
+            if position is not None and i == len(ids) - 1 and i != 1:
                 lo_x, hi_x, lo_y, hi_y = _position_box(position, r, image_size)
             else:
                 lo_x, hi_x, lo_y, hi_y = lo, hi, lo, hi
@@ -206,7 +217,7 @@ def _place(rng: random.Random, ids, relation, position, image_size) -> list[Shap
 
 
 def _position_box(position: str, r: int, image_size: int) -> tuple[int, int, int, int]:
-    """Centre ranges that make a single shape's position word clearly true."""
+    """Centre ranges that make an unrelated shape's position word clearly true."""
     lo, hi = r + 1, image_size - 2 - r
     third, two_thirds = image_size // 3, (2 * image_size) // 3
     middle = (max(lo, image_size * 2 // 5), min(hi, image_size * 3 // 5))
@@ -222,15 +233,12 @@ def _position_box(position: str, r: int, image_size: int) -> tuple[int, int, int
     return boxes[position]
 
 
-def _random_scene(rng: random.Random, n_shapes: int, image_size: int) -> Scene | None:
+def _random_scene(rng: random.Random, n_shapes: int, image_size: int, position_third: bool) -> Scene | None:
     ids = _random_identities(rng, n_shapes)
-    if n_shapes == 1:
-        position = rng.choice(POSITIONS)
-        shapes = _place(rng, ids, None, position, image_size)
-        return Scene(tuple(shapes), position=position) if shapes else None
-    relation = rng.choice(RELATIONS)
-    shapes = _place(rng, ids, relation, None, image_size)
-    return Scene(tuple(shapes), relation=relation) if shapes else None
+    position = rng.choice(POSITIONS) if n_shapes == 1 or (n_shapes == 3 and position_third) else None
+    relation = rng.choice(RELATIONS) if n_shapes > 1 else None
+    shapes = _place(rng, ids, relation, position, image_size)
+    return Scene(tuple(shapes), relation=relation, position=position) if shapes else None
 
 
 def _confusers(rng: random.Random, base: Scene, image_size: int) -> list[Scene]:
@@ -245,9 +253,9 @@ def _confusers(rng: random.Random, base: Scene, image_size: int) -> list[Scene]:
     out = []
     for ids in (swapped_colours, swapped_places):
         ids = ids + [s.identity() for s in rest]
-        shapes = _place(rng, ids, base.relation, None, image_size)
+        shapes = _place(rng, ids, base.relation, base.position, image_size)
         if shapes:
-            out.append(Scene(tuple(shapes), relation=base.relation))
+            out.append(Scene(tuple(shapes), relation=base.relation, position=base.position))
     rng.shuffle(out)
     return out
 
@@ -316,10 +324,12 @@ def _multi_caption(scene: Scene, rng: random.Random, template: int) -> str:
     x, y = _sized(rng, a), _sized(rng, b)
     phrase = rng.choice(RELATION_PHRASES[rel])
     its = ITS_PHRASES[INVERSE[rel]]  # where b is, seen from a
-    also = f", plus a {_sized(rng, rest[0])}" if rest else ""
+    # With position_third the third shape is placed absolutely and the caption says where.
+    where = f" {rng.choice(POSITION_PHRASES[scene.position])}" if scene.position else ""
+    also = f", plus a {_sized(rng, rest[0])}{where}" if rest else ""
     count = "two" if len(scene.shapes) == 2 else "three"
     if template == MULTI_TEMPLATES:
-        third = f" and a {_sized(rng, rest[0])}" if rest else ""
+        third = f" and a {_sized(rng, rest[0])}{where}" if rest else ""
         return f"{count} shapes: a {x}, a {y}{third}"
     templates = (
         f"a {x} {phrase} a {y}{also}",
@@ -364,7 +374,7 @@ def draw(scene: Scene, image_size: int, background: int) -> Image.Image:
 
 
 def _split_scenes(rng: random.Random, n: int, seen: set[str], image_size: int,
-                  confuser_fraction: float) -> list[tuple[Scene, int | None]]:
+                  confuser_fraction: float, position_third: bool = False) -> list[tuple[Scene, int | None]]:
     """``n`` scenes with canonical descriptions not in ``seen`` (which is updated).
 
     Confuser groups come first until ``confuser_fraction`` of ``n`` is covered, then
@@ -380,7 +390,7 @@ def _split_scenes(rng: random.Random, n: int, seen: set[str], image_size: int,
                                f"{len(seen)} canonical scenes already used")
         remaining_grouped = target - len(out)
         if remaining_grouped >= 2:
-            base = _random_scene(rng, rng.choice((2, 3)), image_size)
+            base = _random_scene(rng, rng.choice((2, 3)), image_size, position_third)
             if base is None:
                 failures += 1
                 continue
@@ -395,7 +405,7 @@ def _split_scenes(rng: random.Random, n: int, seen: set[str], image_size: int,
             group_id += 1
         else:
             # Mostly 2-3 shapes: there are only a few hundred distinct single-shape scenes.
-            scene = _random_scene(rng, rng.choices((1, 2, 3), weights=(1, 3, 3))[0], image_size)
+            scene = _random_scene(rng, rng.choices((1, 2, 3), weights=(1, 3, 3))[0], image_size, position_third)
             if scene is None or scene.canonical() in seen:
                 failures += 1
                 continue
@@ -406,8 +416,10 @@ def _split_scenes(rng: random.Random, n: int, seen: set[str], image_size: int,
 
 
 def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0,
-             image_size: int = 64, confuser_fraction: float = CONFUSER_FRACTION) -> dict:
-    """Write the three splits under ``out_dir`` and return counts and the confuser fraction."""
+             image_size: int = 64, confuser_fraction: float = CONFUSER_FRACTION,
+             position_third: bool = False) -> dict:
+    """Write the three splits under ``out_dir`` and return counts and the confuser fraction.
+    ``position_third`` also places the third shape of 3-shape scenes (see the module doc)."""
     counts = {"train": n_train, "val": n_val, "test": n_test}
     for split, n in counts.items():
         if n < 0:
@@ -418,12 +430,12 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
         raise ValueError(f"confuser_fraction must be in [0, 1], got {confuser_fraction}")
     out_dir = Path(out_dir)
     seen: set[str] = set()
-    stats: dict = {"seed": seed, "image_size": image_size}
+    stats: dict = {"seed": seed, "image_size": image_size, "position_third": position_third}
     grouped_total = 0
     # Test first, each split from its own stream: the test set depends only on seed and n_test.
     for split in ("test", "val", "train"):
         rng = random.Random(f"fuserank-scenes:{seed}:{split}")
-        scenes = _split_scenes(rng, counts[split], seen, image_size, confuser_fraction)
+        scenes = _split_scenes(rng, counts[split], seen, image_size, confuser_fraction, position_third)
         image_dir = out_dir / "images" / split
         image_dir.mkdir(parents=True, exist_ok=True)
         entries, sidecar = [], []
@@ -471,9 +483,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--confuser-fraction", type=float, default=CONFUSER_FRACTION)
+    parser.add_argument("--position-third", action="store_true",
+                        help="also place the unrelated third shape by an absolute position, said in the captions")
     args = parser.parse_args(argv)
     stats = generate(args.out, args.train, args.val, args.test, seed=args.seed,
-                     image_size=args.image_size, confuser_fraction=args.confuser_fraction)
+                     image_size=args.image_size, confuser_fraction=args.confuser_fraction,
+                     position_third=args.position_third)
     print(json.dumps(stats, indent=1))
 
 

@@ -113,15 +113,18 @@ def test_drawn_relation_matches_the_caption(generated):
     assert checked >= 20
 
 
-def test_single_shape_is_where_the_caption_says(tmp_path):
+@pytest.mark.parametrize("position_third,placed_counts", [(False, {1}), (True, {1, 3})])
+def test_unrelated_shape_is_where_the_caption_says(tmp_path, position_third, placed_counts):
+    """The only shape of a 1-shape scene has a position; with position_third so has the third."""
     out = tmp_path / "s"
     scenes.generate(out, n_train=60, n_val=0, n_test=0, seed=3, image_size=SIZE,
-                    confuser_fraction=0.0)
-    singles = [s for s in load(out, "train", "_scenes") if s["position"] is not None]
-    assert singles
-    for scene in singles:
+                    confuser_fraction=0.0, position_third=position_third)
+    placed = [s for s in load(out, "train", "_scenes") if s["position"] is not None]
+    assert {len(s["shapes"]) for s in placed} == placed_counts
+    for scene in placed:
         pixels = np.asarray(Image.open(out / scene["image"]).convert("RGB"))
-        x, y = centroid(pixels, scene["shapes"][0]["colour"])
+        x, y = centroid(pixels, scene["shapes"][-1]["colour"])
+        assert scene["canonical"].endswith(scenes.POSITION_PHRASES[scene["position"]][0]), scene
         expected = {"left": x < SIZE / 3, "right": x > 2 * SIZE / 3, "top": y < SIZE / 3,
                     "bottom": y > 2 * SIZE / 3,
                     "centre": abs(x - SIZE / 2) < SIZE / 6 and abs(y - SIZE / 2) < SIZE / 6}
