@@ -315,7 +315,13 @@ class TextTransformer(nn.Module):
 
 class FusionEncoder(nn.Module):
     """Text tokens attend to themselves and cross-attend to image tokens (ALBEF's multimodal
-    encoder); with ``bridge`` each layer reads its own uni-modal layer (BridgeTower)."""
+    encoder); with ``bridge`` each layer reads its own uni-modal layer (BridgeTower).
+
+    ``fusion_attention="causal"`` masks the text self-attention as BLIP's image-grounded text
+    decoder does (Li et al., 2022), but keeps the ITM head, read from the last word
+    (:meth:`readout`). Why: with a causal mask the subject and the object of "A left of B" are
+    not interchangeable, which in ``tools/fusion_relation_toy.py`` breaks the symmetry that keeps
+    the plain design at chance. On the scenes it made ITM learn far more slowly (README)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
