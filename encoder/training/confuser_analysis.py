@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 import data
-from pretrain import embed_eval_set, model_from_checkpoint
+from pretrain import embed_eval_set, itm_match_scores, model_from_checkpoint
 from tokenizer import TextTokenizer
 
 OUTCOMES = ("correct", "relation mate", "binding mate", "other")
@@ -107,8 +107,7 @@ def analyse(checkpoint: Path, ann: Path, image_root: Path, k: int = 16, scenes_p
         mates = groups.get(truth, [])
         candidates = list(dict.fromkeys(top + mates))
         index = torch.tensor(candidates)
-        logits = model.itm_logits(text_feats[t].expand(len(candidates), -1, -1), text_mask[t].expand(len(candidates), -1),
-                                  image_feats[index], torch.ones(len(candidates), image_feats.shape[1], dtype=torch.long))[:, 1]
+        logits = itm_match_scores(model, text_feats[t : t + 1], text_mask[t : t + 1], image_feats[index])
         score = dict(zip(candidates, logits.tolist()))
         itm_top1.append(max(top, key=score.__getitem__))
         pair_itm.update({(t, i): score[i] for i in mates})

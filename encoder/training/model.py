@@ -253,8 +253,9 @@ class VisionTransformer(nn.Module):
     colours apart 93-95% of the time. Fixed codes keep every token's place in the residual stream.
     Measured on the scenes: not sufficient. With them (and even with hand-made tokens
     holding each patch's colour and exact coordinates) the fusion encoder stayed near 60% on
-    relation-inverted captions, and ``tools/fusion_relation_toy.py`` shows the fusion encoder
-    failing even to compare two looked-up x coordinates; why is still open.
+    relation-inverted captions. ``tools/fusion_relation_toy.py`` shows why: a saddle in the fusion
+    encoder (the subject's and the object's lookups get cancelling gradients), which the image
+    side cannot remove; its docstring lists what breaks it.
     """
 
     def __init__(self, cfg: ModelConfig):

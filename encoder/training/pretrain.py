@@ -250,6 +250,15 @@ def embed_eval_set(model: ALBEF, dataset, tokenizer: TextTokenizer, device, batc
 
 
 @torch.no_grad()
+def itm_match_scores(model: ALBEF, text_feats, text_mask, image_feats) -> torch.Tensor:
+    """ITM match logits of row-aligned (caption, image) pairs; a side given as one row is paired
+    with every row of the other (one query against its candidates)."""
+    n = max(len(text_feats), len(image_feats))
+    text_feats, text_mask, image_feats = (t.expand(n, *t.shape[1:]) for t in (text_feats, text_mask, image_feats))
+    image_mask = torch.ones(n, image_feats.shape[1], dtype=torch.long, device=image_feats.device)
+    return model.itm_logits(text_feats, text_mask, image_feats, image_mask)[:, 1]
+
+
 def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, max_images=None, batch_size=128):
     """ALBEF's retrieval evaluation: the ITC similarity matrix, then ITM scores for the top-k
     candidates of every query (the rest stay at -100). ITM scores are computed once for the
@@ -260,7 +269,6 @@ def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, 
     )
     sim_i2t = (image_embed @ text_embed.T).cpu().numpy()
     results = {"ITC": retrieval_eval.itm_eval(sim_i2t, sim_i2t.T, img2txt, txt2img)}
-    image_mask = torch.ones(len(image_feats), model.cfg.image_tokens, dtype=torch.long, device=device)
     cache: dict[tuple[str, int, int], float] = {}
 
     def itm_scores(pixels_side: str):
@@ -268,14 +276,12 @@ def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, 
             missing = [int(c) for c in candidates if (pixels_side, query, int(c)) not in cache]
             for start in range(0, len(missing), batch_size):
                 chunk = torch.tensor(missing[start : start + batch_size], device=device)
+                one = slice(query, query + 1)
                 if pixels_side == "i2t":  # query image, candidate texts
-                    img = image_feats[query].expand(len(chunk), -1, -1)
-                    logits = model.itm_logits(text_feats[chunk], text_mask[chunk], img, image_mask[: len(chunk)])
+                    scores = itm_match_scores(model, text_feats[chunk], text_mask[chunk], image_feats[one])
                 else:  # query text, candidate images
-                    txt = text_feats[query].expand(len(chunk), -1, -1)
-                    msk = text_mask[query].expand(len(chunk), -1)
-                    logits = model.itm_logits(txt, msk, image_feats[chunk], image_mask[: len(chunk)])
-                for c, s in zip(chunk.tolist(), logits[:, 1].float().tolist()):
+                    scores = itm_match_scores(model, text_feats[one], text_mask[one], image_feats[chunk])
+                for c, s in zip(chunk.tolist(), scores.float().tolist()):
                     cache[(pixels_side, query, c)] = s
             return np.array([cache[(pixels_side, query, int(c))] for c in candidates], dtype=np.float32)
 

@@ -195,7 +195,7 @@ def _place(rng: random.Random, ids, relation, position, image_size) -> list[Shap
         for i, (size, _colour, _kind) in enumerate(ids):
             r = _half_extent(size, image_size)
             lo, hi = r + margin, image_size - 1 - r - margin
-            if position is not None and i == len(ids) - 1 and i != 1:
+            if position is not None and i == len(ids) - 1:
                 lo_x, hi_x, lo_y, hi_y = _position_box(position, r, image_size)
             else:
                 lo_x, hi_x, lo_y, hi_y = lo, hi, lo, hi
