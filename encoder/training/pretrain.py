@@ -2,7 +2,8 @@
 
 One flat loop: ITC with momentum queues and distillation, ITM with in-batch hard negatives, and
 (in ``--mode pretrain``) MLM; ``--mode finetune`` trains ITC + ITM as ALBEF's retrieval
-fine-tuning does. AdamW, linear warm-up then cosine decay, gradient clipping, seeded; bf16
+fine-tuning does; ``--mode itm`` trains the fusion encoder and ITM head alone on a trained
+model's frozen encoders (the reranker stage; see main). AdamW, linear warm-up then cosine decay, gradient clipping, seeded; bf16
 autocast and ``torchrun`` DDP on GPUs. Every epoch it evaluates on the validation split with
 ALBEF's protocol (retrieval_eval.py): ITC alone and ITC + ITM rerank at each ``--eval-k``.
 
@@ -37,6 +38,11 @@ from negatives import CaptionSwapper
 from tokenizer import TextTokenizer, train_wordpiece
 
 
+# pretrain: ITC + ITM + MLM. finetune: ITC + ITM (ALBEF's retrieval fine-tuning). itm: the fusion
+# encoder and ITM head alone on frozen encoders (a departure, see main).
+MODES = ("pretrain", "finetune", "itm")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--train-ann", type=Path, required=True, help="Karpathy-format annotation JSON")
@@ -56,7 +62,13 @@ def parse_args(argv=None):
                    help="fusion self-attention (default: the preset's); causal: each word sees only earlier ones, ITM reads the last")
     p.add_argument("--fusion-layers", type=int,
                    help="fusion encoder depth (default: the preset's); with --init, deeper than the checkpoint's grows it (new layers on top)")
-    p.add_argument("--mode", default="pretrain", choices=["pretrain", "finetune"], help="finetune: ITC + ITM only")
+    p.add_argument("--fusion-image-positions", action=argparse.BooleanOptionalAction, default=None,
+                   help="add fixed 2D sincos codes to the image tokens inside the fusion encoder (default: the preset's, "
+                        "or with --init the checkpoint's)")
+    p.add_argument("--mode", default="pretrain", choices=MODES,
+                   help="finetune: ITC + ITM only; itm: ITM alone, encoders frozen (needs --init)")
+    p.add_argument("--reset-fusion", action="store_true",
+                   help="with --init: start the fusion encoder and ITM head afresh (the ITM stage's recipe)")
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (e.g. pretrain -> finetune)")
     p.add_argument("--resume", type=Path, help="continue this run's checkpoint (weights, optimizer, step)")
     p.add_argument("--epochs", type=int, default=10)
@@ -75,6 +87,9 @@ def parse_args(argv=None):
                    help="put images whose first captions share a bag of words into the same batch")
     p.add_argument("--swap-vocab", type=Path,
                    help="swap vocabulary JSON (scenes.py writes swap_vocab.json): add word-swapped caption ITM negatives")
+    p.add_argument("--in-batch-negatives", action=argparse.BooleanOptionalAction, default=True,
+                   help="ITM negatives drawn from the batch by ITC similarity; --no-in-batch-negatives (with --mode itm "
+                        "and --swap-vocab) leaves only the swapped captions, one lesson at a time")
     p.add_argument("--eval-k", type=int, nargs="+", default=[16, 32])
     p.add_argument("--eval-max-images", type=int, help="evaluate on the first N validation images only")
     p.add_argument("--seed", type=int, default=0)
@@ -347,6 +362,12 @@ def model_from_checkpoint(path: Path, map_location="cpu") -> tuple[ALBEF, dict]:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.reset_fusion and not args.init:
+        raise ValueError("--reset-fusion re-initialises the fusion encoder of an --init checkpoint; none was given")
+    if not args.in_batch_negatives and (args.mode != "itm" or not args.swap_vocab):
+        raise ValueError("--no-in-batch-negatives needs --mode itm and --swap-vocab: the swapped captions are then the only negatives")
+    if args.mode == "itm" and not (args.init or args.resume):
+        raise ValueError("--mode itm trains ITM on frozen encoders and needs --init (a trained checkpoint)")
     world, rank, local_rank = init_distributed()
     is_main = rank == 0
     if args.device == "auto":
@@ -393,10 +414,12 @@ def main(argv=None) -> dict:
         cfg = ModelConfig(**source["config"])
         if init is not None and args.fusion_layers is not None and args.fusion_layers != cfg.fusion_layers:
             cfg = replace(cfg, fusion_layers=args.fusion_layers)
+        if init is not None and args.fusion_image_positions is not None:
+            cfg = replace(cfg, fusion_image_positions=args.fusion_image_positions)
     else:
         # Options left unset keep the preset's value.
         optional = {key: getattr(args, key) for key in ("image_positions", "conv_stem", "fusion_attention", "alpha",
-                                                           "fusion_layers")}
+                                                           "fusion_layers", "fusion_image_positions")}
         overrides = {"bridge": args.bridge, **{k: v for k, v in optional.items() if v is not None}}
         cfg = preset(args.preset, **overrides)
     tokenizer = TextTokenizer(tokenizer_path, cfg.max_tokens)
@@ -405,7 +428,17 @@ def main(argv=None) -> dict:
     model = ALBEF(cfg).to(device)
     if init is not None:
         load_growing_fusion(model, init["model"], ModelConfig(**init["config"]).fusion_layers)
+        if args.reset_fusion:
+            model.reset_fusion()
         model.copy_to_momentum()
+    if args.mode == "itm":
+        # Departure from ALBEF, which trains ITM jointly with ITC: here the dual encoders (and so
+        # ITC retrieval and every stored vector) stay exactly as they are, and only the reranker
+        # learns. On two CPU cores this also runs several times faster than a joint step, which is
+        # what lets the fusion encoder get the thousands of steps it needs to learn relations
+        # (README: the ITM stage).
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad = name.startswith(("fusion.", "itm_head."))
     optimizer = build_optimizer(model, args)
     step, start_epoch = 0, 0
     if checkpoint is not None:
@@ -415,7 +448,7 @@ def main(argv=None) -> dict:
     train_module = model
     if world > 1:
         train_module = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[local_rank] if device.type == "cuda" else None, find_unused_parameters=args.mode == "finetune"
+            model, device_ids=[local_rank] if device.type == "cuda" else None, find_unused_parameters=args.mode != "pretrain"
         )
 
     swapper = CaptionSwapper.load(args.swap_vocab) if args.swap_vocab else None
@@ -462,7 +495,8 @@ def main(argv=None) -> dict:
             with counter or contextlib.nullcontext(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 losses = train_module(pixels, ids, mask, image_idx, alpha=alpha, mlm=args.mode == "pretrain",
                                       use_queue=step >= queue_warmup, hard_ratio=hard_ratio, gather=all_gather_no_grad,
-                                      swap_ids=swap_ids, swap_mask=swap_mask, swap_valid=swap_valid)
+                                      swap_ids=swap_ids, swap_mask=swap_mask, swap_valid=swap_valid,
+                                      itc=args.mode != "itm", in_batch_negatives=args.in_batch_negatives)
                 loss = sum(losses.values())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -495,7 +529,9 @@ def main(argv=None) -> dict:
                 print(retrieval_eval.format_table(results), file=sys.stderr, flush=True)
                 history.append(metrics)
             save_checkpoint(args.out / "checkpoint_last.pt", model, optimizer, step, epoch, args, tokenizer_path, metrics)
-            score = max(r["r_mean"] for r in metrics.values()) if metrics else epoch
+            # The ITM stage leaves ITC as it is, so only the rerank rows can tell its epochs apart.
+            ranked = {name: r for name, r in (metrics or {}).items() if args.mode != "itm" or name != "ITC"}
+            score = max(r["r_mean"] for r in ranked.values()) if ranked else epoch
             if score > best:
                 best = score
                 save_checkpoint(args.out / "checkpoint_best.pt", model, optimizer, step, epoch, args, tokenizer_path, metrics)

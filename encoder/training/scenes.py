@@ -22,6 +22,13 @@ Output is the Flickr30K/COCO Karpathy layout ALBEF reads: ``<out>/<split>.json``
 ``{"image": "images/<split>/000000.png", "caption": [5 strings]}`` with ``<out>`` as the image
 root. A sidecar ``<out>/<split>_scenes.json`` keeps the structured scene, its canonical
 description and its confuser group id for error analysis; training code can ignore it.
+``<out>/train_regions.json`` holds *region captions* only: one per shape and clear position band
+("a big red square on the left"), as Visual Genome's region descriptions sit beside COCO's
+captions in ALBEF's pretraining data; ``<out>/train_with_regions.json`` is ``train.json`` with
+them added to each image. They are for training the
+ITM reranker (``pretrain.py --mode itm``): to check "A left of B" the fusion encoder must first
+learn to find one named shape and say where it is (``tools/fusion_relation_toy.py``), and the
+scenes' own captions almost never ask that (single-shape images are under 3% of them).
 ``<out>/swap_vocab.json`` lists the words whose exchange or inversion breaks a caption's binding,
 for the ITM caption negatives of ``negatives.py`` (``pretrain.py --swap-vocab``).
 
@@ -295,6 +302,25 @@ def captions(scene: Scene, rng: random.Random) -> list[str]:
     raise RuntimeError(f"could not make {CAPTIONS_PER_IMAGE} distinct captions for {scene}")
 
 
+REGION_TEMPLATES = ("a {x} {where}", "the {x} is {where}", "{where}, a {x}")
+
+
+def region_captions(scene: Scene, image_size: int, rng: random.Random) -> list[str]:
+    """One caption per shape and position band its centre lies in (the outer thirds: left,
+    right, top, bottom), e.g. "the big red square is on the left". Each names its shape fully,
+    and a band's opposite is then false, so the swap negatives (``top`` -> ``bottom``) stay true
+    negatives. Shapes in the middle third on both axes get none."""
+    out = []
+    for shape in scene.shapes:
+        bands = (("left", shape.x < image_size / 3), ("right", shape.x > 2 * image_size / 3),
+                 ("top", shape.y < image_size / 3), ("bottom", shape.y > 2 * image_size / 3))
+        for band, holds in bands:
+            if holds:
+                where = rng.choice(POSITION_PHRASES[band])
+                out.append(rng.choice(REGION_TEMPLATES).format(x=_sized(rng, shape), where=where))
+    return out
+
+
 def _sized(rng: random.Random, shape: Shape) -> str:
     return shape.words(rng.choice(SIZE_WORDS[shape.size]))
 
@@ -450,6 +476,15 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
                             "shapes": [asdict(s) for s in scene.shapes]})
         _write_json(out_dir / f"{split}.json", entries)
         _write_json(out_dir / f"{split}_scenes.json", sidecar)
+        if split == "train":
+            # Its own stream, drawn after everything else: the other files stay as they were.
+            region_rng = random.Random(f"fuserank-scenes:{seed}:train-regions")
+            regions = [[c for c in region_captions(scene, image_size, region_rng) if c not in entry["caption"]]
+                       for entry, (scene, _) in zip(entries, scenes)]
+            _write_json(out_dir / "train_regions.json",
+                        [{**entry, "caption": extra} for entry, extra in zip(entries, regions) if extra])
+            _write_json(out_dir / "train_with_regions.json",
+                        [{**entry, "caption": entry["caption"] + extra} for entry, extra in zip(entries, regions)])
         grouped = sum(g is not None for _, g in scenes)
         grouped_total += grouped
         stats[split] = len(scenes)

@@ -110,7 +110,8 @@ def export_two_step_run(scenes_dir, tmp_path, flags, out):
 
 @pytest.mark.parametrize("flags,key,value", [(["--conv-stem"], "conv_stem", True),
                                              (["--image-positions", "sincos"], "image_positions", "sincos"),
-                                             (["--fusion-attention", "causal"], "fusion_attention", "causal")])
+                                             (["--fusion-attention", "causal"], "fusion_attention", "causal"),
+                                             (["--fusion-image-positions"], "fusion_image_positions", True)])
 def test_model_options_export_and_match_pytorch(scenes_dir, tmp_path, flags, key, value):
     out = tmp_path / f"bundle-{key}"
     m = export_two_step_run(scenes_dir, tmp_path, flags, out)

@@ -25,12 +25,13 @@ def batch(cfg: ModelConfig, b=4, length=7):
     return pixels, ids, mask, torch.arange(b)
 
 
-@pytest.mark.parametrize("bridge,conv_stem,positions,attention",
-                         [(False, False, "learned", "bidirectional"), (True, False, "learned", "bidirectional"),
-                          (False, True, "learned", "bidirectional"), (True, False, "sincos", "bidirectional"),
-                          (True, False, "learned", "causal")])
-def test_shapes_of_every_module(bridge, conv_stem, positions, attention):
-    model = tiny(bridge=bridge, conv_stem=conv_stem, image_positions=positions, fusion_attention=attention)
+@pytest.mark.parametrize("bridge,conv_stem,positions,attention,fusion_positions",
+                         [(False, False, "learned", "bidirectional", False), (True, False, "learned", "bidirectional", False),
+                          (False, True, "learned", "bidirectional", False), (True, False, "sincos", "bidirectional", False),
+                          (True, False, "learned", "causal", False), (True, False, "learned", "bidirectional", True)])
+def test_shapes_of_every_module(bridge, conv_stem, positions, attention, fusion_positions):
+    model = tiny(bridge=bridge, conv_stem=conv_stem, image_positions=positions, fusion_attention=attention,
+                 fusion_image_positions=fusion_positions)
     cfg = model.cfg
     pixels, ids, mask, _ = batch(cfg)
     n = cfg.fusion_layers if bridge else 1
@@ -156,6 +157,92 @@ def test_bidirectional_fusion_reads_cls():
     with torch.no_grad():
         fused, logits = fused_and_logits(model, ids, mask, pixels)
     torch.testing.assert_close(logits, model.itm_head(fused[:, 0]))
+
+
+def image_token_permutation_effect(model) -> float:
+    """How much shuffling the patch tokens (not [CLS]) the fusion encoder reads changes its output."""
+    cfg = model.cfg
+    pixels, ids, mask, _ = batch(cfg)
+    with torch.no_grad():
+        _, image_feats = model.encode_image(pixels)
+        _, text_feats = model.encode_text(ids, mask)
+        image_mask = torch.ones(len(ids), cfg.image_tokens, dtype=torch.long)
+        order = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.randperm(cfg.num_patches, generator=torch.Generator().manual_seed(0))])
+        fused = model.fuse(text_feats, mask, image_feats, image_mask)
+        shuffled = model.fuse(text_feats, mask, image_feats[:, order], image_mask)
+    return float((shuffled - fused).abs().amax())
+
+
+def test_fusion_without_image_positions_cannot_tell_where_a_token_is():
+    # Cross-attention is a weighted sum over keys: without positions in the tokens, shuffling
+    # them changes nothing, which is why relations need positions the ViT kept or these codes.
+    # At init attention is near uniform, so even with positions the effect is small (~1e-5);
+    # without them it is float rounding (~1e-7).
+    assert image_token_permutation_effect(tiny().eval()) < 1e-6
+    assert image_token_permutation_effect(tiny(fusion_image_positions=True).eval()) > 1e-6
+
+
+def test_fusion_image_positions_load_from_a_checkpoint_without_them():
+    plain = tiny()
+    with_codes = tiny(fusion_image_positions=True)
+    assert "fusion.image_position_codes" not in with_codes.state_dict()  # not persistent
+    with_codes.load_state_dict(plain.state_dict())  # strict: same keys
+    codes = with_codes.fusion.image_position_codes
+    assert codes.shape == (1, 1, with_codes.cfg.image_tokens, with_codes.cfg.text_width)
+    assert torch.equal(codes[0, 0, 0], torch.zeros(with_codes.cfg.text_width))  # [CLS] has no place
+
+
+def test_reset_fusion_reinitialises_only_the_fusion_encoder_and_itm_head():
+    model = tiny()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.fusion.parameters():
+            p.add_(1.0)  # as if trained
+    model.reset_fusion()
+    after = model.state_dict()
+    changed = {k.split(".")[0] for k in after if not torch.equal(after[k], before[k])}
+    assert changed <= {"fusion", "itm_head", "fusion_m"} and "fusion" in changed and "itm_head" in changed
+    for (name, p), (_, p_m) in zip(model.fusion.named_parameters(), model.fusion_m.named_parameters()):
+        assert torch.equal(p, p_m), name
+    norms = [m.weight for m in model.fusion.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert all(torch.equal(w, torch.ones_like(w)) for w in norms)  # the construction-time init
+
+
+def test_itm_with_swaps_only_scores_each_caption_against_its_own_swap():
+    model = tiny().eval()
+    pixels, ids, mask, image_idx = batch(model.cfg)
+    swap_ids = ids.flip(1).clone()  # any other caption will do
+    swap_valid = torch.tensor([True, False, True, True])
+    with torch.no_grad():
+        loss = model(pixels, ids, mask, image_idx, alpha=0.0, mlm=False, itc=False, in_batch_negatives=False,
+                     swap_ids=swap_ids, swap_mask=mask, swap_valid=swap_valid)["itm"]
+        _, image_feats = model.encode_image(pixels)
+        _, text_feats = model.encode_text(ids, mask)
+        _, swap_feats = model.encode_text(swap_ids[swap_valid], mask[swap_valid])
+        image_mask = torch.ones(4, model.cfg.image_tokens, dtype=torch.long)
+        logits = torch.cat([model.itm_logits(text_feats, mask, image_feats, image_mask),
+                            model.itm_logits(swap_feats, mask[swap_valid], image_feats[swap_valid], image_mask[:3])])
+    expected = F.cross_entropy(logits, torch.tensor([1, 1, 1, 1, 0, 0, 0]))
+    torch.testing.assert_close(loss, expected)
+    with pytest.raises(ValueError, match="in_batch_negatives=False needs itc=False and swapped captions"):
+        model(pixels, ids, mask, image_idx, alpha=0.0, mlm=False, itc=False, in_batch_negatives=False)
+
+
+def test_fusion_image_positions_need_a_text_width_divisible_by_four():
+    with pytest.raises(ValueError, match=r"fusion image positions need a text width divisible by 4, not \[30\]"):
+        ModelConfig(text_width=30, text_heads=3, fusion_image_positions=True)
+
+
+def test_itm_only_step_trains_the_fusion_encoder_and_head_alone():
+    model = tiny(fusion_image_positions=True)
+    pixels, ids, mask, image_idx = batch(model.cfg)
+    losses = model(pixels, ids, mask, image_idx, alpha=0.0, mlm=False, itc=False)
+    assert set(losses) == {"itm"}
+    losses["itm"].backward()
+    with_grad = {n.split(".")[0] for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert with_grad == {"fusion", "itm_head"}
+    with pytest.raises(ValueError, match="mlm needs itc"):
+        model(pixels, ids, mask, image_idx, alpha=0.0, mlm=True, itc=False)
 
 
 def test_unknown_fusion_attention_lists_the_valid_ones():

@@ -95,6 +95,41 @@ def test_finetune_from_a_pretrained_checkpoint_keeps_its_config_and_tokenizer(ti
     assert finetuned["config"] == torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)["config"]
 
 
+def test_itm_mode_trains_only_the_fusion_encoder_and_itm_head(tiny_run, scenes_dir, tmp_path):
+    out = tmp_path / "itm"
+    source = torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)
+    pretrain.main([
+        "--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(out),
+        "--init", str(tiny_run / "checkpoint_last.pt"), "--mode", "itm", "--fusion-image-positions", "--reset-fusion",
+        "--epochs", "1", "--batch-size", "8", "--warmup-steps", "1", "--log-every", "1", "--threads", "1",
+    ])
+    assert set(k for k in records(out, "train")[0] if k.startswith("loss_")) == {"loss_itm"}
+    trained = torch.load(out / "checkpoint_last.pt", weights_only=False)
+    assert trained["config"] == {**source["config"], "fusion_image_positions": True}
+    # (--init copies the online weights into the momentum twins, so those are left out here.)
+    changed = {name.split(".")[0] for name, value in trained["model"].items()
+               if value.is_floating_point() and not torch.equal(value, source["model"][name])}
+    assert {m for m in changed if not m.endswith("_m")} == {"fusion", "itm_head"}  # ITC and the encoders stay
+
+
+def test_reset_fusion_without_a_checkpoint_is_a_clear_error(scenes_dir, tmp_path):
+    with pytest.raises(ValueError, match="--reset-fusion re-initialises the fusion encoder of an --init checkpoint"):
+        pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir),
+                       "--out", str(tmp_path / "x"), "--reset-fusion"])
+
+
+def test_swaps_only_needs_the_itm_mode_and_a_swap_vocabulary(scenes_dir, tmp_path):
+    with pytest.raises(ValueError, match="--no-in-batch-negatives needs --mode itm and --swap-vocab"):
+        pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir),
+                       "--out", str(tmp_path / "x"), "--no-in-batch-negatives"])
+
+
+def test_itm_mode_without_a_checkpoint_is_a_clear_error(scenes_dir, tmp_path):
+    with pytest.raises(ValueError, match="--mode itm trains ITM on frozen encoders and needs --init"):
+        pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir),
+                       "--out", str(tmp_path / "x"), "--mode", "itm"])
+
+
 def test_same_words_groups_share_a_batch():
     annotations = [
         {"caption": ["a red circle left of a blue square"]},

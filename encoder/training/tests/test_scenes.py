@@ -144,3 +144,24 @@ def test_bad_arguments_name_the_value(tmp_path):
         scenes.generate(tmp_path, n_train=-3, n_val=0, n_test=0)
     with pytest.raises(ValueError, match="16"):
         scenes.generate(tmp_path, n_train=1, n_val=0, n_test=0, image_size=16)
+
+
+def test_region_captions_add_true_positions_and_leave_train_as_it_is(generated):
+    out, _ = generated
+    train, regions, sidecar = load(out, "train"), load(out, "train_with_regions"), load(out, "train", "_scenes")
+    assert len(regions) == len(train)
+    only = load(out, "train_regions")
+    assert only == [{**e, "caption": r["caption"][5:]} for e, r in zip(train, regions) if len(r["caption"]) > 5]
+    phrases = {p: band for band, ps in scenes.POSITION_PHRASES.items() for p in ps}
+    added = 0
+    for entry, extended, scene in zip(train, regions, sidecar):
+        assert extended["image"] == entry["image"] and extended["caption"][:5] == entry["caption"]
+        pixels = np.asarray(Image.open(out / scene["image"]).convert("RGB"))
+        for caption in extended["caption"][5:]:
+            band = next(b for p, b in phrases.items() if p in caption)
+            shape = next(s for s in scene["shapes"] if f"{s['colour']} {s['kind']}" in caption)
+            x, y = centroid(pixels, shape["colour"])  # from the pixels, not the sidecar
+            holds = {"left": x < SIZE / 3, "right": x > 2 * SIZE / 3, "top": y < SIZE / 3, "bottom": y > 2 * SIZE / 3}
+            assert holds[band], (caption, x, y)
+            added += 1
+    assert added >= len(train)  # most shapes lie in some outer band
