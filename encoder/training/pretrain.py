@@ -3,8 +3,8 @@
 One flat loop: ITC with momentum queues and distillation, ITM with in-batch hard negatives, and
 (in ``--mode pretrain``) MLM; ``--mode finetune`` trains ITC + ITM as ALBEF's retrieval
 fine-tuning does; ``--mode itm`` trains the fusion encoder and ITM head alone on a trained
-model's frozen encoders (the reranker stage; see main). AdamW, linear warm-up then cosine decay, gradient clipping, seeded; bf16
-autocast and ``torchrun`` DDP on GPUs. Every epoch it evaluates on the validation split with
+model's frozen encoders (the reranker stage; see main). AdamW, linear warm-up then cosine
+decay, gradient clipping, seeded; bf16 autocast and ``torchrun`` DDP on GPUs. Every epoch it evaluates on the validation split with
 ALBEF's protocol (retrieval_eval.py): ITC alone and ITC + ITM rerank at each ``--eval-k``.
 
     python pretrain.py --train-ann D/train.json --val-ann D/val.json --image-root D \\
@@ -434,9 +434,9 @@ def main(argv=None) -> dict:
     if args.mode == "itm":
         # Departure from ALBEF, which trains ITM jointly with ITC: here the dual encoders (and so
         # ITC retrieval and every stored vector) stay exactly as they are, and only the reranker
-        # learns. On two CPU cores this also runs several times faster than a joint step, which is
-        # what lets the fusion encoder get the thousands of steps it needs to learn relations
-        # (README: the ITM stage).
+        # learns. On two CPU cores a step is also about 2.5 times faster than a joint one, which
+        # makes the thousands of steps the toy needs for relations affordable (README: the ITM
+        # stage, which says what it has not achieved yet).
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith(("fusion.", "itm_head."))
     optimizer = build_optimizer(model, args)
