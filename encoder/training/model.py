@@ -339,8 +339,7 @@ class FusionEncoder(nn.Module):
     encoder trained on those same frozen features learnt "the red square is on the left" (99.8%
     after 500 steps) and then "A left of B" against "B left of A" (65.5% 500 steps later and
     rising; a scratch run with other random draws reached 99.4%); without them both stayed at
-    chance. Unlike
-    ``image_positions="sincos"`` it leaves the image encoder and the stored features alone, so it
+    chance. Unlike ``image_positions="sincos"`` it leaves the image encoder and the stored features alone, so it
     can be added to a trained dual encoder (``pretrain.py --mode itm``)."""
 
     def __init__(self, cfg: ModelConfig):
@@ -467,7 +466,7 @@ class ALBEF(nn.Module):
         return self.itm_head(self.fusion.readout(fused, text_mask))
 
     def reset_fusion(self):
-        """Fresh fusion encoder and ITM head (and their momentum copies), initialised as at
+        """Fresh fusion encoder and ITM head (and the fusion's momentum copy), initialised as at
         construction; the encoders are untouched. Why: a fusion encoder pretrained with
         position-free tokens has settled into matching a bag of attributes, and given position
         codes afterwards it still did not learn "on the left" in 250 steps, where a fresh one was
@@ -529,8 +528,9 @@ negatives. Returns a dict of scalar losses."""
             with torch.no_grad():
                 image_embed, image_feats = self.encode_image(pixels)
                 text_embed, text_feats = self.encode_text(ids, mask)
+                swap = self._encode_swaps(swap_ids, swap_mask, swap_valid)
             return {"itm": self.itm_loss(image_embed, image_feats, text_embed, text_feats, mask, image_idx,
-                                         hard_ratio, swap_ids, swap_mask, swap_valid, in_batch_negatives)}
+                                         hard_ratio, swap, in_batch_negatives)}
         gather = gather or (lambda t: t)
         with torch.no_grad():
             self.temp.clamp_(0.001, 0.5)
@@ -567,19 +567,26 @@ negatives. Returns a dict of scalar losses."""
         self.enqueue(gather(image_embed_m), gather(text_embed_m), gather(idx))
 
         loss_itm = self.itm_loss(image_embed, image_feats, text_embed, text_feats, mask, image_idx, hard_ratio,
-                                 swap_ids, swap_mask, swap_valid)
+                                 self._encode_swaps(swap_ids, swap_mask, swap_valid))
         losses = {"itc": loss_itc, "itm": loss_itm}
         if mlm:
             image_mask = torch.ones(pixels.shape[0], self.cfg.image_tokens, dtype=mask.dtype, device=mask.device)
             losses["mlm"] = self.mlm_loss(ids, mask, image_feats, image_mask, image_feats_m, alpha)
         return losses
 
+    def _encode_swaps(self, swap_ids, swap_mask, swap_valid):
+        """(token features, mask, valid) of the valid swapped captions, or None if there are none."""
+        if swap_ids is None or not bool(swap_valid.any()):
+            return None
+        _, swap_feats = self.encode_text(swap_ids[swap_valid], swap_mask[swap_valid])
+        return swap_feats, swap_mask[swap_valid], swap_valid
+
     def itm_loss(self, image_embed, image_feats, text_embed, text_feats, mask, image_idx, hard_ratio: float = 1.0,
-                 swap_ids=None, swap_mask=None, swap_valid=None, in_batch_negatives: bool = True):
+                 swap=None, in_batch_negatives: bool = True):
         """ITM (ALBEF §3.2): the positive pairs plus one hard negative text per image and one hard
         negative image per text, sampled in-batch by ITC similarity (unless not
-        ``in_batch_negatives``), plus the word-swapped captions against their own images where
-        ``swap_valid``."""
+        ``in_batch_negatives``), plus the word-swapped captions (``swap``, from _encode_swaps)
+        against their own images."""
         b = image_feats.shape[0]
         image_mask = torch.ones(b, self.cfg.image_tokens, dtype=mask.dtype, device=mask.device)
         itm_text, itm_text_mask, itm_image, itm_image_mask, n_negatives = text_feats, mask, image_feats, image_mask, 0
@@ -592,10 +599,10 @@ negatives. Returns a dict of scalar losses."""
             itm_image = torch.cat([image_feats, image_feats[neg_image], image_feats], dim=0)
             itm_image_mask = image_mask.repeat(3, 1)
             n_negatives = 2 * b
-        if swap_ids is not None and bool(swap_valid.any()):
-            _, swap_feats = self.encode_text(swap_ids[swap_valid], swap_mask[swap_valid])
+        if swap is not None:
+            swap_feats, swap_text_mask, swap_valid = swap
             itm_text = torch.cat([itm_text, swap_feats], dim=0)
-            itm_text_mask = torch.cat([itm_text_mask, swap_mask[swap_valid]], dim=0)
+            itm_text_mask = torch.cat([itm_text_mask, swap_text_mask], dim=0)
             itm_image = torch.cat([itm_image, image_feats[swap_valid]], dim=0)
             itm_image_mask = torch.cat([itm_image_mask, image_mask[swap_valid]], dim=0)
             n_negatives += int(swap_valid.sum())

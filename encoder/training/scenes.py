@@ -303,6 +303,15 @@ def captions(scene: Scene, rng: random.Random) -> list[str]:
 
 
 REGION_TEMPLATES = ("a {x} {where}", "the {x} is {where}", "{where}, a {x}")
+BAND_INVERSE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+
+
+def position_bands(x: float, y: float, image_size: int) -> list[str]:
+    """The outer thirds a centre lies in ("left", "right", "top", "bottom"), at most one per
+    axis; a band's opposite (BAND_INVERSE) is then false."""
+    bands = (("left", x < image_size / 3), ("right", x > 2 * image_size / 3),
+             ("top", y < image_size / 3), ("bottom", y > 2 * image_size / 3))
+    return [band for band, holds in bands if holds]
 
 
 def region_captions(scene: Scene, image_size: int, rng: random.Random) -> list[str]:
@@ -312,12 +321,9 @@ def region_captions(scene: Scene, image_size: int, rng: random.Random) -> list[s
     negatives. Shapes in the middle third on both axes get none."""
     out = []
     for shape in scene.shapes:
-        bands = (("left", shape.x < image_size / 3), ("right", shape.x > 2 * image_size / 3),
-                 ("top", shape.y < image_size / 3), ("bottom", shape.y > 2 * image_size / 3))
-        for band, holds in bands:
-            if holds:
-                where = rng.choice(POSITION_PHRASES[band])
-                out.append(rng.choice(REGION_TEMPLATES).format(x=_sized(rng, shape), where=where))
+        for band in position_bands(shape.x, shape.y, image_size):
+            where = rng.choice(POSITION_PHRASES[band])
+            out.append(rng.choice(REGION_TEMPLATES).format(x=_sized(rng, shape), where=where))
     return out
 
 

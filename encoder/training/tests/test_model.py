@@ -236,7 +236,9 @@ def test_fusion_image_positions_need_a_text_width_divisible_by_four():
 def test_itm_only_step_trains_the_fusion_encoder_and_head_alone():
     model = tiny(fusion_image_positions=True)
     pixels, ids, mask, image_idx = batch(model.cfg)
-    losses = model(pixels, ids, mask, image_idx, alpha=0.0, mlm=False, itc=False)
+    # With swapped captions too: they must not train the text encoder either.
+    losses = model(pixels, ids, mask, image_idx, alpha=0.0, mlm=False, itc=False,
+                   swap_ids=ids.flip(1).clone(), swap_mask=mask, swap_valid=torch.ones(4, dtype=torch.bool))
     assert set(losses) == {"itm"}
     losses["itm"].backward()
     with_grad = {n.split(".")[0] for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}

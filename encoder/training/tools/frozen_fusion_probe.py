@@ -45,9 +45,6 @@ import scenes  # noqa: E402
 from model import ALBEF  # noqa: E402
 from tokenizer import TextTokenizer  # noqa: E402
 
-BAND_INVERSE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -73,11 +70,9 @@ def pair_tasks(scene_list: list[dict], image_size: int, rng: random.Random):
     pos, rel = [], []
     for i, scene in enumerate(scene_list):
         for s in scene["shapes"]:
-            bands = {"left": s["x"] < image_size / 3, "right": s["x"] > 2 * image_size / 3,
-                     "top": s["y"] < image_size / 3, "bottom": s["y"] > 2 * image_size / 3}
-            for band in (b for b, holds in bands.items() if holds):
+            for band in scenes.position_bands(s["x"], s["y"], image_size):
                 phrase = scenes.POSITION_PHRASES
-                pos.append((i, f"{words(s)} {phrase[band][0]}", f"{words(s)} {phrase[BAND_INVERSE[band]][0]}"))
+                pos.append((i, f"{words(s)} {phrase[band][0]}", f"{words(s)} {phrase[scenes.BAND_INVERSE[band]][0]}"))
         if scene["relation"]:
             a, b, relation = scene["shapes"][0], scene["shapes"][1], scene["relation"]
             for view in range(2):  # both points of view: "A left of B" and "B right of A"
