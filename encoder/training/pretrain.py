@@ -90,6 +90,11 @@ def parse_args(argv=None):
     p.add_argument("--in-batch-negatives", action=argparse.BooleanOptionalAction, default=True,
                    help="ITM negatives drawn from the batch by ITC similarity; --no-in-batch-negatives (with --mode itm "
                         "and --swap-vocab) leaves only the swapped captions, one lesson at a time")
+    p.add_argument("--lesson-ann", type=Path,
+                   help="with --mode itm and --swap-vocab: a second annotation JSON (scenes.py's train_regions.json) "
+                        "whose captions are scored against their own images and their swapped captions only, "
+                        "in a batch of --lesson-batch-size added to every step")
+    p.add_argument("--lesson-batch-size", type=int, default=32, help="captions of --lesson-ann per step")
     p.add_argument("--eval-k", type=int, nargs="+", default=[16, 32])
     p.add_argument("--eval-max-images", type=int, help="evaluate on the first N validation images only")
     p.add_argument("--seed", type=int, default=0)
@@ -196,15 +201,29 @@ def collate(tokenizer: TextTokenizer, swapper: CaptionSwapper | None = None, see
 
     def fn(batch):
         images, captions, image_idx = zip(*batch)
-        ids, mask = tokenizer.encode_batch(list(captions))
         swap = None
-        if swapper is not None:
+        if swapper is None:
+            ids, mask = tokenizer.encode_batch(list(captions))
+        else:
             swapped = [swapper.swap(c, rng) for c in captions]
-            swap_ids, swap_mask = tokenizer.encode_batch([s or c for s, c in zip(swapped, captions)])
-            swap = (swap_ids, swap_mask, torch.tensor([s is not None for s in swapped]))
+            # One call pads captions and swaps to one length: ITM concatenates their token features,
+            # and a swap can change the number of word pieces ("red" -> "yellow").
+            all_ids, all_mask = tokenizer.encode_batch(list(captions) + [s or c for s, c in zip(swapped, captions)])
+            n = len(captions)
+            ids, mask = all_ids[:n], all_mask[:n]
+            swap = (all_ids[n:], all_mask[n:], torch.tensor([s is not None for s in swapped]))
         return torch.stack(images), ids, mask, torch.tensor(image_idx, dtype=torch.long), swap
 
     return fn
+
+
+def endless_batches(loader, sampler: OneCaptionPerImageSampler):
+    """The loader's batches for ever, a new epoch (new order, new captions) each time round."""
+    epoch = 0
+    while True:
+        sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
 
 
 # ---- schedule ------------------------------------------------------------------------------
@@ -366,6 +385,8 @@ def main(argv=None) -> dict:
         raise ValueError("--reset-fusion re-initialises the fusion encoder of an --init checkpoint; none was given")
     if not args.in_batch_negatives and (args.mode != "itm" or not args.swap_vocab):
         raise ValueError("--no-in-batch-negatives needs --mode itm and --swap-vocab: the swapped captions are then the only negatives")
+    if args.lesson_ann and (args.mode != "itm" or not args.swap_vocab):
+        raise ValueError("--lesson-ann needs --mode itm and --swap-vocab: its only negatives are the swapped captions")
     if args.mode == "itm" and not (args.init or args.resume):
         raise ValueError("--mode itm trains ITM on frozen encoders and needs --init (a trained checkpoint)")
     world, rank, local_rank = init_distributed()
@@ -462,6 +483,22 @@ def main(argv=None) -> dict:
         train_set, batch_size=args.batch_size, sampler=sampler, collate_fn=collate(tokenizer, swapper, args.seed + rank),
         num_workers=args.workers, drop_last=True, persistent_workers=args.workers > 0,
     )
+    lessons = None
+    if args.lesson_ann:
+        if world > 1:
+            raise ValueError("--lesson-ann runs a second forward pass per step, which DistributedDataParallel does not "
+                             "support: run the ITM stage as one process")
+        lesson_set = data.RetrievalTrainDataset(args.lesson_ann, args.image_root, transform)
+        lesson_sampler = OneCaptionPerImageSampler(pairs_by_image(lesson_set.pairs), args.seed + 1, world, rank,
+                                                   args.lesson_batch_size)
+        lesson_loader = torch.utils.data.DataLoader(
+            lesson_set, batch_size=args.lesson_batch_size, sampler=lesson_sampler, drop_last=True,
+            collate_fn=collate(tokenizer, swapper, args.seed + rank + 1),
+        )
+        if len(lesson_loader) == 0:
+            raise ValueError(f"--lesson-batch-size [{args.lesson_batch_size}] exceeds the [{len(lesson_set.annotations)}] "
+                             f"images of {args.lesson_ann}")
+        lessons = endless_batches(lesson_loader, lesson_sampler)
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
         raise ValueError(f"batch size [{args.batch_size}] x world [{world}] exceeds the [{len(train_annotations)}] training images")
@@ -497,6 +534,13 @@ def main(argv=None) -> dict:
                                       use_queue=step >= queue_warmup, hard_ratio=hard_ratio, gather=all_gather_no_grad,
                                       swap_ids=swap_ids, swap_mask=swap_mask, swap_valid=swap_valid,
                                       itc=args.mode != "itm", in_batch_negatives=args.in_batch_negatives)
+                if lessons is not None:
+                    lesson_pixels, lesson_ids, lesson_mask, lesson_idx, lesson_swap = next(lessons)
+                    lesson_swap_ids, lesson_swap_mask, lesson_swap_valid = (t.to(device) for t in lesson_swap)
+                    losses["itm_lesson"] = train_module(
+                        lesson_pixels.to(device), lesson_ids.to(device), lesson_mask.to(device), lesson_idx.to(device),
+                        alpha=0.0, mlm=False, swap_ids=lesson_swap_ids, swap_mask=lesson_swap_mask,
+                        swap_valid=lesson_swap_valid, itc=False, in_batch_negatives=False)["itm"]
                 loss = sum(losses.values())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

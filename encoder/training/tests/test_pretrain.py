@@ -112,6 +112,55 @@ def test_itm_mode_trains_only_the_fusion_encoder_and_itm_head(tiny_run, scenes_d
     assert {m for m in changed if not m.endswith("_m")} == {"fusion", "itm_head"}  # ITC and the encoders stay
 
 
+def test_a_lesson_adds_its_own_loss_and_still_trains_only_the_reranker(tiny_run, scenes_dir, tmp_path):
+    out = tmp_path / "lesson"
+    source = torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)
+    pretrain.main([
+        "--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(out),
+        "--init", str(tiny_run / "checkpoint_last.pt"), "--mode", "itm", "--swap-vocab", str(scenes_dir / "swap_vocab.json"),
+        "--lesson-ann", str(scenes_dir / "train_regions.json"), "--lesson-batch-size", "4",
+        "--epochs", "2", "--batch-size", "8", "--warmup-steps", "1", "--log-every", "1", "--threads", "1",
+    ])
+    train = records(out, "train")
+    assert len(train) == 12  # the lesson adds to each step of the main data, it does not add steps
+    assert {k for k in train[0] if k.startswith("loss_")} == {"loss_itm", "loss_itm_lesson"}
+    assert all(math.isfinite(r["loss_itm_lesson"]) for r in train)
+    trained = torch.load(out / "checkpoint_last.pt", weights_only=False)
+    changed = {name.split(".")[0] for name, value in trained["model"].items()
+               if value.is_floating_point() and not torch.equal(value, source["model"][name])}
+    assert {m for m in changed if not m.endswith("_m")} == {"fusion", "itm_head"}
+
+
+def test_a_lesson_needs_the_itm_mode_and_a_swap_vocabulary(scenes_dir, tmp_path):
+    with pytest.raises(ValueError, match="--lesson-ann needs --mode itm and --swap-vocab"):
+        pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir),
+                       "--out", str(tmp_path / "x"), "--lesson-ann", str(scenes_dir / "train_regions.json")])
+
+
+def test_a_lesson_batch_larger_than_the_lesson_is_a_clear_error(tiny_run, scenes_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"--lesson-batch-size \[4096\] exceeds the \[\d+\] images"):
+        pretrain.main([
+            "--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(tmp_path / "x"),
+            "--init", str(tiny_run / "checkpoint_last.pt"), "--mode", "itm",
+            "--swap-vocab", str(scenes_dir / "swap_vocab.json"), "--lesson-ann", str(scenes_dir / "train_regions.json"),
+            "--lesson-batch-size", "4096", "--batch-size", "8", "--threads", "1",
+        ])
+
+
+def test_collate_pads_captions_and_their_swaps_to_one_length(tiny_run):
+    from negatives import CaptionSwapper
+    from tokenizer import TextTokenizer
+
+    tokenizer = TextTokenizer(tiny_run / "tokenizer.json", max_tokens=16)
+    # A swap two words longer than its caption: ITM concatenates both sets of token features.
+    swapper = CaptionSwapper(exchange=[], inverse={"left": "left of a"})
+    batch = [(torch.zeros(3, 4, 4), "a red circle left of a square", 0), (torch.zeros(3, 4, 4), "a blue square", 1)]
+    _, ids, mask, _, (swap_ids, swap_mask, swap_valid) = pretrain.collate(tokenizer, swapper)(batch)
+    assert ids.shape == swap_ids.shape and mask.shape == swap_mask.shape
+    assert swap_valid.tolist() == [True, False]
+    assert swap_mask[0].sum() == mask[0].sum() + 2 and torch.equal(swap_ids[1], ids[1])
+
+
 def test_reset_fusion_without_a_checkpoint_is_a_clear_error(scenes_dir, tmp_path):
     with pytest.raises(ValueError, match="--reset-fusion re-initialises the fusion encoder of an --init checkpoint"):
         pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir),
