@@ -217,6 +217,14 @@ def collate(tokenizer: TextTokenizer, swapper: CaptionSwapper | None = None, see
     return fn
 
 
+def batch_to(batch, device) -> tuple:
+    """A collate batch on ``device``, flat: (pixels, ids, mask, image_idx, swap_ids, swap_mask,
+    swap_valid), the last three None without swaps."""
+    pixels, ids, mask, image_idx, swap = batch
+    swap = tuple(t.to(device) for t in swap) if swap else (None, None, None)
+    return (pixels.to(device), ids.to(device), mask.to(device), image_idx.to(device), *swap)
+
+
 def endless_batches(loader, sampler: OneCaptionPerImageSampler):
     """The loader's batches for ever, a new epoch (new order, new captions) each time round."""
     epoch = 0
@@ -489,11 +497,10 @@ def main(argv=None) -> dict:
             raise ValueError("--lesson-ann runs a second forward pass per step, which DistributedDataParallel does not "
                              "support: run the ITM stage as one process")
         lesson_set = data.RetrievalTrainDataset(args.lesson_ann, args.image_root, transform)
-        lesson_sampler = OneCaptionPerImageSampler(pairs_by_image(lesson_set.pairs), args.seed + 1, world, rank,
-                                                   args.lesson_batch_size)
+        lesson_sampler = OneCaptionPerImageSampler(pairs_by_image(lesson_set.pairs), args.seed + 1)
         lesson_loader = torch.utils.data.DataLoader(
             lesson_set, batch_size=args.lesson_batch_size, sampler=lesson_sampler, drop_last=True,
-            collate_fn=collate(tokenizer, swapper, args.seed + rank + 1),
+            collate_fn=collate(tokenizer, swapper, args.seed + 1),
         )
         if len(lesson_loader) == 0:
             raise ValueError(f"--lesson-batch-size [{args.lesson_batch_size}] exceeds the [{len(lesson_set.annotations)}] "
@@ -515,11 +522,10 @@ def main(argv=None) -> dict:
     for epoch in range(start_epoch, args.epochs):
         sampler.set_epoch(epoch)
         seen, tick = 0, time.perf_counter()
-        for pixels, ids, mask, image_idx, swap in loader:
+        for batch in loader:
             if step >= total_steps:
                 break
-            pixels, ids, mask, image_idx = pixels.to(device), ids.to(device), mask.to(device), image_idx.to(device)
-            swap_ids, swap_mask, swap_valid = (t.to(device) for t in swap) if swap else (None, None, None)
+            pixels, ids, mask, image_idx, swap_ids, swap_mask, swap_valid = batch_to(batch, device)
             lr = learning_rate(step, total_steps, args)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -535,11 +541,9 @@ def main(argv=None) -> dict:
                                       swap_ids=swap_ids, swap_mask=swap_mask, swap_valid=swap_valid,
                                       itc=args.mode != "itm", in_batch_negatives=args.in_batch_negatives)
                 if lessons is not None:
-                    lesson_pixels, lesson_ids, lesson_mask, lesson_idx, lesson_swap = next(lessons)
-                    lesson_swap_ids, lesson_swap_mask, lesson_swap_valid = (t.to(device) for t in lesson_swap)
+                    *lesson, lesson_swap_ids, lesson_swap_mask, lesson_swap_valid = batch_to(next(lessons), device)
                     losses["itm_lesson"] = train_module(
-                        lesson_pixels.to(device), lesson_ids.to(device), lesson_mask.to(device), lesson_idx.to(device),
-                        alpha=0.0, mlm=False, swap_ids=lesson_swap_ids, swap_mask=lesson_swap_mask,
+                        *lesson, alpha=0.0, mlm=False, swap_ids=lesson_swap_ids, swap_mask=lesson_swap_mask,
                         swap_valid=lesson_swap_valid, itc=False, in_batch_negatives=False)["itm"]
                 loss = sum(losses.values())
                 optimizer.zero_grad(set_to_none=True)

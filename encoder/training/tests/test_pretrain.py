@@ -14,6 +14,12 @@ def records(run, event):
     return [r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if r["event"] == event]
 
 
+def changed_modules(trained: dict, source: dict) -> set[str]:
+    """Top-level modules of which some floating-point weight differs between two checkpoints."""
+    return {name.split(".")[0] for name, value in trained["model"].items()
+            if value.is_floating_point() and not torch.equal(value, source["model"][name])}
+
+
 def test_logs_every_loss_and_throughput(tiny_run):
     train = records(tiny_run, "train")
     assert train, "no train records"
@@ -107,8 +113,7 @@ def test_itm_mode_trains_only_the_fusion_encoder_and_itm_head(tiny_run, scenes_d
     trained = torch.load(out / "checkpoint_last.pt", weights_only=False)
     assert trained["config"] == {**source["config"], "fusion_image_positions": True}
     # (--init copies the online weights into the momentum twins, so those are left out here.)
-    changed = {name.split(".")[0] for name, value in trained["model"].items()
-               if value.is_floating_point() and not torch.equal(value, source["model"][name])}
+    changed = changed_modules(trained, source)
     assert {m for m in changed if not m.endswith("_m")} == {"fusion", "itm_head"}  # ITC and the encoders stay
 
 
@@ -126,8 +131,7 @@ def test_a_lesson_adds_its_own_loss_and_still_trains_only_the_reranker(tiny_run,
     assert {k for k in train[0] if k.startswith("loss_")} == {"loss_itm", "loss_itm_lesson"}
     assert all(math.isfinite(r["loss_itm_lesson"]) for r in train)
     trained = torch.load(out / "checkpoint_last.pt", weights_only=False)
-    changed = {name.split(".")[0] for name, value in trained["model"].items()
-               if value.is_floating_point() and not torch.equal(value, source["model"][name])}
+    changed = changed_modules(trained, source)
     assert {m for m in changed if not m.endswith("_m")} == {"fusion", "itm_head"}
 
 
