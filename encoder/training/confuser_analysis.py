@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import torch
 
 import data
-from pretrain import embed_eval_set, itm_match_scores, model_from_checkpoint
-from tokenizer import TextTokenizer
+from pretrain import embed_eval_set, itm_match_scores, model_from_checkpoint, tokenizer_from_checkpoint
 
 OUTCOMES = ("correct", "relation mate", "binding mate", "other")
 
@@ -90,14 +88,11 @@ def analyse(checkpoint: Path, ann: Path, image_root: Path, k: int = 16, scenes_p
     scenes = json.loads(scenes_path.read_text(encoding="utf-8"))
     model, ck = model_from_checkpoint(checkpoint)
     model.eval()
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer_path = Path(tmp) / "tokenizer.json"
-        tokenizer_path.write_text(ck["tokenizer_json"], encoding="utf-8")
-        tokenizer = TextTokenizer(tokenizer_path, model.cfg.max_tokens)
-        dataset = data.RetrievalEvalDataset(ann, image_root, data.ImageTransform(model.cfg.image_size))
-        if len(scenes) != len(dataset):
-            raise ValueError(f"{scenes_path} describes {len(scenes)} images but {ann} has {len(dataset)}")
-        image_embed, image_feats, text_embed, text_feats, text_mask, _, txt2img = embed_eval_set(model, dataset, tokenizer, "cpu")
+    tokenizer = tokenizer_from_checkpoint(ck, model.cfg.max_tokens)
+    dataset = data.RetrievalEvalDataset(ann, image_root, data.ImageTransform(model.cfg.image_size))
+    if len(scenes) != len(dataset):
+        raise ValueError(f"{scenes_path} describes {len(scenes)} images but {ann} has {len(dataset)}")
+    image_embed, image_feats, text_embed, text_feats, text_mask, _, txt2img = embed_eval_set(model, dataset, tokenizer, "cpu")
     itc = text_embed @ image_embed.T
     groups = confuser_groups(scenes)
     k = min(k, itc.shape[1])

@@ -22,6 +22,7 @@ import os
 import random
 import re
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -301,10 +302,18 @@ def itm_match_scores(model: ALBEF, text_feats, text_mask, image_feats) -> torch.
     return model.itm_logits(text_feats, text_mask, image_feats, image_mask)[:, 1]
 
 
-def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, max_images=None, batch_size=128):
+def blend_row(k: int, itc_weight: float) -> str:
+    """evaluate's name for the row that ranks ITC's top-k by ITM logit + itc_weight x ITC cosine."""
+    return f"ITC+ITM k={k} +{itc_weight:g}·ITC"
+
+
+def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, max_images=None, batch_size=128,
+             itc_weights=()):
     """ALBEF's retrieval evaluation: the ITC similarity matrix, then ITM scores for the top-k
     candidates of every query (the rest stay at -100). ITM scores are computed once for the
-    largest k and reused for the smaller ones (their top-k is a prefix)."""
+    largest k and reused for the smaller ones (their top-k is a prefix), and for the rows
+    ``ITC+ITM k=K +W·ITC`` of each of ``itc_weights``: ITM logit + W x ITC cosine (W = 1 is BLIP's
+    score; see retrieval_eval.rerank_scores)."""
     model.eval()
     image_embed, image_feats, text_embed, text_feats, text_mask, img2txt, txt2img = embed_eval_set(
         model, dataset, tokenizer, device, batch_size, max_images
@@ -333,6 +342,10 @@ def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, 
         i2t = retrieval_eval.rerank_scores(sim_i2t, k, itm_scores("i2t"))
         t2i = retrieval_eval.rerank_scores(sim_i2t.T, k, itm_scores("t2i"))
         results[f"ITC+ITM k={k}"] = retrieval_eval.itm_eval(i2t, t2i, img2txt, txt2img)
+        for w in itc_weights:
+            i2t = retrieval_eval.rerank_scores(sim_i2t, k, itm_scores("i2t"), "itm+itc", w)
+            t2i = retrieval_eval.rerank_scores(sim_i2t.T, k, itm_scores("t2i"), "itm+itc", w)
+            results[blend_row(k, w)] = retrieval_eval.itm_eval(i2t, t2i, img2txt, txt2img)
     model.train()
     return dict(sorted(results.items(), key=lambda kv: (kv[0] != "ITC", len(kv[0]), kv[0])))
 
@@ -376,6 +389,15 @@ def load_growing_fusion(model: ALBEF, state: dict, source_fusion_layers: int) ->
     if unexpected_missing or result.unexpected_keys:
         raise ValueError(f"the checkpoint does not fit the model: missing {unexpected_missing[:5]}, "
                          f"unexpected {result.unexpected_keys[:5]}")
+
+
+def tokenizer_from_checkpoint(checkpoint: dict, max_tokens: int) -> TextTokenizer:
+    """The tokenizer a checkpoint carries (the library loads only from a file, so through a
+    temporary one)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tokenizer.json"
+        path.write_text(checkpoint["tokenizer_json"], encoding="utf-8")
+        return TextTokenizer(path, max_tokens)
 
 
 def model_from_checkpoint(path: Path, map_location="cpu") -> tuple[ALBEF, dict]:

@@ -93,12 +93,15 @@ def rerank_scores(
     k: int,
     score_fn: Callable[[int, np.ndarray], np.ndarray],
     mode: str = "itm",
+    itc_weight: float = 1.0,
 ) -> np.ndarray:
     """The reranked ``[Q, C]`` score matrix, as ALBEF builds it for evaluation.
 
     Every cell starts at -100. For each query ``q`` the top-``k`` candidates by ``sim[q]`` get
     ``score_fn(q, topk_idx)`` (mode ``"itm"``, ALBEF) or ``score_fn(q, topk_idx) +
-    sim[q, topk_idx]`` (mode ``"itm+itc"``, BLIP's). The top-k is
+    itc_weight * sim[q, topk_idx]`` (mode ``"itm+itc"``: BLIP's with the default weight 1; the
+    plugin's ``score_mode: blend`` with ``query_weight`` = 2 x ``itc_weight`` and
+    ``rescore_query_weight`` = 1 ranks the same, its first-stage score being ``(1 + cos) / 2``). The top-k is
     ``np.argsort(-sim[q], kind="stable")[:k]``: highest first, and equal similarities keep the
     lower candidate index first, so ties are deterministic (ALBEF's ``torch.topk`` leaves them
     unspecified). ``k`` larger than ``C`` is clamped to ``C``; ``score_fn`` receives the
@@ -120,7 +123,7 @@ def rerank_scores(
         if fused.shape != (k,):
             raise ValueError(f"score_fn must return [{k}] scores for query [{q}], got [{fused.shape[0]}]")
         if mode == "itm+itc":
-            fused = fused + sim[q, topk_idx]
+            fused = fused + itc_weight * sim[q, topk_idx]
         scores[q, topk_idx] = fused
     return scores
 

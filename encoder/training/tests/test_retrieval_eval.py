@@ -89,6 +89,8 @@ def test_rerank_itm_plus_itc_adds_similarity():
     scores = rerank_scores(sim, 2, lambda q, idx: np.array([1.0, 2.0]), mode="itm+itc")
     # top-2 is [1, 0]: scores 1.0 + 0.5 and 2.0 + 0.25
     np.testing.assert_array_equal(scores, [[2.25, 1.5, -100.0]])
+    weighted = rerank_scores(sim, 2, lambda q, idx: np.array([1.0, 2.0]), mode="itm+itc", itc_weight=4.0)
+    np.testing.assert_array_equal(weighted, [[3.0, 3.0, -100.0]])  # 1 + 4 x 0.5 and 2 + 4 x 0.25
 
 
 def test_rerank_clamps_k_to_candidates():

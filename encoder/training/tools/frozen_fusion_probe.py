@@ -30,7 +30,6 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -43,7 +42,6 @@ import data  # noqa: E402
 import pretrain  # noqa: E402
 import scenes  # noqa: E402
 from model import ALBEF  # noqa: E402
-from tokenizer import TextTokenizer  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -119,10 +117,7 @@ def main(argv=None) -> dict:
     if args.reset_fusion:
         model.reset_fusion()
     model.eval()
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer_path = Path(tmp) / "tokenizer.json"
-        tokenizer_path.write_text(checkpoint["tokenizer_json"], encoding="utf-8")
-        tokenizer = TextTokenizer(tokenizer_path, model.cfg.max_tokens)
+    tokenizer = pretrain.tokenizer_from_checkpoint(checkpoint, model.cfg.max_tokens)
     size, grid = model.cfg.image_size, model.cfg.image_size // model.cfg.patch_size
 
     split_data = {}
