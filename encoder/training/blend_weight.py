@@ -9,9 +9,9 @@ on the validation split (ITM scores once per pair, reused), picks the W with the
 each k, and evaluates the test split with ITM alone, BLIP's W = 1 and the chosen W. Test never
 takes part in the choice.
 
-The plugin serves the chosen W as ``"score_mode": "blend", "query_weight": 2W,
-"rescore_query_weight": 1``: Elasticsearch scores a ``dot_product`` kNN hit ``(1 + cos) / 2``, so
-that blend ranks exactly as ``ITM + W x cos`` does.
+The plugin serves the chosen W as ``"score_mode": "itm_plus_itc", "itc_weight": W``: its ITC part is
+the dot product of the query embedding with the document's stored float vector, so it ranks
+exactly as here, whatever quantization the kNN index uses.
 
     python blend_weight.py --checkpoint RUN/checkpoint_best.pt --val-ann DATA/val.json \\
         --test-ann DATA/test.json --image-root DATA [--k 16 32] [--out report.json]
@@ -30,7 +30,9 @@ import data
 import retrieval_eval
 from pretrain import blend_row, evaluate, model_from_checkpoint, tokenizer_from_checkpoint
 
-DEFAULT_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+# The ITC cosines of a trained model are close together (its temperature, ~0.01 on the scenes,
+# spreads them by 1/temp for the ITC loss), so useful weights reach the hundreds.
+DEFAULT_WEIGHTS = (0.0, 1.0, 4.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
 
 
 def choose_weight(rows: dict[str, dict], k: int, weights) -> float:
@@ -52,7 +54,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     bad = [w for w in args.weights if w < 0]
     if bad:
-        raise ValueError(f"--weights must be >= 0 (the plugin's blend weights are), got {bad}")
+        raise ValueError(f"--weights must be >= 0 (the plugin's itc_weight is), got {bad}")
     if args.threads:
         torch.set_num_threads(args.threads)
     model, checkpoint = model_from_checkpoint(args.checkpoint)
@@ -72,7 +74,7 @@ def main(argv=None) -> dict:
         "checkpoint": str(args.checkpoint),
         "val_ir_r1": {row: round(r["img_r1"], 2) for row, r in val.items()},
         "chosen_itc_weight": chosen,
-        "plugin": {k: {"score_mode": "blend", "query_weight": 2 * w, "rescore_query_weight": 1.0} for k, w in chosen.items()},
+        "plugin": {k: {"window_size": k, "score_mode": "itm_plus_itc", "itc_weight": w} for k, w in chosen.items()},
         "test": {row: {key: round(v, 2) for key, v in r.items()} for row, r in test.items()},
     }
     print(retrieval_eval.format_table(test), file=sys.stderr)

@@ -99,9 +99,8 @@ def rerank_scores(
 
     Every cell starts at -100. For each query ``q`` the top-``k`` candidates by ``sim[q]`` get
     ``score_fn(q, topk_idx)`` (mode ``"itm"``, ALBEF) or ``score_fn(q, topk_idx) +
-    itc_weight * sim[q, topk_idx]`` (mode ``"itm+itc"``: BLIP's with the default weight 1; the
-    plugin's ``score_mode: blend`` with ``query_weight`` = 2 x ``itc_weight`` and
-    ``rescore_query_weight`` = 1 ranks the same, its first-stage score being ``(1 + cos) / 2``). The top-k is
+    itc_weight * sim[q, topk_idx]`` (mode ``"itm+itc"``: BLIP's with the default weight 1, the
+    plugin's ``score_mode: itm_plus_itc`` with its ``itc_weight``). The top-k is
     ``np.argsort(-sim[q], kind="stable")[:k]``: highest first, and equal similarities keep the
     lower candidate index first, so ties are deterministic (ALBEF's ``torch.topk`` leaves them
     unspecified). ``k`` larger than ``C`` is clamped to ``C``; ``score_fn`` receives the

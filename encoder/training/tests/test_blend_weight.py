@@ -28,7 +28,7 @@ def test_runs_on_a_trained_checkpoint(tiny_run, scenes_dir, tmp_path):
     # Weight 0 is ITM alone, so its row equals the plain rerank's.
     assert report["val_ir_r1"][blend_row(4, 0)] == report["val_ir_r1"]["ITC+ITM k=4"]
     w = report["chosen_itc_weight"][4]
-    assert w in (0, 2, 64) and report["plugin"][4] == {"score_mode": "blend", "query_weight": 2 * w, "rescore_query_weight": 1.0}
+    assert w in (0, 2, 64) and report["plugin"][4] == {"window_size": 4, "score_mode": "itm_plus_itc", "itc_weight": w}
     assert set(report["test"]) == {"ITC", "ITC+ITM k=4", blend_row(4, 1.0), blend_row(4, w)}
 
 

@@ -10,7 +10,9 @@ import java.util.stream.Collectors;
  * <ul>
  *   <li>{@code itm}: the ITM head's match logit alone, as ALBEF ranks its top-k (arXiv 2107.07651,
  *       retrieval inference);</li>
- *   <li>{@code itm_plus_itc}: ITM logit + ITC similarity, as BLIP does (arXiv 2201.12086);</li>
+ *   <li>{@code itm_plus_itc}: ITM logit + {@code itcWeight} * ITC similarity; with weight 1 as BLIP does
+ *       (arXiv 2201.12086), other weights as chosen on validation data
+ *       ({@code encoder/training/blend_weight.py});</li>
  *   <li>{@code blend}: {@code itmWeight * itm + itcWeight * itc}, for tuning on a user's data.</li>
  * </ul>
  */
@@ -31,11 +33,11 @@ public enum ScoreMode {
             + Arrays.stream(values()).map(ScoreMode::label).collect(Collectors.joining(", ", "[", "]")));
     }
 
-    /** The final score; the weights matter for {@code blend} only. */
+    /** The final score; {@code itmWeight} matters for {@code blend} only, {@code itcWeight} for {@code blend} and {@code itm_plus_itc}. */
     public float combine(float itm, float itc, float itmWeight, float itcWeight) {
         return switch (this) {
             case ITM -> itm;
-            case ITM_PLUS_ITC -> itm + itc;
+            case ITM_PLUS_ITC -> itm + itcWeight * itc;
             case BLEND -> itmWeight * itm + itcWeight * itc;
         };
     }

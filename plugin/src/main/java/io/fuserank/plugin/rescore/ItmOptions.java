@@ -38,8 +38,11 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.optionalConstr
  *       product of the query embedding with this stored vector, so it does not depend on what the
  *       first stage was (kNN, BM25, a filter);</li>
  *   <li>{@code score_mode}: {@code itm} (the ITM match logit alone, as ALBEF ranks its top-k,
- *       arXiv 2107.07651), {@code itm_plus_itc} (default: ITM logit + ITC dot product, as BLIP,
- *       arXiv 2201.12086) or {@code blend};</li>
+ *       arXiv 2107.07651), {@code itm_plus_itc} (default: ITM logit + {@code itc_weight} * ITC dot
+ *       product, as BLIP, arXiv 2201.12086) or {@code blend};</li>
+ *   <li>{@code itc_weight} (default 1, BLIP's; at least 0, {@code itm_plus_itc} only): the weight of the
+ *       ITC dot product, for a weight chosen on validation data ({@code encoder/training/blend_weight.py});
+ *       the dot product is the exact one of the stored vector, not a quantized kNN score;</li>
  *   <li>{@code query_weight}, {@code rescore_query_weight} (default 1, at least 0, {@code blend}
  *       only): {@code blend} is Elasticsearch's own query rescorer total, {@code query_weight *
  *       first-stage score + rescore_query_weight * ITM logit}.</li>
@@ -50,7 +53,7 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.optionalConstr
  * and fills in defaults.
  */
 public record ItmOptions(String modelId, String text, byte[] image, String featuresField, String vectorField, String scoreMode,
-                         Float queryWeight, Float rescoreQueryWeight) implements Writeable, ToXContentFragment {
+                         Float queryWeight, Float rescoreQueryWeight, Float itcWeight) implements Writeable, ToXContentFragment {
 
     public static final ParseField MODEL_ID = new ParseField("model_id");
     public static final ParseField TEXT = new ParseField("text");
@@ -60,12 +63,13 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
     public static final ParseField SCORE_MODE = new ParseField("score_mode");
     public static final ParseField QUERY_WEIGHT = new ParseField("query_weight");
     public static final ParseField RESCORE_QUERY_WEIGHT = new ParseField("rescore_query_weight");
+    public static final ParseField ITC_WEIGHT = new ParseField("itc_weight");
     static final List<ParseField> FIELDS =
-        List.of(MODEL_ID, TEXT, IMAGE, FEATURES_FIELD, VECTOR_FIELD, SCORE_MODE, QUERY_WEIGHT, RESCORE_QUERY_WEIGHT);
+        List.of(MODEL_ID, TEXT, IMAGE, FEATURES_FIELD, VECTOR_FIELD, SCORE_MODE, QUERY_WEIGHT, RESCORE_QUERY_WEIGHT, ITC_WEIGHT);
 
     private static final ConstructingObjectParser<ItmOptions, Void> PARSER = new ConstructingObjectParser<>(ItmRescorerBuilder.NAME,
         false, args -> new ItmOptions((String) args[0], (String) args[1], (byte[]) args[2], (String) args[3], (String) args[4],
-            (String) args[5], (Float) args[6], (Float) args[7]));
+            (String) args[5], (Float) args[6], (Float) args[7], (Float) args[8]));
 
     static {
         PARSER.declareString(optionalConstructorArg(), MODEL_ID);
@@ -77,6 +81,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         PARSER.declareString(optionalConstructorArg(), SCORE_MODE);
         PARSER.declareFloat(optionalConstructorArg(), QUERY_WEIGHT);
         PARSER.declareFloat(optionalConstructorArg(), RESCORE_QUERY_WEIGHT);
+        PARSER.declareFloat(optionalConstructorArg(), ITC_WEIGHT);
     }
 
     /** Parses and validates the rescorer's object. */
@@ -86,7 +91,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
 
     public static ItmOptions readFrom(StreamInput in) throws IOException {
         return new ItmOptions(in.readString(), in.readOptionalString(), in.readOptionalByteArray(), in.readString(), in.readString(),
-            in.readString(), in.readFloat(), in.readFloat());
+            in.readString(), in.readFloat(), in.readFloat(), in.readFloat());
     }
 
     /** These options checked, with every default filled in; the query must be exactly one of text and image. */
@@ -111,13 +116,18 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "[%s] [query_weight] and [rescore_query_weight] apply to score_mode [blend] only, score_mode is [%s]", name, mode.label()));
         }
+        if (mode != ScoreMode.ITM_PLUS_ITC && itcWeight != null) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                "[%s] [itc_weight] applies to score_mode [itm_plus_itc] only, score_mode is [%s]", name, mode.label()));
+        }
         float qw = checkWeight(QUERY_WEIGHT, queryWeight);
         float rqw = checkWeight(RESCORE_QUERY_WEIGHT, rescoreQueryWeight);
+        float iw = checkWeight(ITC_WEIGHT, itcWeight);
         boolean textQuery = text != null;
         return new ItmOptions(modelId, text, image,
             featuresField != null ? featuresField : textQuery ? "image_features" : "text_features",
             vectorField != null ? vectorField : textQuery ? "image_vector" : "text_vector",
-            mode.label(), qw, rqw);
+            mode.label(), qw, rqw, iw);
     }
 
     private static float checkWeight(ParseField field, Float weight) {
@@ -150,9 +160,10 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         out.writeString(scoreMode);
         out.writeFloat(queryWeight);
         out.writeFloat(rescoreQueryWeight);
+        out.writeFloat(itcWeight);
     }
 
-    /** Writes validated options, the weights only where they apply, so that the output parses back to equal options. */
+    /** Writes validated options, each weight only where it applies, so that the output parses back to equal options. */
     @Override
     public XContentBuilder toXContent(XContentBuilder builder, Params params) throws IOException {
         builder.field(MODEL_ID.getPreferredName(), modelId);
@@ -168,6 +179,9 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
             builder.field(QUERY_WEIGHT.getPreferredName(), queryWeight);
             builder.field(RESCORE_QUERY_WEIGHT.getPreferredName(), rescoreQueryWeight);
         }
+        if (mode() == ScoreMode.ITM_PLUS_ITC) {
+            builder.field(ITC_WEIGHT.getPreferredName(), itcWeight);
+        }
         return builder;
     }
 
@@ -176,18 +190,20 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         return o instanceof ItmOptions that && Objects.equals(modelId, that.modelId) && Objects.equals(text, that.text)
             && Arrays.equals(image, that.image) && Objects.equals(featuresField, that.featuresField)
             && Objects.equals(vectorField, that.vectorField) && Objects.equals(scoreMode, that.scoreMode)
-            && Objects.equals(queryWeight, that.queryWeight) && Objects.equals(rescoreQueryWeight, that.rescoreQueryWeight);
+            && Objects.equals(queryWeight, that.queryWeight) && Objects.equals(rescoreQueryWeight, that.rescoreQueryWeight)
+            && Objects.equals(itcWeight, that.itcWeight);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(modelId, text, Arrays.hashCode(image), featuresField, vectorField, scoreMode, queryWeight, rescoreQueryWeight);
+        return Objects.hash(modelId, text, Arrays.hashCode(image), featuresField, vectorField, scoreMode, queryWeight, rescoreQueryWeight,
+            itcWeight);
     }
 
     @Override
     public String toString() {
         return "model_id=" + modelId + (text != null ? ", text=" + text : ", image=" + image.length + " bytes") + ", features_field="
             + featuresField + ", vector_field=" + vectorField + ", score_mode=" + scoreMode + ", query_weight=" + queryWeight
-            + ", rescore_query_weight=" + rescoreQueryWeight;
+            + ", rescore_query_weight=" + rescoreQueryWeight + ", itc_weight=" + itcWeight;
     }
 }

@@ -11,7 +11,8 @@ import java.util.Locale;
  * A rescored hit's final score and its explanation, for one {@code score_mode}. The raw score is
  * <ul>
  *   <li>{@code itm}: {@code ITM logit} (ALBEF ranks its top-k by it, arXiv 2107.07651);</li>
- *   <li>{@code itm_plus_itc}: {@code ITM logit + ITC dot product} (BLIP, arXiv 2201.12086);</li>
+ *   <li>{@code itm_plus_itc}: {@code ITM logit + itc_weight * ITC dot product} (BLIP, arXiv 2201.12086, with
+ *       the default weight 1);</li>
  *   <li>{@code blend}: {@code query_weight * first-stage score + rescore_query_weight * ITM logit},
  *       the total of Elasticsearch's query rescorer with the ITM logit as the rescore score.</li>
  * </ul>
@@ -26,10 +27,10 @@ import java.util.Locale;
  * the query rescorer scores a hit its rescore query does not match (the weights are non-negative, so
  * this stays a valid score).
  */
-record ScoreFormula(ScoreMode mode, float queryWeight, float rescoreQueryWeight) {
+record ScoreFormula(ScoreMode mode, float queryWeight, float rescoreQueryWeight, float itcWeight) {
 
     static ScoreFormula of(ItmOptions options) {
-        return new ScoreFormula(options.mode(), options.queryWeight(), options.rescoreQueryWeight());
+        return new ScoreFormula(options.mode(), options.queryWeight(), options.rescoreQueryWeight(), options.itcWeight());
     }
 
     /** Whether the final score needs the document's stored ITC vector. */
@@ -44,7 +45,7 @@ record ScoreFormula(ScoreMode mode, float queryWeight, float rescoreQueryWeight)
 
     private float raw(float firstStage, float itm, float itc) {
         return switch (mode) {
-            case ITM, ITM_PLUS_ITC -> mode.combine(itm, itc, 1f, 1f);
+            case ITM, ITM_PLUS_ITC -> mode.combine(itm, itc, 1f, itcWeight);
             case BLEND -> queryWeight * firstStage + rescoreQueryWeight * itm;
         };
     }
@@ -79,9 +80,9 @@ record ScoreFormula(ScoreMode mode, float queryWeight, float rescoreQueryWeight)
                 parts.add(informational(firstStage, "not added by score_mode [itm]"));
             }
             case ITM_PLUS_ITC -> {
-                formula = "ITM logit + ITC dot product";
+                formula = "ITM logit + itc_weight [" + itcWeight + "] * ITC dot product";
                 parts.add(itmPart);
-                parts.add(itcPart);
+                parts.add(Explanation.match(itcWeight * itc, "itc_weight [" + itcWeight + "] * ITC dot product", itcPart));
                 parts.add(informational(firstStage, "not added by score_mode [itm_plus_itc]"));
             }
             case BLEND -> {

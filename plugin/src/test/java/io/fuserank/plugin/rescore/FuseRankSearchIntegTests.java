@@ -225,19 +225,22 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
         assertEquals("the second ask is answered from the cache", 1, cacheHits() - hitsBefore);
     }
 
-    public void testExplainShowsTheItmAndItcParts() throws IOException {
-        ObjectPath response = search(IMAGES, textToImage(data.captions().get(3), 5, "", ", \"explain\": true"));
+    public void testExplainShowsTheItmAndWeightedItcParts() throws IOException {
+        ObjectPath response = search(IMAGES, textToImage(data.captions().get(3), 5, ", \"itc_weight\": 4", ", \"explain\": true"));
         Map<String, Object> top = hit(response, "image-3");
         assertThat(ObjectPath.evaluate(top, "_explanation.description"), startsWith("fuserank_itm score_mode [itm_plus_itc]"));
         assertThat(ObjectPath.evaluate(top, "_explanation.details.0.description"),
-            startsWith("raw score: ITM logit + ITC dot product"));
+            startsWith("raw score: ITM logit + itc_weight [4.0] * ITC dot product"));
         assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.0.description"), startsWith("ITM match logit"));
-        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.description"), startsWith("ITC dot product"));
+        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.description"), startsWith("itc_weight [4.0] * ITC dot product"));
+        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.details.0.description"), startsWith("ITC dot product"));
         double itm = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.0.value")).doubleValue();
-        double itc = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.1.value")).doubleValue();
+        double weighted = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.1.value")).doubleValue();
+        double itc = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.1.details.0.value")).doubleValue();
         assertThat(itm, greaterThan(0.0));
         assertThat(itc, greaterThan(0.9));
-        assertEquals("raw score + 1", ((Number) top.get("_score")).doubleValue(), 1 + itm + itc, 1e-5);
+        assertEquals(4 * itc, weighted, 1e-5);
+        assertEquals("raw score + 1", ((Number) top.get("_score")).doubleValue(), 1 + itm + 4 * itc, 1e-4);
     }
 
     public void testTheRescorerRetriever() throws IOException {

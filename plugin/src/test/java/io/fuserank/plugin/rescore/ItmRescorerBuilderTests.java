@@ -72,11 +72,11 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         ItmOptions o = instance.options();
         ItmRescorerBuilder mutated = switch (between(0, 2)) {
             case 0 -> new ItmRescorerBuilder(new ItmOptions(o.modelId() + "x", o.text(), o.image(), o.featuresField(), o.vectorField(),
-                o.scoreMode(), blendWeight(o, o.queryWeight()), blendWeight(o, o.rescoreQueryWeight())), services);
+                o.scoreMode(), blendWeight(o, o.queryWeight()), blendWeight(o, o.rescoreQueryWeight()), itcWeight(o)), services);
             case 1 -> new ItmRescorerBuilder(new ItmOptions(o.modelId(), o.text(), o.image(), o.featuresField() + "_x", o.vectorField(),
-                o.scoreMode(), blendWeight(o, o.queryWeight()), blendWeight(o, o.rescoreQueryWeight())), services);
+                o.scoreMode(), blendWeight(o, o.queryWeight()), blendWeight(o, o.rescoreQueryWeight()), itcWeight(o)), services);
             default -> new ItmRescorerBuilder(new ItmOptions(o.modelId(), o.text(), o.image(), o.featuresField(), o.vectorField(),
-                o.scoreMode(), blendWeight(o, o.queryWeight()), blendWeight(o, o.rescoreQueryWeight())), services)
+                o.scoreMode(), blendWeight(o, o.queryWeight()), blendWeight(o, o.rescoreQueryWeight()), itcWeight(o)), services)
                 .windowSize(instance.windowSize() == null ? 7 : instance.windowSize() + 1);
         };
         if (mutated.windowSize() == null && instance.windowSize() != null) {
@@ -90,6 +90,11 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         return o.mode() == ScoreMode.BLEND ? weight : null;
     }
 
+    /** Raw options back from validated ones: itc_weight exists only in itm_plus_itc. */
+    private static Float itcWeight(ItmOptions o) {
+        return o.mode() == ScoreMode.ITM_PLUS_ITC ? o.itcWeight() : null;
+    }
+
     private ItmRescorerBuilder randomUnencoded() {
         boolean text = randomBoolean();
         ScoreMode mode = randomBoolean() ? null : randomFrom(ScoreMode.values());
@@ -97,7 +102,8 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         ItmOptions options = new ItmOptions(QueryTestSupport.randomModelId(), text ? randomAlphaOfLengthBetween(1, 30) : null,
             text ? null : randomByteArrayOfLength(between(1, 40)), randomBoolean() ? null : randomAlphaOfLength(6),
             randomBoolean() ? null : randomAlphaOfLength(6), mode == null ? null : mode.label(),
-            blend && randomBoolean() ? randomFloat() : null, blend && randomBoolean() ? randomFloat() * 3 : null);
+            blend && randomBoolean() ? randomFloat() : null, blend && randomBoolean() ? randomFloat() * 3 : null,
+            mode == ScoreMode.ITM_PLUS_ITC && randomBoolean() ? randomFloat() * 100 : null);
         ItmRescorerBuilder builder = new ItmRescorerBuilder(options, services);
         if (randomBoolean()) {
             builder.windowSize(between(1, MAX_WINDOW));
@@ -141,6 +147,8 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         assertEquals("image_features", text.featuresField());
         assertEquals("image_vector", text.vectorField());
         assertEquals(ScoreMode.ITM_PLUS_ITC, text.mode());
+        assertEquals(1f, text.itcWeight(), 0f);
+        assertEquals(64f, parse("{\"model_id\": \"m\", \"text\": \"x\", \"itc_weight\": 64}").options().itcWeight(), 0f);
         ItmOptions image = parse("{\"model_id\": \"fuserank-small\", \"image\": \"iVBORw0KGgo=\"}").options();
         assertEquals("text_features", image.featuresField());
         assertEquals("text_vector", image.vectorField());
@@ -151,7 +159,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
             () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"weight\": 2}"));
         assertThat(e.getMessage(), containsString("[fuserank_itm] unknown field [weight]"));
         assertThat(e.getMessage(), containsString("valid fields: [model_id, text, image, features_field, vector_field, score_mode, "
-            + "query_weight, rescore_query_weight]"));
+            + "query_weight, rescore_query_weight, itc_weight]"));
     }
 
     public void testExactlyOneOfTextAndImage() {
@@ -174,6 +182,12 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         assertThat(expectThrows(IllegalArgumentException.class,
             () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"blend\", \"rescore_query_weight\": -1}")).getMessage(),
             containsString("[fuserank_itm] [rescore_query_weight] must be a finite number >= 0, got [-1.0]"));
+        assertThat(expectThrows(IllegalArgumentException.class,
+            () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"blend\", \"itc_weight\": 4}")).getMessage(),
+            containsString("[itc_weight] applies to score_mode [itm_plus_itc] only, score_mode is [blend]"));
+        assertThat(expectThrows(IllegalArgumentException.class,
+            () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"itc_weight\": -2}")).getMessage(),
+            containsString("[fuserank_itm] [itc_weight] must be a finite number >= 0, got [-2.0]"));
         assertThat(expectThrows(IllegalArgumentException.class, () -> parse("{\"model_id\": \"m\", \"text\": \" \"}")).getMessage(),
             containsString("needs a non-blank [text], got [ ]"));
     }

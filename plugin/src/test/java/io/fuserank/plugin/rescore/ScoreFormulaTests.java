@@ -27,20 +27,23 @@ public class ScoreFormulaTests extends ESTestCase {
         float first = 0.9f;
         float itm = -2f;
         float itc = 0.5f;
-        assertEquals(ScoreFormula.nonNegative(itm), new ScoreFormula(ScoreMode.ITM, 1, 1).combine(first, itm, itc), 0f);
-        assertEquals(ScoreFormula.nonNegative(itm + itc), new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1).combine(first, itm, itc), 0f);
+        assertEquals(ScoreFormula.nonNegative(itm), new ScoreFormula(ScoreMode.ITM, 1, 1, 1).combine(first, itm, itc), 0f);
+        assertEquals(ScoreFormula.nonNegative(itm + itc), new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1, 1).combine(first, itm, itc), 0f);
+        assertEquals(ScoreFormula.nonNegative(itm + 64 * itc), new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1, 64).combine(first, itm, itc),
+            0f);
+        assertEquals(ScoreFormula.nonNegative(itm), new ScoreFormula(ScoreMode.ITM, 1, 1, 64).combine(first, itm, itc), 0f);
         assertEquals(ScoreFormula.nonNegative(0.5f * first + 2 * itm),
-            new ScoreFormula(ScoreMode.BLEND, 0.5f, 2f).combine(first, itm, itc), 1e-7f);
-        assertEquals(first, new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1).unscored(first), 0f);
-        assertEquals(0.45f, new ScoreFormula(ScoreMode.BLEND, 0.5f, 2f).unscored(first), 1e-7f);
-        assertTrue(new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1).needsItc());
-        assertFalse(new ScoreFormula(ScoreMode.BLEND, 1, 1).needsItc());
+            new ScoreFormula(ScoreMode.BLEND, 0.5f, 2f, 1).combine(first, itm, itc), 1e-7f);
+        assertEquals(first, new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1, 1).unscored(first), 0f);
+        assertEquals(0.45f, new ScoreFormula(ScoreMode.BLEND, 0.5f, 2f, 1).unscored(first), 1e-7f);
+        assertTrue(new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1, 1).needsItc());
+        assertFalse(new ScoreFormula(ScoreMode.BLEND, 1, 1, 1).needsItc());
     }
 
     public void testExplanationsCarryTheScore() {
         Explanation first = Explanation.match(0.75f, "knn");
         for (ScoreMode mode : ScoreMode.values()) {
-            ScoreFormula formula = new ScoreFormula(mode, randomFloat(), randomFloat() * 2);
+            ScoreFormula formula = new ScoreFormula(mode, randomFloat(), randomFloat() * 2, randomFloat() * 100);
             float itm = randomFloat() * 10 - 5;
             float itc = randomFloat() * 2 - 1;
             Explanation explained = formula.explain(first, "fuserank-small", itm, itc, "image_vector");
