@@ -28,9 +28,12 @@ final class EngineQueries {
     private final EvalSplit split;
     private final String imageIndex;
     private final String captionIndex;
+    private final float itcWeight;
     private final Map<String, Integer> imageByPath = new HashMap<>();
 
-    EngineQueries(EsJson engine, InProcessModel model, String modelId, EvalSplit split, String imageIndex, String captionIndex) {
+    EngineQueries(EsJson engine, InProcessModel model, String modelId, EvalSplit split, String imageIndex, String captionIndex,
+                  float itcWeight) {
+        this.itcWeight = itcWeight;
         this.engine = engine;
         this.model = model;
         this.modelId = modelId;
@@ -44,7 +47,7 @@ final class EngineQueries {
 
     /** Caption {@code caption} as a text → image query through the plugin (knn, and the rescore for the rerank modes). */
     int[] textToImage(int caption, Mode.Setting setting) throws IOException {
-        JsonNode hits = search(imageIndex, SearchBodies.textToImage(modelId, split.captions().get(caption), setting)).path("hits").path("hits");
+        JsonNode hits = search(imageIndex, SearchBodies.textToImage(modelId, split.captions().get(caption), setting, itcWeight)).path("hits").path("hits");
         int[] ranked = new int[hits.size()];
         for (int i = 0; i < ranked.length; i++) {
             ranked[i] = image(hits.get(i).path("_source").path("path").asText());
@@ -55,7 +58,7 @@ final class EngineQueries {
     /** Image {@code image} as an image → text query through the plugin, against the caption index. */
     int[] imageToText(int image, Mode.Setting setting) throws IOException {
         String base64 = Base64.getEncoder().encodeToString(Files.readAllBytes(split.imageFile(image)));
-        JsonNode hits = search(captionIndex, SearchBodies.imageToText(modelId, base64, setting)).path("hits").path("hits");
+        JsonNode hits = search(captionIndex, SearchBodies.imageToText(modelId, base64, setting, itcWeight)).path("hits").path("hits");
         int[] ranked = new int[hits.size()];
         for (int i = 0; i < ranked.length; i++) {
             JsonNode source = hits.get(i).path("_source");

@@ -80,6 +80,11 @@ public final class RecallHarness implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: benchmarks/target/recall/DATASET).")
     Path out;
 
+    @Option(names = "--itc-weight", defaultValue = "1", paramLabel = "W",
+        description = "itc_weight of the knn_itm_itc mode: ITM logit + W x ITC (default: ${DEFAULT-VALUE}, BLIP's; "
+            + "encoder/training/blend_weight.py chooses one on validation data).")
+    float itcWeight;
+
     @Option(names = "--results-index", paramLabel = "NAME", description = "Also write every result row into this index (mapping: results-index.json), e.g. for the Kibana dashboard.")
     String resultsIndex;
 
@@ -110,7 +115,8 @@ public final class RecallHarness implements Callable<Integer> {
                 IndexSetup.build(engine, model, id, ann, imageRoot, captionIndex, "caption", split.captions().size());
                 log("indexed both in %.1f s", (System.nanoTime() - start) / 1e9);
             }
-            EngineQueries queries = new EngineQueries(engine, local, id, split, imageIndex, captionIndex);
+            EngineQueries queries = new EngineQueries(engine, local, id, split, imageIndex, captionIndex, itcWeight);
+            log("knn_itm_itc ranks by ITM logit + %s x ITC", itcWeight);
             Results results = new Results(runId, name, id);
 
             // Exact ITC in this process: the reference the ANN loss is measured against.
@@ -234,6 +240,9 @@ public final class RecallHarness implements Callable<Integer> {
             if (c < 1) {
                 throw new CommandLine.ParameterException(new CommandLine(this), "--concurrency value [" + c + "] must be at least 1");
             }
+        }
+        if (Float.isFinite(itcWeight) == false || itcWeight < 0) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--itc-weight [" + itcWeight + "] must be a finite number >= 0");
         }
         if (latencyQueries < 1 || recallConcurrency < 1 || threads < 1) {
             throw new CommandLine.ParameterException(new CommandLine(this), String.format(Locale.ROOT,

@@ -16,7 +16,7 @@ class SearchBodiesTest {
     @Test
     void textToImageFollowsTheExampleQuery() throws IOException {
         JsonNode example = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Path.of("../example-queries/search/text-to-image.json").toFile());
-        JsonNode body = SearchBodies.textToImage("fuserank-small", "a red circle", new Mode.Setting(Mode.KNN_ITM, 16));
+        JsonNode body = SearchBodies.textToImage("fuserank-small", "a red circle", new Mode.Setting(Mode.KNN_ITM, 16), 1f);
         assertEquals(example.path("knn").path("field"), body.path("knn").path("field"));
         assertEquals(example.path("knn").path("k"), body.path("knn").path("k"));
         assertEquals(example.path("knn").path("num_candidates"), body.path("knn").path("num_candidates"));
@@ -29,14 +29,19 @@ class SearchBodiesTest {
 
     @Test
     void knnOnlyHasNoRescoreAndReturnsTenHits() {
-        JsonNode body = SearchBodies.textToImage("m", "x", new Mode.Setting(Mode.KNN_ITC, 0));
+        JsonNode body = SearchBodies.textToImage("m", "x", new Mode.Setting(Mode.KNN_ITC, 0), 1f);
         assertFalse(body.has("rescore"));
         assertEquals(10, body.path("knn").path("k").asInt());
         assertEquals(10, body.path("size").asInt());
-        JsonNode wide = SearchBodies.imageToText("m", "AAAA", new Mode.Setting(Mode.KNN_ITM_ITC, 64));
+        JsonNode wide = SearchBodies.imageToText("m", "AAAA", new Mode.Setting(Mode.KNN_ITM_ITC, 64), 1f);
         assertEquals(64, wide.path("knn").path("k").asInt());
         assertEquals("text_vector", wide.path("knn").path("field").asText());
         assertEquals("itm_plus_itc", wide.path("rescore").path("fuserank_itm").path("score_mode").asText());
+        assertFalse(wide.path("rescore").path("fuserank_itm").has("itc_weight"));
+        JsonNode weighted = SearchBodies.imageToText("m", "AAAA", new Mode.Setting(Mode.KNN_ITM_ITC, 16), 64f);
+        assertEquals(64.0, weighted.path("rescore").path("fuserank_itm").path("itc_weight").asDouble(), 0.0);
+        assertFalse(SearchBodies.imageToText("m", "AAAA", new Mode.Setting(Mode.KNN_ITM, 16), 64f).path("rescore").path("fuserank_itm")
+            .has("itc_weight"));
     }
 
     @Test
