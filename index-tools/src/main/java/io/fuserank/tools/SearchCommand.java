@@ -86,6 +86,10 @@ final class SearchCommand implements Callable<Integer> {
         description = "itm, itm_plus_itc or blend (default: ${DEFAULT-VALUE}).")
     String scoreMode;
 
+    @Option(names = "--itc-weight", paramLabel = "W",
+        description = "With --score-mode itm_plus_itc: ITM logit + W x ITC (default: the plugin's, 1; encoder/training/blend_weight.py chooses one).")
+    Float itcWeight;
+
     @Option(names = "--kind", paramLabel = "KIND", description = "The documents: image or caption (default: image for a text query, caption for an image query).")
     String kind;
 
@@ -162,6 +166,10 @@ final class SearchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw CommandSupport.usage(spec, "--score-mode [" + scoreMode + "] is not one of [itm, itm_plus_itc, blend]");
         }
+        if (itcWeight != null && (ScoreMode.fromLabel(scoreMode) != ScoreMode.ITM_PLUS_ITC || Float.isFinite(itcWeight) == false || itcWeight < 0)) {
+            throw CommandSupport.usage(spec, "--itc-weight [" + itcWeight + "] needs --score-mode itm_plus_itc (got [" + scoreMode
+                + "]) and a finite value >= 0");
+        }
         if (model == null && modelId == null) {
             throw CommandSupport.usage(spec, "give the model: --model DIR (or --model-id ID)");
         }
@@ -201,7 +209,7 @@ final class SearchCommand implements Callable<Integer> {
         return new SearchRequests.Plan(query, id, documents,
             vectorField != null ? vectorField : documents.vectorField(),
             featuresField != null ? featuresField : documents.featuresField(),
-            k, effectiveWindow, numCandidates, scoreMode);
+            k, effectiveWindow, numCandidates, scoreMode, itcWeight);
     }
 
     private byte[] readImage() {
@@ -340,7 +348,7 @@ final class SearchCommand implements Callable<Integer> {
             }
             double raw = switch (mode) {
                 case ITM -> itm[slot];
-                case ITM_PLUS_ITC -> itc == null ? Double.NaN : itm[slot] + itc;
+                case ITM_PLUS_ITC -> itc == null ? Double.NaN : itm[slot] + (plan.itcWeight() == null ? 1 : plan.itcWeight()) * itc;
                 case BLEND -> hit.score() + itm[slot];
             };
             double score = Double.isNaN(raw) ? hit.score() : raw >= 0 ? raw + 1 : 1 / (1 - raw);

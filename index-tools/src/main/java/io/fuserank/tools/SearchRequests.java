@@ -52,7 +52,7 @@ final class SearchRequests {
      * and {@code vectorField} go into the rescorer only where they differ from its defaults.
      */
     record Plan(Query query, String modelId, IndexKind documents, String vectorField, String featuresField,
-                int k, int window, Integer numCandidates, String scoreMode) {
+                int k, int window, Integer numCandidates, String scoreMode, Float itcWeight) {
 
         boolean rescored() {
             return window > 0;
@@ -81,6 +81,9 @@ final class SearchRequests {
             rescore.put("window_size", plan.window());
             ObjectNode itm = plan.query().put(rescore.putObject("fuserank_itm").put("model_id", plan.modelId()));
             itm.put("score_mode", plan.scoreMode());
+            if (plan.itcWeight() != null) {
+                itm.put("itc_weight", plan.itcWeight());
+            }
             IndexKind defaults = plan.query().rescorable();
             if (plan.featuresField().equals(defaults.featuresField()) == false) {
                 itm.put("features_field", plan.featuresField());

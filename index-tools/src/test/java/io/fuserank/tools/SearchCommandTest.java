@@ -37,6 +37,10 @@ class SearchCommandTest {
     void badValuesAreBadArgumentsNamingThem() {
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--score-mode", "max"),
             "--score-mode [max] is not one of [itm, itm_plus_itc, blend]");
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--score-mode", "itm", "--itc-weight", "4"),
+            "--itc-weight [4.0] needs --score-mode itm_plus_itc (got [itm]) and a finite value >= 0");
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--itc-weight", "-1"),
+            "--itc-weight [-1.0] needs --score-mode itm_plus_itc (got [itm_plus_itc]) and a finite value >= 0");
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--kind", "video"),
             "--kind [video] is not one of [image, caption]");
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--window", "-1"),

@@ -29,14 +29,14 @@ class SearchRequestsTest {
     @Test
     void textToImageIsTheDocumentedQuery() throws IOException {
         SearchRequests.Plan plan = new SearchRequests.Plan(new SearchRequests.Query("{{TEXT}}", null), "fuserank-small",
-            IndexKind.IMAGE, "image_vector", "image_features", 5, 16, null, "itm_plus_itc");
+            IndexKind.IMAGE, "image_vector", "image_features", 5, 16, null, "itm_plus_itc", null);
         assertEquals(JSON.readTree(EXAMPLES.resolve("text-to-image.json").toFile()), SearchRequests.body(plan));
     }
 
     @Test
     void imageToTextIsTheDocumentedQueryWithItsScoreMode() throws IOException {
         SearchRequests.Plan plan = new SearchRequests.Plan(new SearchRequests.Query(null, "{{IMAGE_BASE64}}"), "fuserank-small",
-            IndexKind.CAPTION, "text_vector", "text_features", 5, 16, null, "itm_plus_itc");
+            IndexKind.CAPTION, "text_vector", "text_features", 5, 16, null, "itm_plus_itc", null);
         ObjectNode expected = (ObjectNode) JSON.readTree(EXAMPLES.resolve("image-to-text.json").toFile());
         ((ObjectNode) expected.path("rescore").path("fuserank_itm")).put("score_mode", "itm_plus_itc");
         assertEquals(expected, SearchRequests.body(plan));
@@ -45,7 +45,7 @@ class SearchRequestsTest {
     @Test
     void imageToImageIsTheDocumentedKnnOnlyQuery() throws IOException {
         SearchRequests.Plan plan = new SearchRequests.Plan(new SearchRequests.Query(null, "{{IMAGE_BASE64}}"), "fuserank-small",
-            IndexKind.IMAGE, "image_vector", "image_features", 5, 0, 64, "itm_plus_itc");
+            IndexKind.IMAGE, "image_vector", "image_features", 5, 0, 64, "itm_plus_itc", null);
         ObjectNode expected = (ObjectNode) JSON.readTree(EXAMPLES.resolve("image-to-image.json").toFile());
         ((ObjectNode) expected.path("knn")).put("k", 5);
         assertEquals(expected, SearchRequests.body(plan));
@@ -54,7 +54,7 @@ class SearchRequestsTest {
     @Test
     void knnCoversTheWindowAndOverriddenFieldsGoToTheRescorer() {
         SearchRequests.Plan plan = new SearchRequests.Plan(new SearchRequests.Query("a red circle", null), "m",
-            IndexKind.IMAGE, "vec", "feat", 10, 200, null, "blend");
+            IndexKind.IMAGE, "vec", "feat", 10, 200, null, "blend", null);
         JsonNode body = SearchRequests.body(plan);
         assertEquals(10, body.path("size").asInt());
         assertEquals(200, body.path("knn").path("k").asInt());
@@ -63,8 +63,11 @@ class SearchRequestsTest {
         JsonNode itm = body.path("rescore").path("fuserank_itm");
         assertEquals(JSON.createObjectNode().put("model_id", "m").put("text", "a red circle").put("score_mode", "blend")
             .put("features_field", "feat").put("vector_field", "vec"), itm);
-        assertEquals(10_000, new SearchRequests.Plan(plan.query(), "m", IndexKind.IMAGE, "v", "f", 5000, 0, null, "itm").candidates());
-        assertFalse(SearchRequests.body(new SearchRequests.Plan(plan.query(), "m", IndexKind.IMAGE, "v", "f", 5, 0, null, "itm")).has("rescore"));
+        assertEquals(10_000, new SearchRequests.Plan(plan.query(), "m", IndexKind.IMAGE, "v", "f", 5000, 0, null, "itm", null).candidates());
+        assertFalse(SearchRequests.body(new SearchRequests.Plan(plan.query(), "m", IndexKind.IMAGE, "v", "f", 5, 0, null, "itm", null)).has("rescore"));
+        JsonNode weighted = SearchRequests.body(new SearchRequests.Plan(plan.query(), "m", IndexKind.IMAGE, "vec", "feat", 10, 16, null,
+            "itm_plus_itc", 64f));
+        assertEquals(64.0, weighted.path("rescore").path("fuserank_itm").path("itc_weight").asDouble(), 0.0);
     }
 
     @Test
