@@ -245,7 +245,7 @@ def export_bundle(checkpoint_path: Path, out: Path, reference_ann: Path, image_r
         "image": transform.manifest(),
         "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
         "score": {"itm": "itm_logits[:, 1]", "itc": "dot(query_embedding, candidate_embedding)",
-                  "modes": {"itm": "itm", "itm_plus_itc": "itm + itc (BLIP)", "blend": "w_itm * itm + w_itc * itc"}},
+                  "modes": {"itm": "itm", "itm_plus_itc": "itm + itc_weight * itc (BLIP: itc_weight 1)", "blend": "w_itm * itm + w_itc * itc"}},
         "fusion_flops_per_pair": fusion_flops_per_pair(cfg, cfg.max_tokens),
         "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_pytorch": parity},
         "files": {p.relative_to(out).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files},
