@@ -96,6 +96,9 @@ def parse_args(argv=None):
                         "whose captions are scored against their own images and their swapped captions only, "
                         "in a batch of --lesson-batch-size added to every step")
     p.add_argument("--lesson-batch-size", type=int, default=32, help="captions of --lesson-ann per step")
+    p.add_argument("--lesson-swap-vocab", type=Path,
+                   help="the lesson's own swap vocabulary (default: --swap-vocab), e.g. scenes.py's relation_swap_vocab.json "
+                        "with train_relations.json: only relation words invert")
     p.add_argument("--eval-k", type=int, nargs="+", default=[16, 32])
     p.add_argument("--eval-max-images", type=int, help="evaluate on the first N validation images only")
     p.add_argument("--seed", type=int, default=0)
@@ -417,6 +420,8 @@ def main(argv=None) -> dict:
         raise ValueError("--no-in-batch-negatives needs --mode itm and --swap-vocab: the swapped captions are then the only negatives")
     if args.lesson_ann and (args.mode != "itm" or not args.swap_vocab):
         raise ValueError("--lesson-ann needs --mode itm and --swap-vocab: its only negatives are the swapped captions")
+    if args.lesson_swap_vocab and not args.lesson_ann:
+        raise ValueError("--lesson-swap-vocab is the swap vocabulary of --lesson-ann, which was not given")
     if args.mode == "itm" and not (args.init or args.resume):
         raise ValueError("--mode itm trains ITM on frozen encoders and needs --init (a trained checkpoint)")
     world, rank, local_rank = init_distributed()
@@ -522,7 +527,8 @@ def main(argv=None) -> dict:
         lesson_sampler = OneCaptionPerImageSampler(pairs_by_image(lesson_set.pairs), args.seed + 1)
         lesson_loader = torch.utils.data.DataLoader(
             lesson_set, batch_size=args.lesson_batch_size, sampler=lesson_sampler, drop_last=True,
-            collate_fn=collate(tokenizer, swapper, args.seed + 1),
+            collate_fn=collate(tokenizer, CaptionSwapper.load(args.lesson_swap_vocab) if args.lesson_swap_vocab else swapper,
+                               args.seed + 1),
         )
         if len(lesson_loader) == 0:
             raise ValueError(f"--lesson-batch-size [{args.lesson_batch_size}] exceeds the [{len(lesson_set.annotations)}] "

@@ -29,6 +29,12 @@ them added to each image. They are for training the
 ITM reranker (``pretrain.py --mode itm``): to check "A left of B" the fusion encoder must first
 learn to find one named shape and say where it is (``tools/fusion_relation_toy.py``), and the
 scenes' own captions almost never ask that (single-shape images are under 3% of them).
+``<out>/train_relations.json`` holds *relation captions* only: the related pair of each 2-3 shape
+train image, from both points of view ("a big red square to the left of a small blue circle", "a
+small blue circle to the right of a big red square"), each with a phrase whose inversion is its
+relation mate's caption; ``<out>/relation_swap_vocab.json`` inverts relation words and exchanges
+nothing, so with it (``pretrain.py --lesson-swap-vocab``) every negative of that lesson is a
+relation mate: on the test split the two scores are at chance exactly there (``confuser_analysis.py``).
 ``<out>/swap_vocab.json`` lists the words whose exchange or inversion breaks a caption's binding,
 for the ITM caption negatives of ``negatives.py`` (``pretrain.py --swap-vocab``).
 
@@ -327,6 +333,28 @@ def region_captions(scene: Scene, image_size: int, rng: random.Random) -> list[s
     return out
 
 
+# The relation phrases whose words swap_vocab inverts ("higher than" and "beneath" have no inverse
+# word among the captions), so that every relation caption has its mate's as a swap.
+INVERTIBLE_RELATION_PHRASES = {
+    "left": ("to the left of", "left of", "on the left of"),
+    "right": ("to the right of", "right of", "on the right of"),
+    "above": ("above", "over"),
+    "below": ("below", "under"),
+}
+
+
+def relation_captions(scene: Scene, rng: random.Random) -> list[str]:
+    """The related pair of a 2-3 shape scene from both points of view ("A left of B", "B right of
+    A"), each with an invertible phrase (INVERTIBLE_RELATION_PHRASES); none for a single shape."""
+    if scene.relation is None:
+        return []
+    a, b, *_ = scene.shapes
+    out = []
+    for x, y, rel in ((a, b, scene.relation), (b, a, INVERSE[scene.relation])):
+        out.append(f"a {_sized(rng, x)} {rng.choice(INVERTIBLE_RELATION_PHRASES[rel])} a {_sized(rng, y)}")
+    return out
+
+
 def _sized(rng: random.Random, shape: Shape) -> str:
     return shape.words(rng.choice(SIZE_WORDS[shape.size]))
 
@@ -491,6 +519,10 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
                         [{**entry, "caption": extra} for entry, extra in zip(entries, regions) if extra])
             _write_json(out_dir / "train_with_regions.json",
                         [{**entry, "caption": entry["caption"] + extra} for entry, extra in zip(entries, regions)])
+            relation_rng = random.Random(f"fuserank-scenes:{seed}:train-relations")
+            relations = [relation_captions(scene, relation_rng) for scene, _ in scenes]
+            _write_json(out_dir / "train_relations.json",
+                        [{**entry, "caption": extra} for entry, extra in zip(entries, relations) if extra])
         grouped = sum(g is not None for _, g in scenes)
         grouped_total += grouped
         stats[split] = len(scenes)
@@ -498,6 +530,7 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
         stats[f"{split}_confuser_fraction"] = grouped / len(scenes) if scenes else 0.0
     # The words whose exchange or inversion breaks a caption's binding (negatives.CaptionSwapper).
     _write_json(out_dir / "swap_vocab.json", swap_vocab())
+    _write_json(out_dir / "relation_swap_vocab.json", {"exchange": [], "inverse": swap_vocab()["inverse"]})
     total = sum(counts.values())
     stats["confuser_fraction"] = grouped_total / total if total else 0.0
     return stats

@@ -117,15 +117,17 @@ def test_itm_mode_trains_only_the_fusion_encoder_and_itm_head(tiny_run, scenes_d
     assert {m for m in changed if not m.endswith("_m")} == {"fusion", "itm_head"}  # ITC and the encoders stay
 
 
-def test_a_lesson_adds_its_own_loss_and_still_trains_only_the_reranker(tiny_run, scenes_dir, tmp_path):
+@pytest.mark.parametrize("lesson, lesson_vocab", [("train_regions.json", None),
+                                                  ("train_relations.json", "relation_swap_vocab.json")])
+def test_a_lesson_adds_its_own_loss_and_still_trains_only_the_reranker(tiny_run, scenes_dir, tmp_path, lesson, lesson_vocab):
     out = tmp_path / "lesson"
     source = torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)
     pretrain.main([
         "--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(out),
         "--init", str(tiny_run / "checkpoint_last.pt"), "--mode", "itm", "--swap-vocab", str(scenes_dir / "swap_vocab.json"),
-        "--lesson-ann", str(scenes_dir / "train_regions.json"), "--lesson-batch-size", "4",
+        "--lesson-ann", str(scenes_dir / lesson), "--lesson-batch-size", "4",
         "--epochs", "2", "--batch-size", "8", "--warmup-steps", "1", "--log-every", "1", "--threads", "1",
-    ])
+    ] + (["--lesson-swap-vocab", str(scenes_dir / lesson_vocab)] if lesson_vocab else []))
     train = records(out, "train")
     assert len(train) == 12  # the lesson adds to each step of the main data, it does not add steps
     assert {k for k in train[0] if k.startswith("loss_")} == {"loss_itm", "loss_itm_lesson"}
@@ -139,6 +141,12 @@ def test_a_lesson_needs_the_itm_mode_and_a_swap_vocabulary(scenes_dir, tmp_path)
     with pytest.raises(ValueError, match="--lesson-ann needs --mode itm and --swap-vocab"):
         pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir),
                        "--out", str(tmp_path / "x"), "--lesson-ann", str(scenes_dir / "train_regions.json")])
+
+
+def test_a_lesson_swap_vocabulary_needs_a_lesson(scenes_dir, tmp_path):
+    with pytest.raises(ValueError, match="--lesson-swap-vocab is the swap vocabulary of --lesson-ann, which was not given"):
+        pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(tmp_path / "x"),
+                       "--lesson-swap-vocab", str(scenes_dir / "relation_swap_vocab.json")])
 
 
 def test_a_lesson_batch_larger_than_the_lesson_is_a_clear_error(tiny_run, scenes_dir, tmp_path):

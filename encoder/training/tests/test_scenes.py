@@ -165,3 +165,32 @@ def test_region_captions_add_true_positions_and_leave_train_as_it_is(generated):
             assert holds[band], (caption, x, y)
             added += 1
     assert added >= len(train)  # most shapes lie in some outer band
+
+
+def test_relation_captions_state_the_true_relation_and_swap_to_their_mate(generated):
+    from negatives import CaptionSwapper
+    import data
+    out, _ = generated
+    train, sidecar = load(out, "train"), {s["image"]: s for s in load(out, "train", "_scenes")}
+    relations = load(out, "train_relations")
+    assert [e["image"] for e in relations] == [e["image"] for e in train if sidecar[e["image"]]["relation"]]
+    swapper = CaptionSwapper.load(out / "relation_swap_vocab.json")
+    phrases = sorted(((p, rel) for rel, ps in scenes.INVERTIBLE_RELATION_PHRASES.items() for p in ps), key=lambda pr: -len(pr[0]))
+    for entry in relations:
+        scene = sidecar[entry["image"]]
+        a, b = scene["shapes"][:2]
+        assert len(entry["caption"]) == 2
+        for caption in entry["caption"]:
+            phrase, rel = next((p, r) for p, r in phrases if f" {p} a " in caption)
+            first, second = caption.split(f" {phrase} a ")
+            named = a if f"{a['colour']} {a['kind']}" in first else b
+            other = b if named is a else a
+            assert f"{other['colour']} {other['kind']}" in second
+            # The relation the caption states holds between the two shapes' centres.
+            holds = {"left": named["x"] < other["x"], "right": named["x"] > other["x"],
+                     "above": named["y"] < other["y"], "below": named["y"] > other["y"]}
+            assert holds[rel], (caption, named, other)
+            # Its one swap inverts the relation word and nothing else: the relation mate's caption.
+            (swap,) = swapper.candidates(data.pre_caption(caption))
+            changed = [(w, v) for w, v in zip(data.pre_caption(caption).split(), swap.split()) if w != v]
+            assert len(changed) == 1 and swapper.inverse[changed[0][0]] == changed[0][1]
