@@ -35,6 +35,8 @@ small blue circle to the right of a big red square"), each with a phrase whose i
 relation mate's caption; ``<out>/relation_swap_vocab.json`` inverts relation words and exchanges
 nothing, so with it (``pretrain.py --lesson-swap-vocab``) every negative of that lesson is a
 relation mate: on the test split the two scores are at chance exactly there (``confuser_analysis.py``).
+``<out>/train_relations_regions.json`` holds both lessons per image (relation captions, then region
+captions): with the relation vocabulary a region caption's negative is its opposite band.
 ``<out>/swap_vocab.json`` lists the words whose exchange or inversion breaks a caption's binding,
 for the ITM caption negatives of ``negatives.py`` (``pretrain.py --swap-vocab``).
 
@@ -523,6 +525,8 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
             relations = [relation_captions(scene, relation_rng) for scene, _ in scenes]
             _write_json(out_dir / "train_relations.json",
                         [{**entry, "caption": extra} for entry, extra in zip(entries, relations) if extra])
+            _write_json(out_dir / "train_relations_regions.json",
+                        [{**entry, "caption": rel + reg} for entry, rel, reg in zip(entries, relations, regions) if rel or reg])
         grouped = sum(g is not None for _, g in scenes)
         grouped_total += grouped
         stats[split] = len(scenes)

@@ -173,6 +173,11 @@ def test_relation_captions_state_the_true_relation_and_swap_to_their_mate(genera
     out, _ = generated
     train, sidecar = load(out, "train"), {s["image"]: s for s in load(out, "train", "_scenes")}
     relations = load(out, "train_relations")
+    regions = {e["image"]: e["caption"] for e in load(out, "train_regions")}
+    both = load(out, "train_relations_regions")
+    by_image = {e["image"]: e["caption"] for e in relations}
+    assert both == [{**e, "caption": by_image.get(e["image"], []) + regions.get(e["image"], [])} for e in train
+                    if e["image"] in by_image or e["image"] in regions]
     assert [e["image"] for e in relations] == [e["image"] for e in train if sidecar[e["image"]]["relation"]]
     swapper = CaptionSwapper.load(out / "relation_swap_vocab.json")
     phrases = sorted(((p, rel) for rel, ps in scenes.INVERTIBLE_RELATION_PHRASES.items() for p in ps), key=lambda pr: -len(pr[0]))
