@@ -335,14 +335,13 @@ def region_captions(scene: Scene, image_size: int, rng: random.Random) -> list[s
     return out
 
 
-# The relation phrases whose words swap_vocab inverts ("higher than" and "beneath" have no inverse
-# word among the captions), so that every relation caption has its mate's as a swap.
-INVERTIBLE_RELATION_PHRASES = {
-    "left": ("to the left of", "left of", "on the left of"),
-    "right": ("to the right of", "right of", "on the right of"),
-    "above": ("above", "over"),
-    "below": ("below", "under"),
-}
+# Relation and position words whose inverse is also a caption word ("beneath" has none that appears).
+WORD_INVERSE = {"left": "right", "right": "left", "above": "below", "below": "above",
+                "over": "under", "under": "over", "top": "bottom", "bottom": "top"}
+# The relation phrases with a word WORD_INVERSE inverts ("higher than" and "beneath" have none), so
+# that every relation caption has its mate's as a swap.
+INVERTIBLE_RELATION_PHRASES = {rel: tuple(p for p in phrases if set(p.split()) & WORD_INVERSE.keys())
+                               for rel, phrases in RELATION_PHRASES.items()}
 
 
 def relation_captions(scene: Scene, rng: random.Random) -> list[str]:
@@ -534,7 +533,7 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
         stats[f"{split}_confuser_fraction"] = grouped / len(scenes) if scenes else 0.0
     # The words whose exchange or inversion breaks a caption's binding (negatives.CaptionSwapper).
     _write_json(out_dir / "swap_vocab.json", swap_vocab())
-    _write_json(out_dir / "relation_swap_vocab.json", {"exchange": [], "inverse": swap_vocab()["inverse"]})
+    _write_json(out_dir / "relation_swap_vocab.json", {"exchange": [], "inverse": WORD_INVERSE})
     total = sum(counts.values())
     stats["confuser_fraction"] = grouped_total / total if total else 0.0
     return stats
@@ -543,9 +542,7 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
 def swap_vocab() -> dict:
     """Swap vocabulary for ITM caption negatives: colours and kinds exchange, relation words
     invert. Only words whose inverse is also a caption word ("beneath" has none that appears)."""
-    inverse = {"left": "right", "right": "left", "above": "below", "below": "above",
-               "over": "under", "under": "over", "top": "bottom", "bottom": "top"}
-    return {"exchange": [list(COLOURS), list(KINDS)], "inverse": inverse}
+    return {"exchange": [list(COLOURS), list(KINDS)], "inverse": dict(WORD_INVERSE)}
 
 
 def _write_json(path: Path, value) -> None:

@@ -348,7 +348,8 @@ final class SearchCommand implements Callable<Integer> {
             }
             double raw = switch (mode) {
                 case ITM -> itm[slot];
-                case ITM_PLUS_ITC -> itc == null ? Double.NaN : itm[slot] + (plan.itcWeight() == null ? 1 : plan.itcWeight()) * itc;
+                case ITM_PLUS_ITC -> itc == null ? Double.NaN
+                    : mode.combine(itm[slot], itc.floatValue(), 1f, plan.itcWeight() == null ? 1f : plan.itcWeight());
                 case BLEND -> hit.score() + itm[slot];
             };
             double score = Double.isNaN(raw) ? hit.score() : raw >= 0 ? raw + 1 : 1 / (1 - raw);

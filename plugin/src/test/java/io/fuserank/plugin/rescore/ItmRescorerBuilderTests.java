@@ -171,25 +171,22 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
     }
 
     public void testOptionErrors() {
-        assertThat(expectThrows(IllegalArgumentException.class, () -> parse("{\"text\": \"x\"}")).getMessage(),
-            containsString("[fuserank_itm] needs [model_id]"));
-        assertThat(expectThrows(IllegalArgumentException.class,
-            () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"max\"}")).getMessage(),
-            containsString("unknown score mode [max], valid: [itm, itm_plus_itc, blend]"));
-        assertThat(expectThrows(IllegalArgumentException.class,
-            () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"itm\", \"query_weight\": 0.5}")).getMessage(),
-            containsString("[query_weight] and [rescore_query_weight] apply to score_mode [blend] only, score_mode is [itm]"));
-        assertThat(expectThrows(IllegalArgumentException.class,
-            () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"blend\", \"rescore_query_weight\": -1}")).getMessage(),
-            containsString("[fuserank_itm] [rescore_query_weight] must be a finite number >= 0, got [-1.0]"));
-        assertThat(expectThrows(IllegalArgumentException.class,
-            () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"blend\", \"itc_weight\": 4}")).getMessage(),
-            containsString("[itc_weight] applies to score_mode [itm_plus_itc] only, score_mode is [blend]"));
-        assertThat(expectThrows(IllegalArgumentException.class,
-            () -> parse("{\"model_id\": \"m\", \"text\": \"x\", \"itc_weight\": -2}")).getMessage(),
-            containsString("[fuserank_itm] [itc_weight] must be a finite number >= 0, got [-2.0]"));
-        assertThat(expectThrows(IllegalArgumentException.class, () -> parse("{\"model_id\": \"m\", \"text\": \" \"}")).getMessage(),
-            containsString("needs a non-blank [text], got [ ]"));
+        assertRejected("{\"text\": \"x\"}", "[fuserank_itm] needs [model_id]");
+        assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"max\"}",
+            "unknown score mode [max], valid: [itm, itm_plus_itc, blend]");
+        assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"itm\", \"query_weight\": 0.5}",
+            "[query_weight] and [rescore_query_weight] apply to score_mode [blend] only, score_mode is [itm]");
+        assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"blend\", \"rescore_query_weight\": -1}",
+            "[fuserank_itm] [rescore_query_weight] must be a finite number >= 0, got [-1.0]");
+        assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"blend\", \"itc_weight\": 4}",
+            "[itc_weight] applies to score_mode [itm_plus_itc] only, score_mode is [blend]");
+        assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"itc_weight\": -2}",
+            "[fuserank_itm] [itc_weight] must be a finite number >= 0, got [-2.0]");
+        assertRejected("{\"model_id\": \"m\", \"text\": \" \"}", "needs a non-blank [text], got [ ]");
+    }
+
+    private void assertRejected(String json, String message) {
+        assertThat(expectThrows(IllegalArgumentException.class, () -> parse(json)).getMessage(), containsString(message));
     }
 
     public void testWindowAboveTheMaximumFailsValidationNamingBothNumbers() {
