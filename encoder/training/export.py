@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -202,7 +203,7 @@ def onnx_parity(bundle: Path, ref: dict, feature_layers: int) -> dict:
 
 
 def export_bundle(checkpoint_path: Path, out: Path, reference_ann: Path, image_root: Path, codec: str = "int8",
-                  reference_count: int = 4, name: str | None = None) -> dict:
+                  reference_count: int = 4, name: str | None = None, rerank: dict | None = None) -> dict:
     if codec not in CODECS:
         raise ValueError(f"unknown codec [{codec}]; valid codecs: {list(CODECS)}")
     model, checkpoint = model_from_checkpoint(checkpoint_path)
@@ -245,13 +246,35 @@ def export_bundle(checkpoint_path: Path, out: Path, reference_ann: Path, image_r
         "image": transform.manifest(),
         "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
         "score": {"itm": "itm_logits[:, 1]", "itc": "dot(query_embedding, candidate_embedding)",
-                  "modes": {"itm": "itm", "itm_plus_itc": "itm + itc_weight * itc (BLIP: itc_weight 1)", "blend": "w_itm * itm + w_itc * itc"}},
+                  "modes": {"itm": "itm", "itm_plus_itc": "itm + itc_weight * itc (itc_weight: the request's, else rerank.itc_weight)", "blend": "w_itm * itm + w_itc * itc"}},
+        "rerank": rerank or {"itc_weight": 1.0, "chosen_by": "default: BLIP's sum"},
         "fusion_flops_per_pair": fusion_flops_per_pair(cfg, cfg.max_tokens),
         "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_pytorch": parity},
         "files": {p.relative_to(out).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
+
+
+def rerank_section(args, parser) -> dict | None:
+    """The manifest's ``rerank`` section: the W the plugin's ``itm_plus_itc`` uses where a request names
+    no ``itc_weight`` (ITM logit + W x ITC), and where it came from."""
+    if args.blend_report is not None:
+        report = json.loads(args.blend_report.read_text(encoding="utf-8"))
+        chosen = report.get("chosen_itc_weight", {})
+        if str(args.blend_window) not in chosen:
+            parser.error(f"--blend-report [{args.blend_report}] chose no weight for --blend-window [{args.blend_window}]; "
+                         f"it has windows {sorted(chosen, key=int)}")
+        window = str(args.blend_window)
+        return {"itc_weight": float(chosen[window]),
+                "chosen_by": f"blend_weight.py: best val IR R@1 at window {window}",
+                "val_ir_r1": report.get("val_ir_r1", {}),
+                "test": {row: r for row, r in report.get("test", {}).items() if row == "ITC" or f"k={window}" in row}}
+    if args.itc_weight is not None:
+        if not math.isfinite(args.itc_weight) or args.itc_weight < 0:
+            parser.error(f"--itc-weight [{args.itc_weight}] must be a finite number >= 0")
+        return {"itc_weight": args.itc_weight, "chosen_by": "export.py --itc-weight"}
+    return None
 
 
 def main(argv=None):
@@ -263,9 +286,14 @@ def main(argv=None):
     p.add_argument("--codec", default="int8", choices=CODECS, help="token-feature codec the index should use")
     p.add_argument("--reference-count", type=int, default=4)
     p.add_argument("--name")
+    weight = p.add_mutually_exclusive_group()
+    weight.add_argument("--blend-report", type=Path,
+                        help="blend_weight.py's report: the bundle recommends the ITC weight it chose for --blend-window")
+    weight.add_argument("--itc-weight", type=float, help="the ITC weight the bundle recommends (default 1, BLIP's)")
+    p.add_argument("--blend-window", type=int, default=16, help="the rerank window whose chosen weight --blend-report gives")
     args = p.parse_args(argv)
     manifest = export_bundle(args.checkpoint, args.out, args.reference_ann, args.image_root, args.codec,
-                             args.reference_count, args.name)
+                             args.reference_count, args.name, rerank_section(args, p))
     size = sum(f["bytes"] for f in manifest["files"].values())
     print(json.dumps({"bundle": str(args.out), "bytes": size, "parity": manifest["export_check"]["max_abs_diff_vs_pytorch"]}))
 

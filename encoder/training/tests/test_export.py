@@ -3,6 +3,7 @@ checksums and shapes are right, and reference outputs the Java tests can read.""
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import onnx
@@ -90,6 +91,35 @@ def test_manifest_describes_features_preprocessing_and_text(bundle):
     assert m["image"]["resize"] == "bilinear_half_pixel_no_antialias"
     assert m["text"]["max_tokens"] == 16 and m["embedding"]["normalized"] is True
     assert m["fusion_flops_per_pair"] > 0
+    assert m["rerank"]["itc_weight"] == 1.0, "without a chosen weight the bundle recommends BLIP's sum"
+
+
+def test_the_bundle_recommends_the_blend_reports_weight(tiny_run, scenes_dir, tmp_path):
+    report = tmp_path / "blend.json"
+    report.write_text(json.dumps({"chosen_itc_weight": {"16": 64.0, "32": 128.0}, "val_ir_r1": {"ITC": 50.0},
+                                  "test": {"ITC": {"img_r1": 40.0}, "ITC+ITM k=16 +64xITC": {"img_r1": 45.0},
+                                           "ITC+ITM k=32 +128xITC": {"img_r1": 46.0}}}))
+    out = tmp_path / "bundle"
+    common = ["--checkpoint", str(tiny_run / "checkpoint_best.pt"), "--out", str(out), "--reference-ann",
+              str(scenes_dir / "test.json"), "--image-root", str(scenes_dir), "--reference-count", "1"]
+    export.main(common + ["--blend-report", str(report), "--blend-window", "32"])
+    rerank = manifest(out)["rerank"]
+    assert rerank["itc_weight"] == 128.0 and "window 32" in rerank["chosen_by"]
+    assert set(rerank["test"]) == {"ITC", "ITC+ITM k=32 +128xITC"}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--blend-window", "8"], r"chose no weight for --blend-window \[8\]; it has windows \['16'\]"),
+    (["--itc-weight", "-1"], r"--itc-weight \[-1.0\] must be a finite number >= 0"),
+])
+def test_bad_rerank_weights_are_named(tiny_run, scenes_dir, tmp_path, capsys, flags, message):
+    report = tmp_path / "blend.json"
+    report.write_text(json.dumps({"chosen_itc_weight": {"16": 4.0}}))
+    flags = ["--blend-report", str(report)] + flags if "--blend-window" in flags else flags
+    with pytest.raises(SystemExit):
+        export.main(["--checkpoint", str(tiny_run / "checkpoint_best.pt"), "--out", str(tmp_path / "b"), "--reference-ann",
+                     str(scenes_dir / "test.json"), "--image-root", str(scenes_dir)] + flags)
+    assert re.search(message, capsys.readouterr().err)
 
 
 def test_unknown_codec_lists_the_valid_ones(tiny_run, scenes_dir, tmp_path):

@@ -82,6 +82,7 @@ public final class ModelBundle {
         bundle.checkFormat();
         bundle.checkFiles();
         bundle.checkCodec();
+        bundle.checkItcWeight();
         bundle.checkGraphs();
         return bundle;
     }
@@ -133,6 +134,17 @@ public final class ModelBundle {
 
     public int imageSize() {
         return manifest.path("image").path("size").asInt();
+    }
+
+    /**
+     * The weight W of the ITC dot product in the reranked score {@code ITM logit + W * ITC} that the
+     * bundle recommends ({@code rerank.itc_weight}, chosen on a validation split by
+     * {@code encoder/training/blend_weight.py}); 1, BLIP's sum (arXiv 2201.12086), where the manifest
+     * names none, as bundles exported before the field existed do.
+     */
+    public float itcWeight() {
+        JsonNode weight = manifest.path("rerank").path("itc_weight");
+        return weight.isNumber() ? weight.floatValue() : 1f;
     }
 
     public long fusionFlopsPerPair() {
@@ -191,6 +203,16 @@ public final class ModelBundle {
             throw new BundleException(
                 "[manifest.json] field [token_features.codec] is [" + codec + "]; valid codecs: " + CODECS.stream().sorted().toList()
             );
+        }
+    }
+
+    private void checkItcWeight() throws BundleException {
+        JsonNode weight = manifest.path("rerank").path("itc_weight");
+        if (weight.isMissingNode()) {
+            return;
+        }
+        if (weight.isNumber() == false || Float.isFinite(weight.floatValue()) == false || weight.floatValue() < 0) {
+            throw new BundleException("[manifest.json] field [rerank.itc_weight] must be a finite number >= 0, got [" + weight + "]");
         }
     }
 

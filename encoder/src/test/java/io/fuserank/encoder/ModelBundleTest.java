@@ -87,6 +87,22 @@ class ModelBundleTest {
     }
 
     @Test
+    void itcWeightIsTheManifestsOrBlipsOne() throws IOException {
+        Path chosen = editManifest(m -> ((ObjectNode) m).putObject("rerank").put("itc_weight", 64.0));
+        assertEquals(64f, ModelBundle.load(chosen).itcWeight());
+        Path unnamed = editManifest(m -> ((ObjectNode) m).remove("rerank"));
+        assertEquals(1f, ModelBundle.load(unnamed).itcWeight());
+    }
+
+    @Test
+    void badItcWeight() throws IOException {
+        Path negative = editManifest(m -> ((ObjectNode) m).putObject("rerank").put("itc_weight", -2.0));
+        assertFails(negative, "field [rerank.itc_weight] must be a finite number >= 0, got [-2.0]");
+        Path text = editManifest(m -> ((ObjectNode) m).putObject("rerank").put("itc_weight", "heavy"));
+        assertFails(text, "field [rerank.itc_weight] must be a finite number >= 0, got [\"heavy\"]");
+    }
+
+    @Test
     void unsupportedFormatVersion() throws IOException {
         Path copy = editManifest(m -> ((ObjectNode) m).put("format_version", 7));
         assertFails(copy, "field [format_version] is [7]; this fuserank reads [1]");
@@ -107,7 +123,7 @@ class ModelBundleTest {
     }
 
     private Path copy() throws IOException {
-        Path target = temp.resolve("bundle");
+        Path target = Files.createTempDirectory(temp, "bundle");
         try (Stream<Path> files = Files.walk(SHIPPED)) {
             for (Path source : (Iterable<Path>) files::iterator) {
                 Path destination = target.resolve(SHIPPED.relativize(source).toString());

@@ -87,7 +87,8 @@ final class SearchCommand implements Callable<Integer> {
     String scoreMode;
 
     @Option(names = "--itc-weight", paramLabel = "W",
-        description = "With --score-mode itm_plus_itc: ITM logit + W x ITC (default: the plugin's, 1; encoder/training/blend_weight.py chooses one).")
+        description = "With --score-mode itm_plus_itc: ITM logit + W x ITC (default: the model's, its manifest's rerank.itc_weight, "
+            + "chosen on validation data by encoder/training/blend_weight.py; 1 where it names none).")
     Float itcWeight;
 
     @Option(names = "--kind", paramLabel = "KIND", description = "The documents: image or caption (default: image for a text query, caption for an image query).")
@@ -349,7 +350,7 @@ final class SearchCommand implements Callable<Integer> {
             double raw = switch (mode) {
                 case ITM -> itm[slot];
                 case ITM_PLUS_ITC -> itc == null ? Double.NaN
-                    : mode.combine(itm[slot], itc.floatValue(), 1f, plan.itcWeight() == null ? 1f : plan.itcWeight());
+                    : mode.combine(itm[slot], itc.floatValue(), 1f, plan.itcWeight() == null ? bundle.itcWeight() : plan.itcWeight());
                 case BLEND -> hit.score() + itm[slot];
             };
             double score = Double.isNaN(raw) ? hit.score() : raw >= 0 ? raw + 1 : 1 / (1 - raw);

@@ -28,11 +28,11 @@ final class EngineQueries {
     private final EvalSplit split;
     private final String imageIndex;
     private final String captionIndex;
-    private final float itcWeight;
+    private final Float itcWeight;
     private final Map<String, Integer> imageByPath = new HashMap<>();
 
     EngineQueries(EsJson engine, InProcessModel model, String modelId, EvalSplit split, String imageIndex, String captionIndex,
-                  float itcWeight) {
+                  Float itcWeight) {
         this.itcWeight = itcWeight;
         this.engine = engine;
         this.model = model;

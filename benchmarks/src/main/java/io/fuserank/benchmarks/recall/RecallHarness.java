@@ -80,10 +80,10 @@ public final class RecallHarness implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: benchmarks/target/recall/DATASET).")
     Path out;
 
-    @Option(names = "--itc-weight", defaultValue = "1", paramLabel = "W",
-        description = "itc_weight of the knn_itm_itc mode: ITM logit + W x ITC (default: ${DEFAULT-VALUE}, BLIP's; "
-            + "encoder/training/blend_weight.py chooses one on validation data).")
-    float itcWeight;
+    @Option(names = "--itc-weight", paramLabel = "W",
+        description = "itc_weight of the knn_itm_itc mode: ITM logit + W x ITC (default: left to the plugin, which takes the model's, "
+            + "its manifest's rerank.itc_weight chosen on validation data by encoder/training/blend_weight.py, or 1 where it names none).")
+    Float itcWeight;
 
     @Option(names = "--results-index", paramLabel = "NAME", description = "Also write every result row into this index (mapping: results-index.json), e.g. for the Kibana dashboard.")
     String resultsIndex;
@@ -116,8 +116,9 @@ public final class RecallHarness implements Callable<Integer> {
                 log("indexed both in %.1f s", (System.nanoTime() - start) / 1e9);
             }
             EngineQueries queries = new EngineQueries(engine, local, id, split, imageIndex, captionIndex, itcWeight);
-            log("knn_itm_itc ranks by ITM logit + %s x ITC", itcWeight);
-            Results results = new Results(runId, name, id);
+            float effectiveItcWeight = itcWeight != null ? itcWeight : local.bundle().itcWeight();
+            log("knn_itm_itc ranks by ITM logit + %s x ITC (%s)", effectiveItcWeight, itcWeight != null ? "--itc-weight" : "the model's");
+            Results results = new Results(runId, name, id, effectiveItcWeight);
 
             // Exact ITC in this process: the reference the ANN loss is measured against.
             float[][] imageVectors = local.imageEmbeddings(split);
@@ -241,7 +242,7 @@ public final class RecallHarness implements Callable<Integer> {
                 throw new CommandLine.ParameterException(new CommandLine(this), "--concurrency value [" + c + "] must be at least 1");
             }
         }
-        if (Float.isFinite(itcWeight) == false || itcWeight < 0) {
+        if (itcWeight != null && (Float.isFinite(itcWeight) == false || itcWeight < 0)) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--itc-weight [" + itcWeight + "] must be a finite number >= 0");
         }
         if (latencyQueries < 1 || recallConcurrency < 1 || threads < 1) {

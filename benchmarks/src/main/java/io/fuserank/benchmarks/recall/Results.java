@@ -20,16 +20,23 @@ final class Results {
     private final String runId;
     private final String dataset;
     private final String model;
+    private final float itcWeight;
     private final String timestamp = Instant.now().toString();
     private final List<ObjectNode> rows = new ArrayList<>();
     private final List<Agreement> agreements = new ArrayList<>();
     private double gemmGflops = Double.NaN;
     private long flopsPerPair;
 
-    Results(String runId, String dataset, String model) {
+    /** {@code itcWeight}: the W of the {@code knn_itm_itc} mode's {@code ITM logit + W x ITC}. */
+    Results(String runId, String dataset, String model, float itcWeight) {
         this.runId = runId;
         this.dataset = dataset;
         this.model = model;
+        this.itcWeight = itcWeight;
+    }
+
+    float itcWeight() {
+        return itcWeight;
     }
 
     String dataset() {

@@ -26,14 +26,14 @@ final class SearchBodies {
         return 4 * k;
     }
 
-    /** {@code itcWeight} is the {@code itc_weight} of {@link Mode#KNN_ITM_ITC} (1: BLIP's, left to the plugin's default). */
-    static ObjectNode textToImage(String modelId, String text, Mode.Setting setting, float itcWeight) {
+    /** {@code itcWeight} is the {@code itc_weight} of {@link Mode#KNN_ITM_ITC}; null leaves it to the plugin (the model's). */
+    static ObjectNode textToImage(String modelId, String text, Mode.Setting setting, Float itcWeight) {
         ObjectNode body = knn(IMAGE_VECTOR, Math.max(SIZE, setting.k()), "fuserank_text", "text", modelId, text);
         body.putArray("_source").add("path");
         return rescore(body, setting, itcWeight, "text", modelId, text);
     }
 
-    static ObjectNode imageToText(String modelId, String imageBase64, Mode.Setting setting, float itcWeight) {
+    static ObjectNode imageToText(String modelId, String imageBase64, Mode.Setting setting, Float itcWeight) {
         ObjectNode body = knn(TEXT_VECTOR, Math.max(SIZE, setting.k()), "fuserank_image", "image", modelId, imageBase64);
         body.putArray("_source").add("image_path").add("caption_index");
         return rescore(body, setting, itcWeight, "image", modelId, imageBase64);
@@ -59,12 +59,12 @@ final class SearchBodies {
         return body;
     }
 
-    private static ObjectNode rescore(ObjectNode body, Mode.Setting setting, float itcWeight, String inputKey, String modelId, String input) {
+    private static ObjectNode rescore(ObjectNode body, Mode.Setting setting, Float itcWeight, String inputKey, String modelId, String input) {
         if (setting.mode().reranks()) {
             ObjectNode rescore = body.putObject("rescore").put("window_size", setting.k());
             ObjectNode itm = rescore.putObject("fuserank_itm").put("model_id", modelId).put(inputKey, input)
                 .put("score_mode", setting.mode().scoreMode());
-            if (setting.mode() == Mode.KNN_ITM_ITC && itcWeight != 1f) {
+            if (setting.mode() == Mode.KNN_ITM_ITC && itcWeight != null) {
                 itm.put("itc_weight", itcWeight);
             }
         }

@@ -16,7 +16,7 @@ class SearchBodiesTest {
     @Test
     void textToImageFollowsTheExampleQuery() throws IOException {
         JsonNode example = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Path.of("../example-queries/search/text-to-image.json").toFile());
-        JsonNode body = SearchBodies.textToImage("fuserank-small", "a red circle", new Mode.Setting(Mode.KNN_ITM, 16), 1f);
+        JsonNode body = SearchBodies.textToImage("fuserank-small", "a red circle", new Mode.Setting(Mode.KNN_ITM, 16), null);
         assertEquals(example.path("knn").path("field"), body.path("knn").path("field"));
         assertEquals(example.path("knn").path("k"), body.path("knn").path("k"));
         assertEquals(example.path("knn").path("num_candidates"), body.path("knn").path("num_candidates"));
@@ -29,11 +29,11 @@ class SearchBodiesTest {
 
     @Test
     void knnOnlyHasNoRescoreAndReturnsTenHits() {
-        JsonNode body = SearchBodies.textToImage("m", "x", new Mode.Setting(Mode.KNN_ITC, 0), 1f);
+        JsonNode body = SearchBodies.textToImage("m", "x", new Mode.Setting(Mode.KNN_ITC, 0), null);
         assertFalse(body.has("rescore"));
         assertEquals(10, body.path("knn").path("k").asInt());
         assertEquals(10, body.path("size").asInt());
-        JsonNode wide = SearchBodies.imageToText("m", "AAAA", new Mode.Setting(Mode.KNN_ITM_ITC, 64), 1f);
+        JsonNode wide = SearchBodies.imageToText("m", "AAAA", new Mode.Setting(Mode.KNN_ITM_ITC, 64), null);
         assertEquals(64, wide.path("knn").path("k").asInt());
         assertEquals("text_vector", wide.path("knn").path("field").asText());
         assertEquals("itm_plus_itc", wide.path("rescore").path("fuserank_itm").path("score_mode").asText());

@@ -14,8 +14,9 @@ import java.util.Objects;
 /**
  * One result per input, in order: the ITC embedding and token features, or the reason this input
  * could not be encoded (so one bad image fails its own document, not the whole bulk request);
- * plus the codec the model's manifest stores token features with, so that a caller that stores
- * features (the ingest processor) can default to it without loading the model itself.
+ * plus two defaults of the model's manifest, so that a caller can use them without loading the
+ * model itself: the codec token features are stored with (for the ingest processor) and the ITC
+ * weight of the reranked score (for the rescorer's {@code itc_weight}).
  */
 public final class EncodeResponse extends ActionResponse {
 
@@ -48,15 +49,18 @@ public final class EncodeResponse extends ActionResponse {
 
     private final List<Result> results;
     private final FeatureCodec modelCodec;
+    private final float modelItcWeight;
 
-    public EncodeResponse(List<Result> results, FeatureCodec modelCodec) {
+    public EncodeResponse(List<Result> results, FeatureCodec modelCodec, float modelItcWeight) {
         this.results = List.copyOf(results);
         this.modelCodec = Objects.requireNonNull(modelCodec, "modelCodec");
+        this.modelItcWeight = modelItcWeight;
     }
 
     public EncodeResponse(StreamInput in) throws IOException {
         this.results = in.readCollectionAsList(Result::new);
         this.modelCodec = in.readEnum(FeatureCodec.class);
+        this.modelItcWeight = in.readFloat();
     }
 
     public List<Result> results() {
@@ -68,10 +72,16 @@ public final class EncodeResponse extends ActionResponse {
         return modelCodec;
     }
 
+    /** The ITC weight of the reranked score that the model's manifest recommends. */
+    public float modelItcWeight() {
+        return modelItcWeight;
+    }
+
     @Override
     public void writeTo(StreamOutput out) throws IOException {
         out.writeCollection(results);
         out.writeEnum(modelCodec);
+        out.writeFloat(modelItcWeight);
     }
 
     /** Token features on the wire (also used by the rescorer builder): shape, then the floats. */

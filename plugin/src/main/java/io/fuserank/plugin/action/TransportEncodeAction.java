@@ -46,7 +46,8 @@ public final class TransportEncodeAction extends HandledTransportAction<EncodeRe
     }
 
     private void run(EncodeRequest request, ActionListener<EncodeResponse> listener) {
-        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.defaultCodec()), listener);
+        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.defaultCodec(), model.itcWeight()),
+            listener);
     }
 
     static List<EncodeResponse.Result> encode(LoadedModel model, List<EncodeRequest.Input> inputs) throws Exception {

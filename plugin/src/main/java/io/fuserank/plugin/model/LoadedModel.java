@@ -66,6 +66,11 @@ public final class LoadedModel implements Closeable {
         return FeatureCodec.fromLabel(bundle.codec());
     }
 
+    /** The ITC weight of the reranked score that the manifest recommends ({@link ModelBundle#itcWeight()}). */
+    public float itcWeight() {
+        return bundle.itcWeight();
+    }
+
     @Override
     public void close() throws IOException {
         try {

@@ -1,7 +1,6 @@
 package io.fuserank.plugin.query;
 
 import io.fuserank.plugin.action.EncodeRequest;
-import io.fuserank.plugin.action.EncodeResponse;
 import io.fuserank.plugin.model.ModelRegistry;
 import org.elasticsearch.TransportVersion;
 import org.elasticsearch.action.ActionListener;
@@ -33,7 +32,7 @@ abstract class ModelQueryVectorBuilder implements QueryVectorBuilder {
 
     @Override
     public final void buildVector(Client client, ActionListener<float[]> listener) {
-        QueryEncoder.encode(client, modelId, input(), listener.map(EncodeResponse.Result::embedding));
+        QueryEncoder.encode(client, modelId, input(), listener.map(response -> response.results().get(0).embedding()));
     }
 
     /** Every node of a cluster runs the same plugin build, so any node the cluster accepts reads this. */

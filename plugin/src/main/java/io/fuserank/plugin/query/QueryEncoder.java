@@ -19,11 +19,12 @@ public final class QueryEncoder {
     }
 
     /**
-     * Answers the input's encoding, or fails the listener: an input the model rejects (an empty or
+     * Answers the model's response, whose one result is the input's encoding (the response also carries
+     * the model's defaults), or fails the listener: an input the model rejects (an empty or
      * over-long text, an undecodable image) fails with an {@link IllegalArgumentException} carrying
      * the model's reason, so the search answers 400; infrastructure failures pass through as they are.
      */
-    public static void encode(Client client, String modelId, EncodeRequest.Input input, ActionListener<EncodeResponse.Result> listener) {
+    public static void encode(Client client, String modelId, EncodeRequest.Input input, ActionListener<EncodeResponse> listener) {
         client.execute(EncodeAction.INSTANCE, new EncodeRequest(modelId, List.of(input)), listener.delegateFailureAndWrap((l, response) -> {
             if (response.results().size() != 1) {
                 throw new IllegalStateException("model [" + modelId + "] answered [" + response.results().size()
@@ -34,7 +35,7 @@ public final class QueryEncoder {
                 throw new IllegalArgumentException("model [" + modelId + "] cannot encode the query "
                     + (input.isText() ? "text" : "image") + ": " + result.error());
             }
-            l.onResponse(result);
+            l.onResponse(response);
         }));
     }
 }

@@ -25,7 +25,7 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.optionalConstr
 
 /**
  * The options of the {@code fuserank_itm} rescorer, as the user wrote them, checked and with their
- * defaults filled in.
+ * defaults filled in (except {@code itc_weight}'s, which is the model's: see below).
  * <ul>
  *   <li>{@code model_id}: the model bundle;</li>
  *   <li>{@code text} or {@code image} (base64), exactly one: the query. A text query rescores image
@@ -40,9 +40,12 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.optionalConstr
  *   <li>{@code score_mode}: {@code itm} (the ITM match logit alone, as ALBEF ranks its top-k,
  *       arXiv 2107.07651), {@code itm_plus_itc} (default: ITM logit + {@code itc_weight} * ITC dot
  *       product, as BLIP, arXiv 2201.12086) or {@code blend};</li>
- *   <li>{@code itc_weight} (default 1, BLIP's; at least 0, {@code itm_plus_itc} only): the weight of the
- *       ITC dot product, for a weight chosen on validation data ({@code encoder/training/blend_weight.py});
- *       the dot product is the exact one of the stored vector, not a quantized kNN score;</li>
+ *   <li>{@code itc_weight} (at least 0, {@code itm_plus_itc} only): the weight of the ITC dot product.
+ *       Left out, it is the model's: the weight its manifest recommends ({@code rerank.itc_weight},
+ *       chosen on validation data by {@code encoder/training/blend_weight.py}), or 1, BLIP's, where
+ *       the manifest names none. It stays null here, and the coordinating node's encoding of the
+ *       query carries the model's weight to the shards. The dot product is the exact one of the
+ *       stored vector, not a quantized kNN score;</li>
  *   <li>{@code query_weight}, {@code rescore_query_weight} (default 1, at least 0, {@code blend}
  *       only): {@code blend} is Elasticsearch's own query rescorer total, {@code query_weight *
  *       first-stage score + rescore_query_weight * ITM logit}.</li>
@@ -91,7 +94,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
 
     public static ItmOptions readFrom(StreamInput in) throws IOException {
         return new ItmOptions(in.readString(), in.readOptionalString(), in.readOptionalByteArray(), in.readString(), in.readString(),
-            in.readString(), in.readFloat(), in.readFloat(), in.readFloat());
+            in.readString(), in.readFloat(), in.readFloat(), in.readOptionalFloat());
     }
 
     /** These options checked, with every default filled in; the query must be exactly one of text and image. */
@@ -122,7 +125,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         }
         float qw = checkWeight(QUERY_WEIGHT, queryWeight);
         float rqw = checkWeight(RESCORE_QUERY_WEIGHT, rescoreQueryWeight);
-        float iw = checkWeight(ITC_WEIGHT, itcWeight);
+        Float iw = itcWeight == null ? null : checkWeight(ITC_WEIGHT, itcWeight);
         boolean textQuery = text != null;
         return new ItmOptions(modelId, text, image,
             featuresField != null ? featuresField : textQuery ? "image_features" : "text_features",
@@ -160,10 +163,10 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         out.writeString(scoreMode);
         out.writeFloat(queryWeight);
         out.writeFloat(rescoreQueryWeight);
-        out.writeFloat(itcWeight);
+        out.writeOptionalFloat(itcWeight);
     }
 
-    /** Writes validated options, each weight only where it applies, so that the output parses back to equal options. */
+    /** Writes validated options, each weight only where it applies (and was given), so that the output parses back to equal options. */
     @Override
     public XContentBuilder toXContent(XContentBuilder builder, Params params) throws IOException {
         builder.field(MODEL_ID.getPreferredName(), modelId);
@@ -179,7 +182,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
             builder.field(QUERY_WEIGHT.getPreferredName(), queryWeight);
             builder.field(RESCORE_QUERY_WEIGHT.getPreferredName(), rescoreQueryWeight);
         }
-        if (mode() == ScoreMode.ITM_PLUS_ITC) {
+        if (itcWeight != null) {
             builder.field(ITC_WEIGHT.getPreferredName(), itcWeight);
         }
         return builder;

@@ -117,8 +117,8 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         EncodeRequest.Input input = options.isTextQuery() ? EncodeRequest.Input.text(options.text())
             : EncodeRequest.Input.image(options.image());
         ctx.registerAsyncAction((client, listener) -> QueryEncoder.encode(client, options.modelId(), input,
-            listener.delegateFailureAndWrap((l, result) -> {
-                encoded.set(EncodedQuery.of(result));
+            listener.delegateFailureAndWrap((l, response) -> {
+                encoded.set(EncodedQuery.of(response));
                 l.onResponse(null);
             })));
         return copy(null, encoded::get);
@@ -141,7 +141,7 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         if (tooLarge != null) {
             throw new IllegalArgumentException(tooLarge);
         }
-        ScoreFormula formula = ScoreFormula.of(options);
+        ScoreFormula formula = ScoreFormula.of(options, query);
         MappedFieldType features = featuresFieldType(context);
         String vectorField = vectorField(context, formula.needsItc());
         CandidateReader reader = new CandidateReader(context.getForField(features, MappedFieldType.FielddataOperation.SEARCH),

@@ -11,8 +11,8 @@ import java.util.Locale;
  * A rescored hit's final score and its explanation, for one {@code score_mode}. The raw score is
  * <ul>
  *   <li>{@code itm}: {@code ITM logit} (ALBEF ranks its top-k by it, arXiv 2107.07651);</li>
- *   <li>{@code itm_plus_itc}: {@code ITM logit + itc_weight * ITC dot product} (BLIP, arXiv 2201.12086, with
- *       the default weight 1);</li>
+ *   <li>{@code itm_plus_itc}: {@code ITM logit + itc_weight * ITC dot product} (BLIP, arXiv 2201.12086, where
+ *       {@code itc_weight} 1 is BLIP's sum and the default is the model's, chosen on validation data);</li>
  *   <li>{@code blend}: {@code query_weight * first-stage score + rescore_query_weight * ITM logit},
  *       the total of Elasticsearch's query rescorer with the ITM logit as the rescore score.</li>
  * </ul>
@@ -29,8 +29,10 @@ import java.util.Locale;
  */
 record ScoreFormula(ScoreMode mode, float queryWeight, float rescoreQueryWeight, float itcWeight) {
 
-    static ScoreFormula of(ItmOptions options) {
-        return new ScoreFormula(options.mode(), options.queryWeight(), options.rescoreQueryWeight(), options.itcWeight());
+    /** The formula of {@code options}; an {@code itm_plus_itc} request without {@code itc_weight} takes the model's. */
+    static ScoreFormula of(ItmOptions options, EncodedQuery query) {
+        float itcWeight = options.itcWeight() != null ? options.itcWeight() : query.modelItcWeight();
+        return new ScoreFormula(options.mode(), options.queryWeight(), options.rescoreQueryWeight(), itcWeight);
     }
 
     /** Whether the final score needs the document's stored ITC vector. */

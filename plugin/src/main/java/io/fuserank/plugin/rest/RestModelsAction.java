@@ -90,6 +90,7 @@ public final class RestModelsAction extends BaseRestHandler {
         builder.field("max_text_tokens", bundle.maxTextTokens());
         builder.field("image_size", bundle.imageSize());
         builder.field("fusion_flops_per_pair", bundle.fusionFlopsPerPair());
+        builder.field("itc_weight", bundle.itcWeight());
         builder.endObject();
     }
 

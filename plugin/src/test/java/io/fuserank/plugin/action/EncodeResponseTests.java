@@ -9,14 +9,14 @@ import org.elasticsearch.test.ESTestCase;
 import java.io.IOException;
 import java.util.List;
 
-/** The encode response survives the wire: results in order, and the model's codec. */
+/** The encode response survives the wire: results in order, and the model's codec and ITC weight. */
 public class EncodeResponseTests extends ESTestCase {
 
     public void testRoundTrip() throws IOException {
         FeatureCodec codec = randomFrom(FeatureCodec.values());
         TokenFeatures features = new TokenFeatures(1, 2, 2, new float[] {1, 2, 3, 4});
         EncodeResponse response = new EncodeResponse(List.of(EncodeResponse.Result.ok(new float[] {0.5f}, features),
-            EncodeResponse.Result.failed("image is empty [0] bytes")), codec);
+            EncodeResponse.Result.failed("image is empty [0] bytes")), codec, 256f);
         EncodeResponse copy;
         try (BytesStreamOutput out = new BytesStreamOutput()) {
             response.writeTo(out);
@@ -25,6 +25,7 @@ public class EncodeResponseTests extends ESTestCase {
             }
         }
         assertEquals(codec, copy.modelCodec());
+        assertEquals(256f, copy.modelItcWeight(), 0f);
         assertEquals(2, copy.results().size());
         assertArrayEquals(new float[] {0.5f}, copy.results().get(0).embedding(), 0f);
         assertArrayEquals(features.values(), copy.results().get(0).features().values(), 0f);

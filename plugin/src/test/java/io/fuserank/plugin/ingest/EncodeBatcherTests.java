@@ -55,7 +55,7 @@ public class EncodeBatcherTests extends ESTestCase {
                 ? EncodeResponse.Result.failed("cannot encode [" + input.text() + "]")
                 : EncodeResponse.Result.ok(new float[] {input.text().charAt(0)}, new TokenFeatures(1, 1, 1, new float[] {1f})));
         }
-        return new EncodeResponse(results, FeatureCodec.INT8);
+        return new EncodeResponse(results, FeatureCodec.INT8, 1f);
     }
 
     /** Records what each input's listener heard; fails the test if one hears twice. */
@@ -172,7 +172,7 @@ public class EncodeBatcherTests extends ESTestCase {
 
     public void testAWrongNumberOfResultsFailsTheWholeBatch() {
         EncodeBatcher batcher = new EncodeBatcher("m", 64, (request, listener) -> listener.onResponse(
-            new EncodeResponse(List.of(), FeatureCodec.INT8)), threadContext);
+            new EncodeResponse(List.of(), FeatureCodec.INT8, 1f)), threadContext);
         submit(batcher, "a");
         assertEquals("model [m] answered [0] results for [1] inputs", outcomes.failure("a").getMessage());
     }

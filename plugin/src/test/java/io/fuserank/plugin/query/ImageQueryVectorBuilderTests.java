@@ -65,7 +65,7 @@ public class ImageQueryVectorBuilderTests extends AbstractQueryVectorBuilderTest
 
     @Override
     protected ActionResponse createResponse(float[] array, ImageQueryVectorBuilder builder) {
-        return new EncodeResponse(List.of(EncodeResponse.Result.ok(array, new TokenFeatures(1, 1, 1, new float[] {0.5f}))), FeatureCodec.INT8);
+        return new EncodeResponse(List.of(EncodeResponse.Result.ok(array, new TokenFeatures(1, 1, 1, new float[] {0.5f}))), FeatureCodec.INT8, 1f);
     }
 
     public void testAnUndecodableImageIsABadRequest() throws Exception {

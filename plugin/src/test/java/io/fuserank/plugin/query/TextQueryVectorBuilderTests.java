@@ -62,7 +62,7 @@ public class TextQueryVectorBuilderTests extends AbstractQueryVectorBuilderTestC
 
     @Override
     protected ActionResponse createResponse(float[] array, TextQueryVectorBuilder builder) {
-        return new EncodeResponse(List.of(EncodeResponse.Result.ok(array, new TokenFeatures(1, 1, 1, new float[] {0.5f}))), FeatureCodec.INT8);
+        return new EncodeResponse(List.of(EncodeResponse.Result.ok(array, new TokenFeatures(1, 1, 1, new float[] {0.5f}))), FeatureCodec.INT8, 1f);
     }
 
     public void testAModelRejectionIsABadRequest() throws Exception {
@@ -100,7 +100,7 @@ public class TextQueryVectorBuilderTests extends AbstractQueryVectorBuilderTestC
         int[] calls = new int[1];
         QueryTestSupport.withClient(getTestName(), request -> {
             calls[0]++;
-            return new EncodeResponse(List.of(EncodeResponse.Result.ok(expected, new TokenFeatures(1, 1, 1, new float[] {1}))), FeatureCodec.INT8);
+            return new EncodeResponse(List.of(EncodeResponse.Result.ok(expected, new TokenFeatures(1, 1, 1, new float[] {1}))), FeatureCodec.INT8, 1f);
         }, client -> createTestInstance().buildVector(client, future));
         assertArrayEquals(expected, future.get(), 0f);
         assertEquals(1, calls[0]);

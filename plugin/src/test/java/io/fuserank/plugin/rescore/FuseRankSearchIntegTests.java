@@ -1,5 +1,6 @@
 package io.fuserank.plugin.rescore;
 
+import io.fuserank.encoder.ModelBundle;
 import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.FuseRankSettings;
 import io.fuserank.plugin.action.EncodeAction;
@@ -225,22 +226,30 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
         assertEquals("the second ask is answered from the cache", 1, cacheHits() - hitsBefore);
     }
 
-    public void testExplainShowsTheItmAndWeightedItcParts() throws IOException {
-        ObjectPath response = search(IMAGES, textToImage(data.captions().get(3), 5, ", \"itc_weight\": 4", ", \"explain\": true"));
+    /** An itc_weight the request names, and the model's (its manifest's) where it names none. */
+    public void testExplainShowsTheItmAndWeightedItcParts() throws Exception {
+        float modelWeight = ModelBundle.load(ReferenceData.modelsDir().resolve(ReferenceData.MODEL_ID)).itcWeight();
+        assertExplainedWeight(", \"itc_weight\": 4", 4f);
+        assertExplainedWeight("", modelWeight);
+    }
+
+    private void assertExplainedWeight(String itcWeightOption, float weight) throws IOException {
+        ObjectPath response = search(IMAGES, textToImage(data.captions().get(3), 5, itcWeightOption, ", \"explain\": true"));
         Map<String, Object> top = hit(response, "image-3");
         assertThat(ObjectPath.evaluate(top, "_explanation.description"), startsWith("fuserank_itm score_mode [itm_plus_itc]"));
         assertThat(ObjectPath.evaluate(top, "_explanation.details.0.description"),
-            startsWith("raw score: ITM logit + itc_weight [4.0] * ITC dot product"));
+            startsWith("raw score: ITM logit + itc_weight [" + weight + "] * ITC dot product"));
         assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.0.description"), startsWith("ITM match logit"));
-        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.description"), startsWith("itc_weight [4.0] * ITC dot product"));
+        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.description"),
+            startsWith("itc_weight [" + weight + "] * ITC dot product"));
         assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.details.0.description"), startsWith("ITC dot product"));
         double itm = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.0.value")).doubleValue();
         double weighted = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.1.value")).doubleValue();
         double itc = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.1.details.0.value")).doubleValue();
         assertThat(itm, greaterThan(0.0));
         assertThat(itc, greaterThan(0.9));
-        assertEquals(4 * itc, weighted, 1e-5);
-        assertEquals("raw score + 1", ((Number) top.get("_score")).doubleValue(), 1 + itm + 4 * itc, 1e-4);
+        assertEquals(weight * itc, weighted, 1e-5 * Math.max(1, weight));
+        assertEquals("raw score + 1", ((Number) top.get("_score")).doubleValue(), 1 + itm + weight * itc, 1e-4 * Math.max(1, weight));
     }
 
     public void testTheRescorerRetriever() throws IOException {

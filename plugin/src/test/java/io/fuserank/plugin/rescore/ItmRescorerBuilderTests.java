@@ -90,9 +90,9 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         return o.mode() == ScoreMode.BLEND ? weight : null;
     }
 
-    /** Raw options back from validated ones: itc_weight exists only in itm_plus_itc. */
+    /** Raw options back from validated ones: itc_weight stays as given (null: the model's). */
     private static Float itcWeight(ItmOptions o) {
-        return o.mode() == ScoreMode.ITM_PLUS_ITC ? o.itcWeight() : null;
+        return o.itcWeight();
     }
 
     private ItmRescorerBuilder randomUnencoded() {
@@ -123,7 +123,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         for (int i = 0; i < embedding.length; i++) {
             embedding[i] = randomFloat();
         }
-        return new EncodedQuery(embedding, new TokenFeatures(layers, tokens, width, values));
+        return new EncodedQuery(embedding, new TokenFeatures(layers, tokens, width, values), randomFrom(1f, 64f, randomFloat() * 300));
     }
 
     public void testRoundTripsInsideASearchSourceThroughThePluginRegistry() throws IOException {
@@ -147,7 +147,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         assertEquals("image_features", text.featuresField());
         assertEquals("image_vector", text.vectorField());
         assertEquals(ScoreMode.ITM_PLUS_ITC, text.mode());
-        assertEquals(1f, text.itcWeight(), 0f);
+        assertNull("left to the model", text.itcWeight());
         assertEquals(64f, parse("{\"model_id\": \"m\", \"text\": \"x\", \"itc_weight\": 64}").options().itcWeight(), 0f);
         ItmOptions image = parse("{\"model_id\": \"fuserank-small\", \"image\": \"iVBORw0KGgo=\"}").options();
         assertEquals("text_features", image.featuresField());
@@ -204,7 +204,8 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         PlainActionFuture<RescorerBuilder<ItmRescorerBuilder>> future = new PlainActionFuture<>();
         QueryTestSupport.withClient(getTestName(), request -> {
             requests.add(request);
-            return new EncodeResponse(List.of(EncodeResponse.Result.ok(expected.embedding(), expected.features())), FeatureCodec.INT8);
+            return new EncodeResponse(List.of(EncodeResponse.Result.ok(expected.embedding(), expected.features())), FeatureCodec.INT8,
+                expected.modelItcWeight());
         }, client -> Rewriteable.<RescorerBuilder<ItmRescorerBuilder>>rewriteAndFetch(builder, new QueryRewriteContext(null, client, null), future));
         ItmRescorerBuilder rewritten = (ItmRescorerBuilder) future.get();
         assertThat(rewritten, not(sameInstance(builder)));
@@ -220,7 +221,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
     public void testAModelRejectionFailsTheRewriteAsABadRequest() {
         ItmRescorerBuilder builder = randomUnencoded();
         PlainActionFuture<RescorerBuilder<ItmRescorerBuilder>> future = new PlainActionFuture<>();
-        QueryTestSupport.withClient(getTestName(), request -> new EncodeResponse(List.of(EncodeResponse.Result.failed("too long")), FeatureCodec.INT8),
+        QueryTestSupport.withClient(getTestName(), request -> new EncodeResponse(List.of(EncodeResponse.Result.failed("too long")), FeatureCodec.INT8, 1f),
             client -> Rewriteable.<RescorerBuilder<ItmRescorerBuilder>>rewriteAndFetch(builder, new QueryRewriteContext(null, client, null), future));
         ExecutionException e = expectThrows(ExecutionException.class, future::get);
         assertThat(e.getCause(), instanceOf(IllegalArgumentException.class));

@@ -1,5 +1,6 @@
 package io.fuserank.plugin.rescore;
 
+import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.reranker.ScoreMode;
 import org.apache.lucene.search.Explanation;
 import org.elasticsearch.test.ESTestCase;
@@ -38,6 +39,14 @@ public class ScoreFormulaTests extends ESTestCase {
         assertEquals(0.45f, new ScoreFormula(ScoreMode.BLEND, 0.5f, 2f, 1).unscored(first), 1e-7f);
         assertTrue(new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1, 1).needsItc());
         assertFalse(new ScoreFormula(ScoreMode.BLEND, 1, 1, 1).needsItc());
+    }
+
+    public void testTheRequestsItcWeightElseTheModels() {
+        EncodedQuery query = new EncodedQuery(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {1f}), 256f);
+        ItmOptions named = new ItmOptions("m", "x", null, null, null, null, null, null, 4f).validated();
+        ItmOptions unnamed = new ItmOptions("m", "x", null, null, null, null, null, null, null).validated();
+        assertEquals(4f, ScoreFormula.of(named, query).itcWeight(), 0f);
+        assertEquals(256f, ScoreFormula.of(unnamed, query).itcWeight(), 0f);
     }
 
     public void testExplanationsCarryTheScore() {
