@@ -50,6 +50,9 @@ import java.util.concurrent.Callable;
 final class SearchCommand implements Callable<Integer> {
 
     static final int DEFAULT_WINDOW = 32;
+    /** Image documents' source fields the table shows: IndexDocument writes the path, a Karpathy file the captions. */
+    private static final String IMAGE_PATH_FIELD = "path";
+    private static final String IMAGE_CAPTIONS_FIELD = "captions";
 
     @Spec
     CommandSpec spec;
@@ -233,20 +236,33 @@ final class SearchCommand implements Callable<Integer> {
         out.flush();
     }
 
-    /** The hits as an aligned table: rank, _id, score, ITM, ITC, and the caption for caption documents. */
+    /**
+     * The hits as an aligned table: rank, _id, score, ITM, ITC, then what tells a person what matched:
+     * the caption for caption documents; for image documents the path and, where the document
+     * carries captions (a Karpathy file's), the first of them.
+     */
     static String table(List<SearchRequests.Hit> hits, IndexKind documents) {
         boolean manyIndices = hits.stream().map(SearchRequests.Hit::index).distinct().count() > 1;
         int idWidth = Math.max(3, hits.stream().mapToInt(h -> h.id().length()).max().orElse(3));
         int indexWidth = Math.max(6, hits.stream().mapToInt(h -> h.index().length()).max().orElse(6));
         boolean captions = documents == IndexKind.CAPTION
             && hits.stream().anyMatch(h -> h.source() != null && h.source().path(IndexKind.CAPTION.sourceField()).isTextual());
+        boolean paths = documents == IndexKind.IMAGE
+            && hits.stream().anyMatch(h -> h.source() != null && h.source().path(IMAGE_PATH_FIELD).isTextual());
+        boolean imageCaptions = paths && hits.stream().anyMatch(h -> !sourceCaption(h).isEmpty());
+        int pathWidth = Math.max(4, hits.stream().mapToInt(h -> sourceText(h, IMAGE_PATH_FIELD).length()).max().orElse(0));
         StringBuilder table = new StringBuilder();
         table.append(String.format(Locale.ROOT, "%4s  ", "rank"));
         if (manyIndices) {
             table.append(String.format(Locale.ROOT, "%-" + indexWidth + "s  ", "_index"));
         }
         table.append(String.format(Locale.ROOT, "%-" + idWidth + "s  %10s  %10s  %10s", "_id", "score", "itm", "itc"));
-        table.append(captions ? "  caption\n" : "\n");
+        if (captions) {
+            table.append("  caption");
+        } else if (paths) {
+            table.append(imageCaptions ? String.format(Locale.ROOT, "  %-" + pathWidth + "s  caption", "path") : "  path");
+        }
+        table.append('\n');
         for (SearchRequests.Hit hit : hits) {
             table.append(String.format(Locale.ROOT, "%4d  ", hit.rank()));
             if (manyIndices) {
@@ -255,11 +271,23 @@ final class SearchCommand implements Callable<Integer> {
             table.append(String.format(Locale.ROOT, "%-" + idWidth + "s  %10.4f  %10s  %10s", hit.id(), hit.score(),
                 number(hit.itm()), number(hit.itc())));
             if (captions) {
-                table.append("  ").append(hit.source() == null ? "" : hit.source().path(IndexKind.CAPTION.sourceField()).asText(""));
+                table.append("  ").append(sourceText(hit, IndexKind.CAPTION.sourceField()));
+            } else if (paths) {
+                String path = sourceText(hit, IMAGE_PATH_FIELD);
+                String caption = sourceCaption(hit);
+                table.append(caption.isEmpty() ? "  " + path : String.format(Locale.ROOT, "  %-" + pathWidth + "s  %s", path, caption));
             }
             table.append('\n');
         }
         return table.toString();
+    }
+
+    private static String sourceText(SearchRequests.Hit hit, String field) {
+        return hit.source() == null ? "" : hit.source().path(field).asText("");
+    }
+
+    private static String sourceCaption(SearchRequests.Hit hit) {
+        return hit.source() == null ? "" : hit.source().path(IMAGE_CAPTIONS_FIELD).path(0).asText("");
     }
 
     private static String number(Double value) {

@@ -133,5 +133,20 @@ class SearchRequestsTest {
             rank  _id       score         itm         itc  caption
                1  00       2.0000      1.0000      0.5000  a large blue cross
             """, SearchCommand.table(captions, IndexKind.CAPTION));
+
+        // Image documents: the path, and the first caption where the document carries any.
+        List<SearchRequests.Hit> images = List.of(
+            new SearchRequests.Hit(1, "images", "a1", 3.0, 2.0, 0.5, 
+                JSON.readTree("{\"path\": \"test/00001.png\", \"captions\": [\"a red circle\", \"a circle\"]}")),
+            new SearchRequests.Hit(2, "images", "b2", 1.0, 0.5, 0.25, JSON.createObjectNode().put("path", "x.png")));
+        assertEquals("""
+            rank  _id       score         itm         itc  path            caption
+               1  a1       3.0000      2.0000      0.5000  test/00001.png  a red circle
+               2  b2       1.0000      0.5000      0.2500  x.png
+            """, SearchCommand.table(images, IndexKind.IMAGE));
+        assertEquals("""
+            rank  _id       score         itm         itc  path
+               2  b2       1.0000      0.5000      0.2500  x.png
+            """, SearchCommand.table(images.subList(1, 2), IndexKind.IMAGE));
     }
 }
