@@ -18,6 +18,9 @@ record IndexDocument(String id, String path, byte[] json) {
     static final String IMAGE_PATH = "image_path";
     /** A caption document's field holding the caption's position among its image's captions. */
     static final String CAPTION_INDEX = "caption_index";
+    /** An image document's relative path, and the captions a Karpathy file gives it. */
+    static final String PATH = "path";
+    static final String CAPTIONS = "captions";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -27,7 +30,7 @@ record IndexDocument(String id, String path, byte[] json) {
      */
     static IndexDocument of(SourceEntry.Image image, Map<String, Object> encoded) {
         Map<String, Object> source = new LinkedHashMap<>();
-        source.put("path", image.path());
+        source.put(PATH, image.path());
         source.putAll(image.fields());
         source.putAll(encoded);
         return serialised(image, source);

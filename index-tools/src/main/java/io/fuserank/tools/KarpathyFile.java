@@ -97,7 +97,7 @@ record KarpathyFile(Path annotations, List<BadEntry> bad, Map<String, List<Strin
         List<SourceEntry> entries = new ArrayList<>();
         bad.forEach(b -> entries.add(new SourceEntry.Bad(b.path() == null ? null : DocumentIds.forPath(b.path()), b.path(), b.reason())));
         captionsByImage.forEach((path, captions) -> entries.add(new SourceEntry.Image(
-            DocumentIds.forPath(path), path, imageRoot.resolve(path), Map.of("captions", captions))));
+            DocumentIds.forPath(path), path, imageRoot.resolve(path), Map.of(IndexDocument.CAPTIONS, captions))));
         return new Listed(String.format(Locale.ROOT, "karpathy [%s] (%d images)", annotations, captionsByImage.size()), entries);
     }
 

@@ -50,9 +50,6 @@ import java.util.concurrent.Callable;
 final class SearchCommand implements Callable<Integer> {
 
     static final int DEFAULT_WINDOW = 32;
-    /** Image documents' source fields the table shows: IndexDocument writes the path, a Karpathy file the captions. */
-    private static final String IMAGE_PATH_FIELD = "path";
-    private static final String IMAGE_CAPTIONS_FIELD = "captions";
 
     @Spec
     CommandSpec spec;
@@ -248,9 +245,9 @@ final class SearchCommand implements Callable<Integer> {
         boolean captions = documents == IndexKind.CAPTION
             && hits.stream().anyMatch(h -> h.source() != null && h.source().path(IndexKind.CAPTION.sourceField()).isTextual());
         boolean paths = documents == IndexKind.IMAGE
-            && hits.stream().anyMatch(h -> h.source() != null && h.source().path(IMAGE_PATH_FIELD).isTextual());
+            && hits.stream().anyMatch(h -> h.source() != null && h.source().path(IndexDocument.PATH).isTextual());
         boolean imageCaptions = paths && hits.stream().anyMatch(h -> !sourceCaption(h).isEmpty());
-        int pathWidth = Math.max(4, hits.stream().mapToInt(h -> sourceText(h, IMAGE_PATH_FIELD).length()).max().orElse(0));
+        int pathWidth = Math.max(4, hits.stream().mapToInt(h -> sourceText(h, IndexDocument.PATH).length()).max().orElse(0));
         StringBuilder table = new StringBuilder();
         table.append(String.format(Locale.ROOT, "%4s  ", "rank"));
         if (manyIndices) {
@@ -273,7 +270,7 @@ final class SearchCommand implements Callable<Integer> {
             if (captions) {
                 table.append("  ").append(sourceText(hit, IndexKind.CAPTION.sourceField()));
             } else if (paths) {
-                String path = sourceText(hit, IMAGE_PATH_FIELD);
+                String path = sourceText(hit, IndexDocument.PATH);
                 String caption = sourceCaption(hit);
                 table.append(caption.isEmpty() ? "  " + path : String.format(Locale.ROOT, "  %-" + pathWidth + "s  %s", path, caption));
             }
@@ -287,7 +284,7 @@ final class SearchCommand implements Callable<Integer> {
     }
 
     private static String sourceCaption(SearchRequests.Hit hit) {
-        return hit.source() == null ? "" : hit.source().path(IMAGE_CAPTIONS_FIELD).path(0).asText("");
+        return hit.source() == null ? "" : hit.source().path(IndexDocument.CAPTIONS).path(0).asText("");
     }
 
     private static String number(Double value) {

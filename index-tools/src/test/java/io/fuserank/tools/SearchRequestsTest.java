@@ -136,7 +136,7 @@ class SearchRequestsTest {
 
         // Image documents: the path, and the first caption where the document carries any.
         List<SearchRequests.Hit> images = List.of(
-            new SearchRequests.Hit(1, "images", "a1", 3.0, 2.0, 0.5, 
+            new SearchRequests.Hit(1, "images", "a1", 3.0, 2.0, 0.5,
                 JSON.readTree("{\"path\": \"test/00001.png\", \"captions\": [\"a red circle\", \"a circle\"]}")),
             new SearchRequests.Hit(2, "images", "b2", 1.0, 0.5, 0.25, JSON.createObjectNode().put("path", "x.png")));
         assertEquals("""
