@@ -60,7 +60,7 @@ public final class ImageQueryVectorBuilder extends ModelQueryVectorBuilder {
     }
 
     public static ImageQueryVectorBuilder fromXContent(XContentParser parser, Void context) {
-        return FieldListing.parse(() -> PARSER.apply(parser, null), List.of(MODEL_ID, IMAGE));
+        return OptionParsing.parse(NAME, () -> PARSER.apply(parser, null), List.of(MODEL_ID, IMAGE));
     }
 
     /** Decodes a base64 option value, naming the option and the reason when it is not base64. */
@@ -80,6 +80,11 @@ public final class ImageQueryVectorBuilder extends ModelQueryVectorBuilder {
     @Override
     EncodeRequest.Input input() {
         return EncodeRequest.Input.image(image);
+    }
+
+    @Override
+    ParseField inputField() {
+        return IMAGE;
     }
 
     @Override

@@ -30,9 +30,13 @@ abstract class ModelQueryVectorBuilder implements QueryVectorBuilder {
     /** The text or image this builder encodes. */
     abstract EncodeRequest.Input input();
 
+    /** The option that holds the input ({@code text} or {@code image}), named by errors about it. */
+    abstract ParseField inputField();
+
     @Override
     public final void buildVector(Client client, ActionListener<float[]> listener) {
-        QueryEncoder.encode(client, modelId, input(), listener.map(response -> response.results().get(0).embedding()));
+        QueryEncoder.encode(client, modelId, input(), "[" + getWriteableName() + "] [" + inputField().getPreferredName() + "]",
+            listener.map(response -> response.results().get(0).embedding()));
     }
 
     /** Every node of a cluster runs the same plugin build, so any node the cluster accepts reads this. */

@@ -21,10 +21,13 @@ public final class QueryEncoder {
     /**
      * Answers the model's response, whose one result is the input's encoding (the response also carries
      * the model's defaults), or fails the listener: an input the model rejects (an empty or
-     * over-long text, an undecodable image) fails with an {@link IllegalArgumentException} carrying
-     * the model's reason, so the search answers 400; infrastructure failures pass through as they are.
+     * over-long text, an undecodable image) fails with an {@link IllegalArgumentException} naming
+     * {@code option} (the request option the input came from, e.g. {@code [fuserank_text] [text]})
+     * and carrying the model's reason, so the search answers 400; infrastructure failures pass
+     * through as they are.
      */
-    public static void encode(Client client, String modelId, EncodeRequest.Input input, ActionListener<EncodeResponse> listener) {
+    public static void encode(Client client, String modelId, EncodeRequest.Input input, String option,
+                              ActionListener<EncodeResponse> listener) {
         client.execute(EncodeAction.INSTANCE, new EncodeRequest(modelId, List.of(input)), listener.delegateFailureAndWrap((l, response) -> {
             if (response.results().size() != 1) {
                 throw new IllegalStateException("model [" + modelId + "] answered [" + response.results().size()
@@ -32,8 +35,7 @@ public final class QueryEncoder {
             }
             EncodeResponse.Result result = response.results().get(0);
             if (result.failed()) {
-                throw new IllegalArgumentException("model [" + modelId + "] cannot encode the query "
-                    + (input.isText() ? "text" : "image") + ": " + result.error());
+                throw new IllegalArgumentException(option + " cannot be encoded by model [" + modelId + "]: " + result.error());
             }
             l.onResponse(response);
         }));

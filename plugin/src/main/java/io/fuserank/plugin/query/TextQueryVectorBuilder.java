@@ -52,7 +52,7 @@ public final class TextQueryVectorBuilder extends ModelQueryVectorBuilder {
     }
 
     public static TextQueryVectorBuilder fromXContent(XContentParser parser, Void context) {
-        return FieldListing.parse(() -> PARSER.apply(parser, null), List.of(MODEL_ID, TEXT));
+        return OptionParsing.parse(NAME, () -> PARSER.apply(parser, null), List.of(MODEL_ID, TEXT));
     }
 
     public String text() {
@@ -62,6 +62,11 @@ public final class TextQueryVectorBuilder extends ModelQueryVectorBuilder {
     @Override
     EncodeRequest.Input input() {
         return EncodeRequest.Input.text(text);
+    }
+
+    @Override
+    ParseField inputField() {
+        return TEXT;
     }
 
     @Override

@@ -1,7 +1,7 @@
 package io.fuserank.plugin.rescore;
 
 import io.fuserank.plugin.model.ModelRegistry;
-import io.fuserank.plugin.query.FieldListing;
+import io.fuserank.plugin.query.OptionParsing;
 import io.fuserank.plugin.query.ImageQueryVectorBuilder;
 import io.fuserank.reranker.ScoreMode;
 import org.elasticsearch.common.io.stream.StreamInput;
@@ -89,7 +89,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
 
     /** Parses and validates the rescorer's object. */
     public static ItmOptions fromXContent(XContentParser parser) {
-        return FieldListing.parse(() -> PARSER.apply(parser, null), FIELDS).validated();
+        return OptionParsing.parse(ItmRescorerBuilder.NAME, () -> PARSER.apply(parser, null), FIELDS).validated();
     }
 
     public static ItmOptions readFrom(StreamInput in) throws IOException {
@@ -114,7 +114,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         if (image != null && image.length == 0) {
             throw new IllegalArgumentException("[" + name + "] needs a non-empty [image]");
         }
-        ScoreMode mode = scoreMode == null ? ScoreMode.ITM_PLUS_ITC : ScoreMode.fromLabel(scoreMode);
+        ScoreMode mode = scoreMode == null ? ScoreMode.ITM_PLUS_ITC : parseScoreMode(scoreMode);
         if (mode != ScoreMode.BLEND && (queryWeight != null || rescoreQueryWeight != null)) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "[%s] [query_weight] and [rescore_query_weight] apply to score_mode [blend] only, score_mode is [%s]", name, mode.label()));
@@ -131,6 +131,15 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
             featuresField != null ? featuresField : textQuery ? "image_features" : "text_features",
             vectorField != null ? vectorField : textQuery ? "image_vector" : "text_vector",
             mode.label(), qw, rqw, iw);
+    }
+
+    private static ScoreMode parseScoreMode(String label) {
+        try {
+            return ScoreMode.fromLabel(label);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("[" + ItmRescorerBuilder.NAME + "] [" + SCORE_MODE.getPreferredName() + "] "
+                + e.getMessage(), e);
+        }
     }
 
     private static float checkWeight(ParseField field, Float weight) {

@@ -116,7 +116,8 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         SetOnce<EncodedQuery> encoded = new SetOnce<>();
         EncodeRequest.Input input = options.isTextQuery() ? EncodeRequest.Input.text(options.text())
             : EncodeRequest.Input.image(options.image());
-        ctx.registerAsyncAction((client, listener) -> QueryEncoder.encode(client, options.modelId(), input,
+        String option = "[" + NAME + "] [" + (options.isTextQuery() ? ItmOptions.TEXT : ItmOptions.IMAGE).getPreferredName() + "]";
+        ctx.registerAsyncAction((client, listener) -> QueryEncoder.encode(client, options.modelId(), input, option,
             listener.delegateFailureAndWrap((l, response) -> {
                 encoded.set(EncodedQuery.of(response));
                 l.onResponse(null);

@@ -7,6 +7,7 @@ import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
 import org.elasticsearch.action.ActionRequest;
 import org.elasticsearch.action.ActionResponse;
+import org.elasticsearch.common.ParsingException;
 import org.elasticsearch.common.io.stream.Writeable;
 import org.elasticsearch.plugins.SearchPlugin;
 import org.elasticsearch.test.AbstractQueryVectorBuilderTestCase;
@@ -73,13 +74,13 @@ public class ImageQueryVectorBuilderTests extends AbstractQueryVectorBuilderTest
         ExecutionException e = QueryTestSupport.buildVectorFailure(getTestName(), builder::buildVector, "CORRUPT: not an image");
         assertThat(e.getCause(), instanceOf(IllegalArgumentException.class));
         assertThat(e.getCause().getMessage(),
-            containsString("model [" + builder.modelId() + "] cannot encode the query image: CORRUPT: not an image"));
+            containsString("[fuserank_image] [image] cannot be encoded by model [" + builder.modelId() + "]: CORRUPT: not an image"));
     }
 
     public void testImageMustBeBase64() throws IOException {
         try (XContentParser parser = createParser(JsonXContent.jsonXContent, "{\"model_id\": \"m\", \"image\": \"not base64!\"}")) {
-            XContentParseException e = expectThrows(XContentParseException.class, () -> ImageQueryVectorBuilder.fromXContent(parser, null));
-            assertThat(e.getCause().getMessage(), containsString("[image] must be a base64 encoded image file"));
+            ParsingException e = expectThrows(ParsingException.class, () -> ImageQueryVectorBuilder.fromXContent(parser, null));
+            assertThat(e.getMessage(), containsString("[fuserank_image] [image] must be a base64 encoded image file"));
         }
     }
 
@@ -93,8 +94,8 @@ public class ImageQueryVectorBuilderTests extends AbstractQueryVectorBuilderTest
 
     public void testImageIsRequired() throws IOException {
         try (XContentParser parser = createParser(JsonXContent.jsonXContent, "{\"model_id\": \"m\"}")) {
-            IllegalArgumentException e = expectThrows(IllegalArgumentException.class, () -> ImageQueryVectorBuilder.fromXContent(parser, null));
-            assertThat(e.getMessage(), containsString("Required [image]"));
+            ParsingException e = expectThrows(ParsingException.class, () -> ImageQueryVectorBuilder.fromXContent(parser, null));
+            assertThat(e.getMessage(), containsString("[fuserank_image] Required [image]"));
         }
     }
 }

@@ -8,6 +8,7 @@ import io.fuserank.plugin.action.EncodeResponse;
 import org.elasticsearch.action.ActionRequest;
 import org.elasticsearch.action.ActionResponse;
 import org.elasticsearch.action.support.PlainActionFuture;
+import org.elasticsearch.common.ParsingException;
 import org.elasticsearch.common.io.stream.Writeable;
 import org.elasticsearch.plugins.SearchPlugin;
 import org.elasticsearch.test.AbstractQueryVectorBuilderTestCase;
@@ -69,7 +70,7 @@ public class TextQueryVectorBuilderTests extends AbstractQueryVectorBuilderTestC
         TextQueryVectorBuilder builder = createTestInstance();
         ExecutionException e = QueryTestSupport.buildVectorFailure(getTestName(), builder::buildVector, "text too long");
         assertThat(e.getCause(), instanceOf(IllegalArgumentException.class));
-        assertThat(e.getCause().getMessage(), containsString("model [" + builder.modelId() + "] cannot encode the query text: text too long"));
+        assertThat(e.getCause().getMessage(), containsString("[fuserank_text] [text] cannot be encoded by model [" + builder.modelId() + "]: text too long"));
     }
 
     public void testUnknownFieldListsTheValidOnes() throws IOException {
@@ -82,8 +83,8 @@ public class TextQueryVectorBuilderTests extends AbstractQueryVectorBuilderTestC
 
     public void testTextIsRequired() throws IOException {
         try (XContentParser parser = createParser(JsonXContent.jsonXContent, "{\"model_id\": \"m\"}")) {
-            IllegalArgumentException e = expectThrows(IllegalArgumentException.class, () -> TextQueryVectorBuilder.fromXContent(parser, null));
-            assertThat(e.getMessage(), containsString("Required [text]"));
+            ParsingException e = expectThrows(ParsingException.class, () -> TextQueryVectorBuilder.fromXContent(parser, null));
+            assertThat(e.getMessage(), containsString("[fuserank_text] Required [text]"));
         }
     }
 

@@ -9,11 +9,13 @@ import io.fuserank.plugin.query.QueryTestSupport;
 import io.fuserank.reranker.ScoreMode;
 import org.elasticsearch.TransportVersion;
 import org.elasticsearch.action.support.PlainActionFuture;
+import org.elasticsearch.common.ParsingException;
 import org.elasticsearch.common.io.stream.NamedWriteableRegistry;
 import org.elasticsearch.common.io.stream.Writeable;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.index.query.QueryRewriteContext;
 import org.elasticsearch.index.query.Rewriteable;
+import org.elasticsearch.rest.RestStatus;
 import org.elasticsearch.search.SearchModule;
 import org.elasticsearch.search.builder.SearchSourceBuilder;
 import org.elasticsearch.search.rescore.RescorerBuilder;
@@ -173,7 +175,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
     public void testOptionErrors() {
         assertRejected("{\"text\": \"x\"}", "[fuserank_itm] needs [model_id]");
         assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"max\"}",
-            "unknown score mode [max], valid: [itm, itm_plus_itc, blend]");
+            "[fuserank_itm] [score_mode] unknown score mode [max], valid: [itm, itm_plus_itc, blend]");
         assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"itm\", \"query_weight\": 0.5}",
             "[query_weight] and [rescore_query_weight] apply to score_mode [blend] only, score_mode is [itm]");
         assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"score_mode\": \"blend\", \"rescore_query_weight\": -1}",
@@ -183,6 +185,13 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         assertRejected("{\"model_id\": \"m\", \"text\": \"x\", \"itc_weight\": -2}",
             "[fuserank_itm] [itc_weight] must be a finite number >= 0, got [-2.0]");
         assertRejected("{\"model_id\": \"m\", \"text\": \" \"}", "needs a non-blank [text], got [ ]");
+    }
+
+    /** Elasticsearch reports the innermost Elasticsearch exception as the root cause: it must be the one naming the option. */
+    public void testABadImageValueIsAParsingExceptionNamingTheOption() {
+        ParsingException e = expectThrows(ParsingException.class, () -> parse("{\"model_id\": \"m\", \"image\": \"@@\"}"));
+        assertThat(e.getMessage(), containsString("[fuserank_itm] [image] must be a base64 encoded image file"));
+        assertEquals(RestStatus.BAD_REQUEST, e.status());
     }
 
     private void assertRejected(String json, String message) {
@@ -225,7 +234,8 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
             client -> Rewriteable.<RescorerBuilder<ItmRescorerBuilder>>rewriteAndFetch(builder, new QueryRewriteContext(null, client, null), future));
         ExecutionException e = expectThrows(ExecutionException.class, future::get);
         assertThat(e.getCause(), instanceOf(IllegalArgumentException.class));
-        assertThat(e.getCause().getMessage(), containsString("cannot encode the query"));
+        String option = builder.options().isTextQuery() ? "[text]" : "[image]";
+        assertThat(e.getCause().getMessage(), containsString("[fuserank_itm] " + option + " cannot be encoded by model"));
         assertThat(e.getCause().getMessage(), containsString("too long"));
     }
 
