@@ -3,8 +3,10 @@ package io.fuserank.plugin;
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.NativeRuntimeCheck;
 import io.fuserank.plugin.action.EncodeAction;
+import io.fuserank.plugin.action.ModelsAction;
 import io.fuserank.plugin.action.QueryEncodingCache;
 import io.fuserank.plugin.action.TransportEncodeAction;
+import io.fuserank.plugin.action.TransportModelsAction;
 import io.fuserank.plugin.ingest.FuseRankProcessor;
 import io.fuserank.plugin.ingest.FuseRankProcessorFactory;
 import io.fuserank.plugin.model.InferenceService;
@@ -25,7 +27,6 @@ import org.elasticsearch.features.NodeFeature;
 import org.elasticsearch.ingest.Processor;
 import org.elasticsearch.logging.LogManager;
 import org.elasticsearch.logging.Logger;
-import org.elasticsearch.node.Node;
 import org.elasticsearch.plugins.ActionPlugin;
 import org.elasticsearch.plugins.IngestPlugin;
 import org.elasticsearch.plugins.Plugin;
@@ -35,7 +36,6 @@ import org.elasticsearch.threadpool.ExecutorBuilder;
 import org.elasticsearch.threadpool.FixedExecutorBuilder;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -84,11 +84,9 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin
             logger.error("fuserank cannot run models on this node", e);
         }
         Settings settings = services.environment().settings();
-        List<Path> searchPaths = List.of(FuseRankSettings.modelsPath(services.environment()),
-            services.environment().pluginsDir().resolve("fuserank").resolve("models"));
         InferenceOptions options = new InferenceOptions(FuseRankSettings.INTRA_OP_THREADS.get(settings),
             FuseRankSettings.CUDA.get(settings), 0);
-        registry = new ModelRegistry(searchPaths, options, FuseRankSettings.MAX_FUSION_BATCH.get(settings));
+        registry = new ModelRegistry(FuseRankSettings.modelRoots(services.environment()), options, FuseRankSettings.MAX_FUSION_BATCH.get(settings));
         components.add(registry);
         InferenceService inference = new InferenceService(registry, services.threadPool());
         components.add(inference);
@@ -99,13 +97,14 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin
 
     @Override
     public Collection<ActionHandler> getActions() {
-        return List.of(new ActionHandler(EncodeAction.INSTANCE, TransportEncodeAction.class));
+        return List.of(new ActionHandler(EncodeAction.INSTANCE, TransportEncodeAction.class),
+            new ActionHandler(ModelsAction.INSTANCE, TransportModelsAction.class));
     }
 
     @Override
     public Collection<RestHandler> getRestHandlers(RestHandlersServices services, Supplier<DiscoveryNodes> nodes,
                                                    Predicate<NodeFeature> clusterSupportsFeature) {
-        return List.of(new RestModelsAction(() -> registry, () -> Node.NODE_NAME_SETTING.get(services.settings())));
+        return List.of(new RestModelsAction());
     }
 
     @Override

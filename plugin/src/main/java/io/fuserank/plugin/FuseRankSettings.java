@@ -1,5 +1,6 @@
 package io.fuserank.plugin;
 
+import io.fuserank.plugin.model.ModelRoot;
 import org.elasticsearch.common.settings.Setting;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.env.Environment;
@@ -55,5 +56,17 @@ public final class FuseRankSettings {
         String configured = MODELS_PATH.get(environment.settings());
         Path config = environment.configDir();
         return configured.isEmpty() ? config.resolve("fuserank").resolve("models") : config.resolve(configured);
+    }
+
+    /**
+     * Where the registry looks for models, in order: the configured models directory, shown
+     * relative to the config directory (or as the setting's name when it lies outside it), then the
+     * models bundled in the plugin, shown relative to the Elasticsearch home.
+     */
+    public static List<ModelRoot> modelRoots(Environment environment) {
+        Path bundled = environment.pluginsDir().resolve("fuserank").resolve("models");
+        return List.of(
+            ModelRoot.relativeTo(modelsPath(environment), environment.configDir(), "", "<" + MODELS_PATH.getKey() + ">"),
+            ModelRoot.relativeTo(bundled, environment.pluginsDir(), "plugins/", "<bundled>"));
     }
 }

@@ -7,7 +7,7 @@ import io.fuserank.plugin.model.InferenceService;
 import io.fuserank.plugin.model.LoadedModel;
 import org.elasticsearch.action.ActionListener;
 import org.elasticsearch.action.support.ActionFilters;
-import org.elasticsearch.action.support.HandledTransportAction;
+import org.elasticsearch.action.support.TransportAction;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.injection.guice.Inject;
 import org.elasticsearch.tasks.Task;
@@ -20,9 +20,9 @@ import java.util.List;
 /**
  * Runs an {@link EncodeRequest} on this node's inference pool: all valid texts in one text-encoder
  * call, all decodable images in one image-encoder call, each invalid input answered with its own
- * reason.
+ * reason. Local-only (no transport handler): every caller runs on the node that encodes.
  */
-public final class TransportEncodeAction extends HandledTransportAction<EncodeRequest, EncodeResponse> {
+public final class TransportEncodeAction extends TransportAction<EncodeRequest, EncodeResponse> {
 
     private final InferenceService inference;
     private final QueryEncodingCache cache;
@@ -30,7 +30,7 @@ public final class TransportEncodeAction extends HandledTransportAction<EncodeRe
     @Inject
     public TransportEncodeAction(TransportService transportService, ActionFilters actionFilters, InferenceService inference,
                                  QueryEncodingCache cache) {
-        super(EncodeAction.NAME, transportService, actionFilters, EncodeRequest::new, EsExecutors.DIRECT_EXECUTOR_SERVICE);
+        super(EncodeAction.NAME, actionFilters, transportService.getTaskManager(), EsExecutors.DIRECT_EXECUTOR_SERVICE);
         this.inference = inference;
         this.cache = cache;
     }

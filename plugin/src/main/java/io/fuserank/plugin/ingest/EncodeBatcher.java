@@ -32,9 +32,12 @@ import java.util.function.Consumer;
  * <p>Every submitted listener is completed exactly once: with its own result (which may be that
  * input's own error), or with the exception of a call that failed as a whole (a 429 rejection,
  * an unknown model), which fails every input of that batch. A listener that throws is logged
- * and does not keep the others from completing. A batch serves many requests, so each listener
- * runs in its own submitter's thread context, and the call runs in the context of the batch's
- * oldest input (a request that is really ingesting, for security and request tracing).
+ * and does not keep the others from completing.
+ *
+ * <p>A batch serves many requests, possibly of different users, so no submitter's thread context
+ * may reach the call or another submitter: the call runs in an empty (stashed) context, on behalf
+ * of all of them (each has already been authorized for its own bulk request), and each listener
+ * runs in its own submitter's context, captured when it submitted.
  */
 final class EncodeBatcher {
 
@@ -44,7 +47,7 @@ final class EncodeBatcher {
     record Encoded(EncodeResponse.Result result, FeatureCodec modelCodec) {
     }
 
-    private record Pending(EncodeRequest.Input input, ActionListener<Encoded> listener, ThreadContext.StoredContext context) {
+    private record Pending(EncodeRequest.Input input, ActionListener<Encoded> listener) {
     }
 
     private final String modelId;
@@ -71,8 +74,7 @@ final class EncodeBatcher {
 
     /** Queues one input; {@code listener} hears its result once a call that carries it answers. */
     void submit(EncodeRequest.Input input, ActionListener<Encoded> listener) {
-        queue.add(new Pending(input, ContextPreservingActionListener.wrapPreservingContext(listener, threadContext),
-            threadContext.newStoredContext()));
+        queue.add(new Pending(input, ContextPreservingActionListener.wrapPreservingContext(listener, threadContext)));
         flushIfIdle();
     }
 
@@ -124,8 +126,8 @@ final class EncodeBatcher {
             }
         });
         List<EncodeRequest.Input> inputs = batch.stream().map(Pending::input).toList();
+        // Whichever submitter's thread gets here, the call must not run as that submitter.
         try (ThreadContext.StoredContext ignored = threadContext.stashContext()) {
-            batch.get(0).context().restore();
             encoder.accept(new EncodeRequest(modelId, inputs), done);
         } catch (Exception e) {
             done.onFailure(e);

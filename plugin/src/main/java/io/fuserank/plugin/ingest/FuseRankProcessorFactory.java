@@ -1,9 +1,9 @@
 package io.fuserank.plugin.ingest;
 
 import io.fuserank.encoder.FeatureCodec;
-import io.fuserank.plugin.action.EncodeAction;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
+import io.fuserank.plugin.action.InternalEncodeClient;
 import io.fuserank.plugin.model.ModelRegistry;
 import org.elasticsearch.action.ActionListener;
 import org.elasticsearch.client.internal.Client;
@@ -25,7 +25,8 @@ import static org.elasticsearch.ingest.ConfigurationUtils.newConfigurationExcept
  * document.
  *
  * <p>The factory exists before the plugin's components, so it reaches the models through the
- * node client's encode action. It holds one {@link EncodeBatcher} per model id, shared by all
+ * node client's encode action, sent on behalf of the bulk requests whose documents it encodes
+ * ({@link io.fuserank.plugin.action.InternalEncodeClient}). It holds one {@link EncodeBatcher} per model id, shared by all
  * pipelines on the node: documents of concurrent bulk requests and of different pipelines that
  * use the same model are batched together. The model itself is not loaded here (that would block
  * the cluster-state applier thread, which builds pipelines, for a second); an unknown model id
@@ -53,7 +54,7 @@ public final class FuseRankProcessorFactory implements Processor.Factory {
     private final Map<String, EncodeBatcher> batchers = new ConcurrentHashMap<>();
 
     public FuseRankProcessorFactory(Client client, ThreadContext threadContext) {
-        this((request, listener) -> client.execute(EncodeAction.INSTANCE, request, listener), threadContext);
+        this((request, listener) -> InternalEncodeClient.execute(client, request, listener), threadContext);
     }
 
     FuseRankProcessorFactory(BiConsumer<EncodeRequest, ActionListener<EncodeResponse>> encoder, ThreadContext threadContext) {

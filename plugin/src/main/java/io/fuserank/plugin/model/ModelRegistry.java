@@ -26,8 +26,9 @@ import java.util.stream.Stream;
  * The node's models: each bundle is loaded once, on first use, and its ONNX sessions are shared
  * by every request until the plugin closes.
  *
- * <p>A model id names a sub-directory of one of the search paths (the configured models
- * directory first, then the models bundled in the plugin). Loading opens three ONNX Runtime
+ * <p>A model id names a sub-directory of one of the roots (the configured models directory
+ * first, then the models bundled in the plugin). Messages that reach users name a bundle by its
+ * root's shown name ({@link ModelRoot}), never by its absolute path; the node's log has both. Loading opens three ONNX Runtime
  * sessions and takes a second or so, so callers run {@link #get} on the inference pool, never on a
  * transport or search thread. A bundle that fails validation is not cached: fixing the files and
  * retrying works without a restart.
@@ -37,20 +38,20 @@ public final class ModelRegistry implements Closeable {
     private static final Logger logger = LogManager.getLogger(ModelRegistry.class);
     private static final Pattern MODEL_ID = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
 
-    private final List<Path> searchPaths;
+    private final List<ModelRoot> roots;
     private final InferenceOptions options;
     private final int fusionBatch;
     private final Map<String, LoadedModel> models = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    public ModelRegistry(List<Path> searchPaths, InferenceOptions options, int fusionBatch) {
-        this.searchPaths = List.copyOf(searchPaths);
+    public ModelRegistry(List<ModelRoot> roots, InferenceOptions options, int fusionBatch) {
+        this.roots = List.copyOf(roots);
         this.options = options;
         this.fusionBatch = fusionBatch;
     }
 
-    public List<Path> searchPaths() {
-        return searchPaths;
+    public List<ModelRoot> roots() {
+        return roots;
     }
 
     /** The model, loading it if this is its first use. */
@@ -70,17 +71,17 @@ public final class ModelRegistry implements Closeable {
     /** Ids of every bundle directory found on the search paths, sorted. */
     public List<String> available() {
         TreeSet<String> ids = new TreeSet<>();
-        for (Path root : searchPaths) {
-            if (!Files.isDirectory(root)) {
+        for (ModelRoot root : roots) {
+            if (!Files.isDirectory(root.directory())) {
                 continue;
             }
-            try (Stream<Path> children = Files.list(root)) {
+            try (Stream<Path> children = Files.list(root.directory())) {
                 children.filter(p -> Files.isRegularFile(p.resolve("manifest.json")))
                     .map(p -> p.getFileName().toString())
                     .filter(id -> MODEL_ID.matcher(id).matches())
                     .forEach(ids::add);
             } catch (IOException e) {
-                logger.warn("cannot list fuserank models in [{}]: {}", root, e.getMessage());
+                logger.warn("cannot list fuserank models in [{}]: {}", root.directory(), e.getMessage());
             }
         }
         return new ArrayList<>(ids);
@@ -93,10 +94,20 @@ public final class ModelRegistry implements Closeable {
         }
     }
 
+    /** The root holding the bundle of {@code modelId}, the first in search order; null when none does. */
+    public ModelRoot rootOf(String modelId) {
+        return roots.stream().filter(root -> Files.isRegularFile(root.directory().resolve(modelId).resolve("manifest.json")))
+            .findFirst().orElse(null);
+    }
+
     private LoadedModel load(String modelId) {
-        Path directory = searchPaths.stream().map(p -> p.resolve(modelId)).filter(p -> Files.isRegularFile(p.resolve("manifest.json")))
-            .findFirst().orElseThrow(() -> new ResourceNotFoundException(
-                "model [" + modelId + "] not found in " + searchPaths + "; available models: " + available()));
+        ModelRoot root = rootOf(modelId);
+        if (root == null) {
+            throw new ResourceNotFoundException("model [" + modelId + "] not found in " + roots.stream().map(ModelRoot::shown).toList()
+                + "; available models: " + available());
+        }
+        Path directory = root.directory().resolve(modelId);
+        String shown = root.shown(modelId);
         long start = System.nanoTime();
         try {
             ModelBundle bundle = ModelBundle.load(directory);
@@ -104,9 +115,12 @@ public final class ModelRegistry implements Closeable {
             logger.info("fuserank loaded model [{}] from [{}] in {} ms", modelId, directory, (System.nanoTime() - start) / 1_000_000);
             return model;
         } catch (ModelBundle.BundleException e) {
-            throw new ElasticsearchException("model [" + modelId + "] at [" + directory + "] is not a valid bundle: " + e.getMessage(), e);
+            logger.warn(() -> "fuserank model [" + modelId + "] at [" + directory + "] is not a valid bundle", e);
+            throw new ElasticsearchException("model [" + modelId + "] at [" + shown + "] is not a valid bundle: "
+                + root.hidePaths(e.getMessage()));
         } catch (OrtException | RuntimeException e) {
-            throw new ElasticsearchException("model [" + modelId + "] at [" + directory + "] cannot be loaded: " + e.getMessage(), e);
+            logger.warn(() -> "fuserank model [" + modelId + "] at [" + directory + "] cannot be loaded", e);
+            throw new ElasticsearchException("model [" + modelId + "] at [" + shown + "] cannot be loaded: " + root.hidePaths(e.getMessage()));
         }
     }
 

@@ -3,6 +3,7 @@ package io.fuserank.plugin.query;
 import io.fuserank.plugin.action.EncodeAction;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
+import io.fuserank.plugin.action.InternalEncodeClient;
 import org.elasticsearch.action.ActionListener;
 import org.elasticsearch.client.internal.Client;
 
@@ -10,7 +11,8 @@ import java.util.List;
 
 /**
  * Encodes one query (a text or an image) through {@link EncodeAction}, so that the model runs on
- * the coordinating node's inference pool whichever thread asks. Shared by the query vector
+ * the coordinating node's inference pool whichever thread asks, on behalf of the search that asks
+ * ({@link InternalEncodeClient}). Shared by the query vector
  * builders and the ITM rescorer's coordinator rewrite.
  */
 public final class QueryEncoder {
@@ -28,7 +30,7 @@ public final class QueryEncoder {
      */
     public static void encode(Client client, String modelId, EncodeRequest.Input input, String option,
                               ActionListener<EncodeResponse> listener) {
-        client.execute(EncodeAction.INSTANCE, new EncodeRequest(modelId, List.of(input)), listener.delegateFailureAndWrap((l, response) -> {
+        InternalEncodeClient.execute(client, new EncodeRequest(modelId, List.of(input)), listener.delegateFailureAndWrap((l, response) -> {
             if (response.results().size() != 1) {
                 throw new IllegalStateException("model [" + modelId + "] answered [" + response.results().size()
                     + "] results for one query input");

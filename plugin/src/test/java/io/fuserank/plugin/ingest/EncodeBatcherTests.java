@@ -43,7 +43,8 @@ public class EncodeBatcherTests extends ESTestCase {
         }
     }
 
-    private static final String OPAQUE_ID = "X-Opaque-Id";
+    /** A header and a transient standing for the user that security keeps in the thread context. */
+    private static final String USER = "_fuserank_test_user";
 
     private final ThreadContext threadContext = new ThreadContext(Settings.EMPTY);
     private final HeldCalls held = new HeldCalls();
@@ -199,28 +200,40 @@ public class EncodeBatcherTests extends ESTestCase {
         assertEquals("the batcher is free again", List.of("later"), texts(held.requests.get(2)));
     }
 
-    public void testEachListenerRunsInItsSubmittersThreadContextAndACallInItsOldestInputs() {
-        List<String> callContexts = new CopyOnWriteArrayList<>();
+    /**
+     * Two users' documents in one batch: the call carries neither user's headers or transients (as
+     * security keeps its authentication), and each listener runs in its own submitter's context.
+     */
+    public void testEachListenerRunsInItsSubmittersThreadContextAndTheCallInNone() {
+        List<String> callHeaders = new CopyOnWriteArrayList<>();
+        List<Object> callTransients = new CopyOnWriteArrayList<>();
         EncodeBatcher batcher = new EncodeBatcher("m", 64, (request, listener) -> {
-            callContexts.add(threadContext.getHeader(OPAQUE_ID));
+            callHeaders.add(String.valueOf(threadContext.getHeader(USER)));
+            callTransients.add(String.valueOf((Object) threadContext.getTransient(USER)));
             held.accept(request, listener);
         }, threadContext);
         Map<String, String> seen = new ConcurrentHashMap<>();
-        for (String id : List.of("a", "b", "c")) {
+        for (String id : List.of("alice-1", "bob-1", "alice-2", "bob-2")) {
+            String user = id.substring(0, id.indexOf('-'));
             try (ThreadContext.StoredContext ignored = threadContext.stashContext()) {
-                threadContext.putHeader(OPAQUE_ID, "request-" + id);
-                batcher.submit(EncodeRequest.Input.text(id), ActionListener.wrap(r -> seen.put(id, threadContext.getHeader(OPAQUE_ID)),
+                threadContext.putHeader(USER, user);
+                threadContext.putTransient(USER, user);
+                batcher.submit(EncodeRequest.Input.text(id), ActionListener.wrap(
+                    r -> seen.put(id, threadContext.getHeader(USER) + "/" + threadContext.getTransient(USER)),
                     e -> fail("unexpected " + e)));
             }
         }
+        assertEquals("alice-1 went at once, the other three wait for the next call", 1, held.requests.size());
         try (ThreadContext.StoredContext ignored = threadContext.stashContext()) {
-            threadContext.putHeader(OPAQUE_ID, "the answering thread");
+            threadContext.putHeader(USER, "the answering thread");
             held.answer(0);
+            assertEquals(List.of("bob-1", "alice-2", "bob-2"), texts(held.requests.get(1)));
             held.answer(1);
-            assertEquals("the answering thread's own context is back", "the answering thread", threadContext.getHeader(OPAQUE_ID));
+            assertEquals("the answering thread's own context is back", "the answering thread", threadContext.getHeader(USER));
         }
-        assertEquals(List.of("request-a", "request-b"), callContexts);
-        assertEquals(Map.of("a", "request-a", "b", "request-b", "c", "request-c"), seen);
+        assertEquals("neither call ran as a submitter", List.of("null", "null"), callHeaders);
+        assertEquals(List.of("null", "null"), callTransients);
+        assertEquals(Map.of("alice-1", "alice/alice", "bob-1", "bob/bob", "alice-2", "alice/alice", "bob-2", "bob/bob"), seen);
     }
 
     public void testConcurrentSubmittersAllCompleteOnceInFewerCallsThanInputs() throws Exception {

@@ -3,11 +3,9 @@ package io.fuserank.plugin.rescore;
 import io.fuserank.encoder.ModelBundle;
 import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.FuseRankSettings;
-import io.fuserank.plugin.action.EncodeAction;
+import io.fuserank.plugin.action.OnEncodeFilter;
 import io.fuserank.plugin.action.QueryEncodingCache;
 import org.apache.http.util.EntityUtils;
-import org.elasticsearch.action.ActionListener;
-import org.elasticsearch.action.ActionRequest;
 import org.elasticsearch.action.support.ActionFilter;
 import org.elasticsearch.client.Request;
 import org.elasticsearch.client.Response;
@@ -68,20 +66,7 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
 
         @Override
         public Collection<ActionFilter> getActionFilters() {
-            return List.of(new ActionFilter.Simple() {
-                @Override
-                public int order() {
-                    return 0;
-                }
-
-                @Override
-                protected boolean apply(String action, ActionRequest request, ActionListener<?> listener) {
-                    if (action.equals(EncodeAction.NAME)) {
-                        encodes.incrementAndGet();
-                    }
-                    return true;
-                }
-            });
+            return List.of(new OnEncodeFilter(encodes::incrementAndGet));
         }
     }
 
