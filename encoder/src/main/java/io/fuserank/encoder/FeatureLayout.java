@@ -35,6 +35,11 @@ public record FeatureLayout(int layers, int minTokens, int maxTokens, int width)
         return layers == this.layers && width == this.width && tokens >= minTokens && tokens <= maxTokens;
     }
 
+    /** Whether a blob with this header fits the layout. */
+    public boolean fits(FeatureCodec.Header header) {
+        return fits(header.layers(), header.tokens(), header.width());
+    }
+
     /** The most values one item of this layout has: {@code layers x maxTokens x width}. */
     public int maxValues() {
         return Math.multiplyExact(Math.multiplyExact(layers, maxTokens), width);
