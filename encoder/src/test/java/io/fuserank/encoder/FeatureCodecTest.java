@@ -114,7 +114,8 @@ class FeatureCodecTest {
         byte[] consistent = FeatureCodec.INT8.encode(new TokenFeatures(1, 65535, 1, new float[65535]));
         assertEquals(65535, FeatureCodec.header(consistent).tokens());
         assertEquals("token-feature blob [1 x 65535 x 1] does not fit the expected layout [1 x 65 x 1]",
-            assertThrows(IllegalArgumentException.class, () -> FeatureCodec.header(consistent, FeatureLayout.image(1, 65, 1))).getMessage());
+            assertThrows(IllegalArgumentException.class, () -> FeatureCodec.header(consistent, FeatureLayout.image(1, 65, 1)))
+                .getMessage());
     }
 
     @Test

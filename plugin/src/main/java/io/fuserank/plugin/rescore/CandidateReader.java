@@ -72,7 +72,8 @@ final class CandidateReader {
             boolean hasBlob = blobs.advanceExact(local);
             if (hasBlob && blobs.docValueCount() != 1) {
                 out[i] = new Candidate(null, vector, String.format(Locale.ROOT,
-                    "[%s] holds [%d] values; the rescorer needs one token-features blob per document", featuresField, blobs.docValueCount()));
+                    "[%s] holds [%d] values; the rescorer needs one token-features blob per document", featuresField,
+                    blobs.docValueCount()));
             } else {
                 out[i] = new Candidate(hasBlob ? blob(blobs.nextValue()) : null, vector, null);
             }
