@@ -24,8 +24,14 @@ import java.util.Locale;
  * </pre>
  * A 65-token, 192-wide image costs 49,930 bytes in fp32, 24,970 in fp16 and 12,750 in int8.
  * Per-token scales keep int8 accurate although token norms differ a lot between [CLS] and
- * patches. Decoding checks the header against what the caller expects, so a blob written by
- * another model is an error, never silently wrong scores.
+ * patches.
+ *
+ * <p>A stored blob is untrusted input: its header is checked (in long arithmetic, so no claimed
+ * shape can overflow) against its length and against the layout the caller expects before anything
+ * is allocated for its values, and decoding rejects non-finite values (fp32/fp16 NaN or infinity,
+ * an int8 scale that is not finite or negative). Every such failure is an
+ * {@link IllegalArgumentException} naming what is wrong, so a blob written by another model, or
+ * damaged, is an error, never silently wrong scores. Encoding rejects values it could not decode.
  */
 public enum FeatureCodec {
     FP32(0, "fp32"),
@@ -36,6 +42,8 @@ public enum FeatureCodec {
     public static final int FORMAT_VERSION = 1;
     private static final byte MAGIC_0 = 'F';
     private static final byte MAGIC_1 = 'R';
+    /** The smallest magnitude that IEEE half precision rounds to infinity (its largest finite value is 65504). */
+    private static final float FP16_OVERFLOW = 65520f;
 
     private final int id;
     private final String label;
@@ -59,30 +67,41 @@ public enum FeatureCodec {
         throw new IllegalArgumentException("unknown feature codec [" + label + "], valid: [fp32, fp16, int8]");
     }
 
-    /** Blob size for features of this shape. */
-    public int encodedBytes(int layers, int tokens, int width) {
+    /** Blob size for features of this shape; a long, so that no header's claim can overflow it. */
+    public long encodedBytes(int layers, int tokens, int width) {
         long rows = (long) layers * tokens;
         long body = switch (this) {
             case FP32 -> rows * width * 4;
             case FP16 -> rows * width * 2;
             case INT8 -> rows * (4 + width);
         };
-        return Math.toIntExact(HEADER_BYTES + body);
+        return HEADER_BYTES + body;
     }
 
+    /** The blob of {@code features}; every value must be finite and, for fp16, within its range. */
     public byte[] encode(TokenFeatures features) {
         if (features.layers() > 255 || features.tokens() > 65535 || features.width() > 65535) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "token features [%d x %d x %d] exceed the blob header's limits [255 x 65535 x 65535]",
                 features.layers(), features.tokens(), features.width()));
         }
-        ByteBuffer out = ByteBuffer.allocate(encodedBytes(features.layers(), features.tokens(), features.width()))
-            .order(ByteOrder.LITTLE_ENDIAN);
-        out.put(MAGIC_0).put(MAGIC_1).put((byte) FORMAT_VERSION).put((byte) id)
-            .put((byte) features.layers()).put((byte) 0)
-            .putShort((short) features.tokens()).putShort((short) features.width());
+        long size = encodedBytes(features.layers(), features.tokens(), features.width());
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "token features [%d x %d x %d] need [%d] bytes as %s, "
+                + "more than one blob can hold", features.layers(), features.tokens(), features.width(), size, label));
+        }
         float[] v = features.values();
         int width = features.width();
+        for (int i = 0; i < v.length; i++) {
+            if (Float.isFinite(v[i]) == false || (this == FP16 && Math.abs(v[i]) >= FP16_OVERFLOW)) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "token features cannot be stored as %s: value [%s] at token row [%d] channel [%d]", label, v[i], i / width, i % width));
+            }
+        }
+        ByteBuffer out = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
+        out.put(MAGIC_0).put(MAGIC_1).put((byte) FORMAT_VERSION).put((byte) id)
+            .put((byte) features.layers()).put((byte) 0)
+            .putShort((short) features.tokens()).putShort((short) width);
         switch (this) {
             case FP32 -> out.asFloatBuffer().put(v);
             case FP16 -> {
@@ -108,10 +127,20 @@ public enum FeatureCodec {
         return out.array();
     }
 
-    /** The header of a blob, checked for magic, version, codec and size. */
+    /** The header of a blob: its codec and shape, consistent with its length. */
     public record Header(FeatureCodec codec, int layers, int tokens, int width) {
+
+        /** {@code [layers x tokens x width]}. */
+        public String shape() {
+            return "[" + layers + " x " + tokens + " x " + width + "]";
+        }
     }
 
+    /**
+     * The header of {@code blob}, checked for magic, version, codec, a non-empty shape and a length
+     * that is exactly what the shape needs (computed in long, so any claim is safe to check). Reads
+     * the 10 header bytes only.
+     */
     public static Header header(byte[] blob) {
         if (blob == null) {
             throw new IllegalArgumentException("no token-feature blob");
@@ -131,66 +160,91 @@ public enum FeatureCodec {
         FeatureCodec codec = Arrays.stream(values()).filter(c -> c.id == blob[3]).findFirst().orElseThrow(
             () -> new IllegalArgumentException("token-feature blob has unknown codec id [" + blob[3] + "]"));
         ByteBuffer in = ByteBuffer.wrap(blob).order(ByteOrder.LITTLE_ENDIAN);
-        int layers = Byte.toUnsignedInt(blob[4]);
-        int tokens = Short.toUnsignedInt(in.getShort(6));
-        int width = Short.toUnsignedInt(in.getShort(8));
-        if (layers == 0 || tokens == 0 || width == 0) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                "token-feature blob header has an empty shape [%d x %d x %d]", layers, tokens, width));
+        Header h = new Header(codec, Byte.toUnsignedInt(blob[4]), Short.toUnsignedInt(in.getShort(6)), Short.toUnsignedInt(in.getShort(8)));
+        if (h.layers == 0 || h.tokens == 0 || h.width == 0) {
+            throw new IllegalArgumentException("token-feature blob header has an empty shape " + h.shape());
         }
-        int expected = codec.encodedBytes(layers, tokens, width);
+        long expected = codec.encodedBytes(h.layers, h.tokens, h.width);
         if (blob.length != expected) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                "%s token-feature blob [%d x %d x %d] must have [%d] bytes, has [%d]", codec.label, layers, tokens, width,
-                expected, blob.length));
+                "%s token-feature blob %s must have [%d] bytes, has [%d]", codec.label, h.shape(), expected, blob.length));
         }
-        return new Header(codec, layers, tokens, width);
+        return h;
     }
 
-    /** Decodes any codec's blob (the header says which). */
+    /**
+     * The header of {@code blob}, checked as {@link #header(byte[])} does and against {@code expected}
+     * (layers, width and token range), so that a caller can size its buffers from the result.
+     */
+    public static Header header(byte[] blob, FeatureLayout expected) {
+        Header h = header(blob);
+        if (expected.fits(h.layers, h.tokens, h.width) == false) {
+            throw new IllegalArgumentException("token-feature blob " + h.shape() + " does not fit the expected layout " + expected);
+        }
+        return h;
+    }
+
+    /** Decodes any codec's blob (the header says which); a non-finite value is an error. */
     public static TokenFeatures decode(byte[] blob) {
         Header h = header(blob);
         float[] out = new float[h.layers * h.tokens * h.width];
-        decodeBody(blob, h, out, 0);
+        decodeBody(blob, h, out, 0, h.tokens);
         return new TokenFeatures(h.layers, h.tokens, h.width, out);
     }
 
     /**
-     * Decodes straight into a batch buffer at {@code offset} (no intermediate array), checking that
-     * the blob has the layers and width the model expects; returns the token count per layer.
+     * Decodes straight into a batch buffer (no intermediate array), after checking the header against
+     * {@code expected}: layer {@code l}'s tokens start at {@code offset + l * paddedTokens * width}, so
+     * that every item of a batch has the same stride; positions past the blob's tokens are not written.
+     * Returns the blob's token count per layer. A non-finite value is an error, and leaves the item's
+     * destination partly written.
      */
-    public static int decodeInto(byte[] blob, int expectedLayers, int expectedWidth, float[] out, int offset) {
-        Header h = header(blob);
-        if (h.layers != expectedLayers || h.width != expectedWidth) {
+    public static int decodeInto(byte[] blob, FeatureLayout expected, float[] out, int offset, int paddedTokens) {
+        Header h = header(blob, expected);
+        if (paddedTokens < h.tokens || offset < 0 || offset + (long) h.layers * paddedTokens * h.width > out.length) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                "token-feature blob has [%d] layers of width [%d], the model expects [%d] of width [%d]",
-                h.layers, h.width, expectedLayers, expectedWidth));
+                "token-feature blob %s does not fit a batch buffer of [%d] values at [%d] padded to [%d] tokens",
+                h.shape(), out.length, offset, paddedTokens));
         }
-        if (offset + h.layers * h.tokens * h.width > out.length) {
-            throw new IllegalArgumentException("token-feature blob of [" + h.tokens + "] tokens does not fit the batch buffer");
-        }
-        decodeBody(blob, h, out, offset);
+        decodeBody(blob, h, out, offset, paddedTokens);
         return h.tokens;
     }
 
-    private static void decodeBody(byte[] blob, Header h, float[] out, int offset) {
+    private static void decodeBody(byte[] blob, Header h, float[] out, int offset, int paddedTokens) {
         ByteBuffer in = ByteBuffer.wrap(blob).order(ByteOrder.LITTLE_ENDIAN).position(HEADER_BYTES);
-        int n = h.layers * h.tokens * h.width;
-        switch (h.codec) {
-            case FP32 -> in.asFloatBuffer().get(out, offset, n);
-            case FP16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[offset + i] = Float.float16ToFloat(in.getShort());
+        int rows = h.layers * h.tokens;
+        for (int row = 0; row < rows; row++) {
+            int layer = row / h.tokens;
+            int token = row % h.tokens;
+            int base = offset + (layer * paddedTokens + token) * h.width;
+            switch (h.codec) {
+                case FP32 -> {
+                    for (int i = 0; i < h.width; i++) {
+                        out[base + i] = in.getFloat();
+                    }
                 }
-            }
-            case INT8 -> {
-                int rows = h.layers * h.tokens;
-                for (int row = 0; row < rows; row++) {
+                case FP16 -> {
+                    for (int i = 0; i < h.width; i++) {
+                        out[base + i] = Float.float16ToFloat(in.getShort());
+                    }
+                }
+                case INT8 -> {
                     float scale = in.getFloat();
-                    int base = offset + row * h.width;
+                    if (Float.isFinite(scale) == false || scale < 0) {
+                        throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "int8 token-feature blob has scale [%s] at layer [%d] token [%d]; a scale must be finite and >= 0",
+                            scale, layer, token));
+                    }
                     for (int i = 0; i < h.width; i++) {
                         out[base + i] = in.get() * scale;
                     }
+                }
+            }
+            for (int i = 0; i < h.width; i++) {
+                if (Float.isFinite(out[base + i]) == false) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "%s token-feature blob has value [%s] at layer [%d] token [%d] channel [%d]; values must be finite",
+                        h.codec.label, out[base + i], layer, token, i));
                 }
             }
         }

@@ -124,6 +124,16 @@ public final class ModelBundle {
         return manifest.path("token_features").path("image_tokens").asInt();
     }
 
+    /** The layout of an image's stored token features: exactly {@link #imageTokens()} tokens per layer. */
+    public FeatureLayout imageFeatures() {
+        return FeatureLayout.image(featureLayers(), imageTokens(), featureWidth());
+    }
+
+    /** The layout of a caption's stored token features: 1 to {@link #maxTextTokens()} tokens per layer. */
+    public FeatureLayout textFeatures() {
+        return FeatureLayout.text(featureLayers(), maxTextTokens(), featureWidth());
+    }
+
     public String codec() {
         return manifest.path("token_features").path("codec").asText();
     }

@@ -39,6 +39,8 @@ class ModelBundleTest {
         assertEquals(65, bundle.imageTokens());
         assertEquals("int8", bundle.codec());
         assertEquals(32, bundle.maxTextTokens());
+        assertEquals(new FeatureLayout(1, 65, 65, 192), bundle.imageFeatures());
+        assertEquals("[1 x 1..32 x 192]", bundle.textFeatures().toString());
         assertEquals(64, bundle.imageSize());
         assertTrue(Files.isRegularFile(bundle.graph("fusion_itm")));
         assertTrue(bundle.fusionFlopsPerPair() > 0);

@@ -9,10 +9,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -121,21 +125,121 @@ class FusionScorerTest {
     }
 
     @Test
-    void aBrokenCandidateIsNamed() {
+    void theStrictFormThrowsTheFirstBrokenCandidate() {
         List<byte[]> candidates = new ArrayList<>(blobs(images, FeatureCodec.FP16));
         candidates.set(2, Arrays.copyOf(candidates.get(2), 40));
         var e = assertThrows(CandidateException.class, () -> scorer.scoreImages(captions.get(0), candidates));
         assertEquals(2, e.candidate());
+        assertEquals(Rejection.Kind.CORRUPT, e.rejection().kind());
         assertTrue(e.getMessage().startsWith("candidate [2] cannot be scored: fp16 token-feature blob"), e.getMessage());
         candidates.set(2, null);
         assertEquals("candidate [2] cannot be scored: no token-feature blob",
             assertThrows(CandidateException.class, () -> scorer.scoreImages(captions.get(0), candidates)).getMessage());
         TokenFeatures narrow = new TokenFeatures(1, 3, 8, new float[24]);
-        candidates.set(2, FeatureCodec.FP32.encode(narrow));
-        assertEquals("candidate [2] cannot be scored: blob has [1] layers of width [8], the model expects [1] of width [192]",
-            assertThrows(CandidateException.class, () -> scorer.scoreImages(captions.get(0), candidates)).getMessage());
-        assertEquals("text query has [1] layers of width [8], the model expects [1] of width [192]",
+        assertEquals("a text query has features [1 x 3 x 8], model [fuserank-small] expects [1 x 1..32 x 192]",
             assertThrows(IllegalArgumentException.class, () -> scorer.scoreImages(narrow, List.of())).getMessage());
+    }
+
+    /**
+     * Every kind of bad blob among good ones: the good ones get the scores they get alone, each bad
+     * one a rejection saying why, nothing throws. One header claims 65,535 tokens with a consistent
+     * length (12.8 MB): were it padded to, the batch would need ~3 GB; it is rejected from its header.
+     */
+    @Test
+    void badCandidatesAreRejectedAndTheGoodOnesKeepTheirScores() throws Exception {
+        List<byte[]> good = blobs(images, FeatureCodec.INT8);
+        float[] alone = scorer.scoreImages(captions.get(0), good);
+        Map<String, byte[]> bad = badImageBlobs(good.get(0));
+        List<byte[]> mixed = new ArrayList<>();
+        int goodIndex = 0;
+        for (byte[] blob : bad.values()) {
+            mixed.add(good.get(goodIndex++ % good.size()));
+            mixed.add(blob);
+        }
+        for (FusionScorer s : List.of(scorer, new FusionScorer(bundle, InferenceOptions.cpu(1), 3))) {
+            CandidateScores result = s.scoreImageCandidates(captions.get(0), mixed);
+            assertEquals(mixed.size(), result.size());
+            assertEquals(bad.size(), result.rejected());
+            int b = 0;
+            for (Map.Entry<String, byte[]> kind : bad.entrySet()) {
+                int pair = 2 * b;
+                assertTrue(result.isScored(pair), kind.getKey() + ": " + result.rejection(pair));
+                assertEquals(alone[b % good.size()], result.score(pair), 1e-5f, "good candidate beside " + kind.getKey());
+                Rejection rejection = result.rejection(pair + 1);
+                assertTrue(rejection != null, kind.getKey());
+                assertEquals(kind.getKey().equals("caption") ? Rejection.Kind.WRONG_MODALITY : Rejection.Kind.CORRUPT, rejection.kind(),
+                    kind.getKey());
+                b++;
+            }
+            if (s != scorer) {
+                s.close();
+            }
+        }
+        CandidateScores result = scorer.scoreImageCandidates(captions.get(0), mixed);
+        List<String> reasons = new ArrayList<>();
+        for (int i = 1; i < mixed.size(); i += 2) {
+            reasons.add(result.rejection(i).reason());
+        }
+        assertEquals(List.of(
+            "token-feature blob starts with [58 52], not the magic \"FR\"",
+            "token-feature blob has format version [2], this code reads [1]",
+            "token-feature blob has unknown codec id [3]",
+            "int8 token-feature blob [1 x 65 x 192] must have [12750] bytes, has [12749]",
+            "token-feature blob [1 x 65 x 256] fits no layout of model [fuserank-small]: image features are [1 x 65 x 192], "
+                + "caption features [1 x 1..32 x 192]",
+            "token-feature blob [2 x 65 x 192] fits no layout of model [fuserank-small]: image features are [1 x 65 x 192], "
+                + "caption features [1 x 1..32 x 192]",
+            "token-feature blob [1 x 65535 x 192] fits no layout of model [fuserank-small]: image features are [1 x 65 x 192], "
+                + "caption features [1 x 1..32 x 192]",
+            "fp32 token-feature blob [255 x 65535 x 65535] must have [4380732949510] bytes, has [10]",
+            "caption token features (" + captions.get(0).tokens() + " tokens); a text query needs image features [1 x 65 x 192] "
+                + "of model [fuserank-small]",
+            "fp32 token-feature blob has value [NaN] at layer [0] token [0] channel [0]; values must be finite",
+            "int8 token-feature blob has scale [Infinity] at layer [0] token [0]; a scale must be finite and >= 0",
+            "the fusion encoder's ITM logit for these token features is [NaN], not a finite number"), reasons);
+    }
+
+    /** Blobs that must not be scored as images, by what is wrong with them, built from a good int8 image blob. */
+    private static Map<String, byte[]> badImageBlobs(byte[] good) {
+        Map<String, byte[]> bad = new LinkedHashMap<>();
+        bad.put("magic", edit(good, b -> b.put(0, (byte) 'X')));
+        bad.put("version", edit(good, b -> b.put(2, (byte) 2)));
+        bad.put("codec", edit(good, b -> b.put(3, (byte) 3)));
+        bad.put("truncated", Arrays.copyOf(good, good.length - 1));
+        bad.put("width", FeatureCodec.INT8.encode(new TokenFeatures(1, 65, 256, new float[65 * 256])));
+        bad.put("layers", FeatureCodec.INT8.encode(new TokenFeatures(2, 65, 192, new float[2 * 65 * 192])));
+        byte[] manyTokens = new byte[FeatureCodec.HEADER_BYTES + 65535 * (4 + 192)];
+        System.arraycopy(good, 0, manyTokens, 0, FeatureCodec.HEADER_BYTES);
+        bad.put("65535 tokens", edit(manyTokens, b -> b.putShort(6, (short) 65535)));
+        bad.put("overflowing header", edit(Arrays.copyOf(good, FeatureCodec.HEADER_BYTES),
+            b -> b.put(3, (byte) 0).put(4, (byte) 255).putShort(6, (short) 65535).putShort(8, (short) 65535)));
+        bad.put("caption", FeatureCodec.INT8.encode(captions.get(0)));
+        byte[] nan = FeatureCodec.FP32.encode(images.get(1));
+        bad.put("NaN", edit(nan, b -> b.putFloat(FeatureCodec.HEADER_BYTES, Float.NaN)));
+        bad.put("infinite scale", edit(good, b -> b.putFloat(FeatureCodec.HEADER_BYTES, Float.POSITIVE_INFINITY)));
+        float[] huge = new float[65 * 192];
+        Arrays.fill(huge, Float.MAX_VALUE);
+        bad.put("non-finite logit", FeatureCodec.FP32.encode(new TokenFeatures(1, 65, 192, huge)));
+        return bad;
+    }
+
+    private static byte[] edit(byte[] blob, java.util.function.Consumer<ByteBuffer> change) {
+        byte[] copy = blob.clone();
+        change.accept(ByteBuffer.wrap(copy).order(ByteOrder.LITTLE_ENDIAN));
+        return copy;
+    }
+
+    @Test
+    void theOtherModalityIsAWrongModalityRejection() throws Exception {
+        CandidateScores result = scorer.scoreTextCandidates(images.get(0),
+            List.of(FeatureCodec.FP16.encode(images.get(1)), FeatureCodec.FP16.encode(captions.get(0))));
+        assertEquals(Rejection.Kind.WRONG_MODALITY, result.rejection(0).kind());
+        assertEquals("image token features (65 tokens); an image query needs caption features [1 x 1..32 x 192] of model [fuserank-small]",
+            result.rejection(0).reason());
+        assertTrue(result.isScored(1));
+        assertEquals(expected(0, 0), result.score(1), 0.05);
+        assertEquals("candidate [0] was not scored: " + result.rejection(0).reason(),
+            assertThrows(IllegalStateException.class, () -> result.score(0)).getMessage());
     }
 
     @Test

@@ -24,12 +24,17 @@ import java.util.stream.IntStream;
  *
  * <p>Documents are visited in doc-id order, so each segment's doc values and vector iterator are
  * opened once and only move forward; results come back in the caller's order. A document without a
- * value gets {@code null}, never an error: it keeps its first-stage score.
+ * value gets {@code null}, never an error: it keeps its first-stage score. So does a document whose
+ * features field holds several values (the rescorer needs exactly one blob): it is marked
+ * {@link Candidate#unusable()} instead of failing the search.
  */
 final class CandidateReader {
 
-    /** A document's inputs; either may be null. */
-    record Candidate(byte[] blob, float[] vector) {
+    /**
+     * A document's inputs; either may be null. {@code unusable} says why the features field's value
+     * cannot be used (then {@code blob} is null), null where it can or where there is none.
+     */
+    record Candidate(byte[] blob, float[] vector, String unusable) {
     }
 
     private final IndexFieldData<?> features;
@@ -63,21 +68,20 @@ final class CandidateReader {
                 vectorDocs = vectors == null ? null : vectors.iterator();
             }
             int local = doc - leaf.docBase;
-            out[i] = new Candidate(blob(blobs, local, doc), vector(vectors, vectorDocs, local));
+            float[] vector = vector(vectors, vectorDocs, local);
+            boolean hasBlob = blobs.advanceExact(local);
+            if (hasBlob && blobs.docValueCount() != 1) {
+                out[i] = new Candidate(null, vector, String.format(Locale.ROOT,
+                    "[%s] holds [%d] values; the rescorer needs one token-features blob per document", featuresField,
+                    blobs.docValueCount()));
+            } else {
+                out[i] = new Candidate(hasBlob ? blob(blobs.nextValue()) : null, vector, null);
+            }
         }
         return out;
     }
 
-    private byte[] blob(SortedBinaryDocValues blobs, int local, int doc) throws IOException {
-        if (blobs.advanceExact(local) == false) {
-            return null;
-        }
-        if (blobs.docValueCount() != 1) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                "document [%d] has [%d] values in [%s]; the rescorer needs one token-features blob per document",
-                doc, blobs.docValueCount(), featuresField));
-        }
-        BytesRef value = blobs.nextValue();
+    private static byte[] blob(BytesRef value) {
         return Arrays.copyOfRange(value.bytes, value.offset, value.offset + value.length);
     }
 

@@ -2,6 +2,7 @@ package io.fuserank.plugin.rescore;
 
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.plugin.model.InferenceService;
+import io.fuserank.reranker.CandidateScores;
 import org.elasticsearch.ElasticsearchException;
 import org.elasticsearch.action.ActionListener;
 
@@ -37,11 +38,11 @@ final class FusionCall {
         this.queryIsText = queryIsText;
     }
 
-    /** One ITM logit per blob, in order. */
-    float[] score(List<byte[]> blobs, Runnable checkCancellation) {
-        CompletableFuture<float[]> result = new CompletableFuture<>();
+    /** One ITM logit, or the reason there is none, per blob, in order. */
+    CandidateScores score(List<byte[]> blobs, Runnable checkCancellation) {
+        CompletableFuture<CandidateScores> result = new CompletableFuture<>();
         inference.run(modelId,
-            model -> queryIsText ? model.scorer().scoreImages(query, blobs) : model.scorer().scoreTexts(query, blobs),
+            model -> queryIsText ? model.scorer().scoreImageCandidates(query, blobs) : model.scorer().scoreTextCandidates(query, blobs),
             ActionListener.wrap(result::complete, result::completeExceptionally));
         while (true) {
             try {

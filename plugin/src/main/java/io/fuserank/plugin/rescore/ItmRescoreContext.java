@@ -5,6 +5,7 @@ import org.elasticsearch.search.rescore.RescoreContext;
 /** One shard's rescore of one search: the window, the encoded query and what reads and scores the candidates. */
 final class ItmRescoreContext extends RescoreContext {
 
+    private final String shard;
     private final String modelId;
     private final String featuresField;
     private final String vectorField;
@@ -13,10 +14,14 @@ final class ItmRescoreContext extends RescoreContext {
     private final FusionCall fusion;
     private final ScoreFormula formula;
 
-    /** {@code vectorField} is null when the index does not map it (allowed when the score mode needs no ITC part). */
-    ItmRescoreContext(int windowSize, String modelId, String featuresField, String vectorField, float[] queryEmbedding,
+    /**
+     * {@code shard} names the shard for messages ({@code [index][n]}); {@code vectorField} is null when
+     * the index does not map it (allowed when the score mode needs no ITC part).
+     */
+    ItmRescoreContext(int windowSize, String shard, String modelId, String featuresField, String vectorField, float[] queryEmbedding,
                       CandidateReader reader, FusionCall fusion, ScoreFormula formula) {
         super(windowSize, new ItmRescorer());
+        this.shard = shard;
         this.modelId = modelId;
         this.featuresField = featuresField;
         this.vectorField = vectorField;
@@ -24,6 +29,10 @@ final class ItmRescoreContext extends RescoreContext {
         this.reader = reader;
         this.fusion = fusion;
         this.formula = formula;
+    }
+
+    String shard() {
+        return shard;
     }
 
     String modelId() {

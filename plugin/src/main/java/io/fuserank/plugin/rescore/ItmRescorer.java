@@ -1,20 +1,15 @@
 package io.fuserank.plugin.rescore;
 
-import io.fuserank.reranker.CandidateException;
 import org.apache.lucene.search.Explanation;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.TopDocs;
-import org.apache.lucene.util.VectorUtil;
 import org.elasticsearch.search.rescore.RescoreContext;
 import org.elasticsearch.search.rescore.Rescorer;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -29,8 +24,12 @@ import java.util.Set;
  * first-stage score is above the window's lowest score is lowered to just below it (never below 0),
  * which keeps their order and the contract. Where {@code window_size} covers {@code from + size},
  * as it should, no hit is lowered. A hit inside the window without token features (or, in
- * {@code itm_plus_itc}, without a stored vector) is not rescored: it keeps its first-stage score and
- * its place by that score, and explain says why.
+ * {@code itm_plus_itc}, without a stored vector), or whose stored features cannot be scored, is not
+ * rescored: it keeps its first-stage score and its place by that score, explain says why, and the
+ * second kind is counted in a response warning ({@link UnscoredHitsWarning}); the search succeeds.
+ * It fails with a 400 only when every candidate's features have the query's own modality, which
+ * means the request names the wrong field ({@link WindowScorer#failIfAllOfTheQueryModality}). No
+ * score it gives is NaN or infinite ({@link WindowScorer}).
  */
 final class ItmRescorer implements Rescorer {
 
@@ -44,33 +43,23 @@ final class ItmRescorer implements Rescorer {
         ScoreDoc[] hits = topDocs.scoreDocs;
         int window = Math.min(ctx.getWindowSize(), hits.length);
         int[] docs = new int[window];
+        float[] firstStage = new float[window];
         Set<Integer> rescored = new HashSet<>();
         for (int i = 0; i < window; i++) {
             docs[i] = hits[i].doc;
+            firstStage[i] = hits[i].score;
             rescored.add(hits[i].doc);
         }
         ctx.setRescoredDocs(rescored);
 
         CandidateReader.Candidate[] candidates = ctx.reader().read(searcher.getIndexReader(), docs, ctx::checkCancellation);
-        List<Integer> scoredRows = new ArrayList<>();
-        List<byte[]> blobs = new ArrayList<>();
-        for (int i = 0; i < window; i++) {
-            if (scorable(candidates[i], formula)) {
-                scoredRows.add(i);
-                blobs.add(candidates[i].blob());
-            }
-        }
-        float[] itm = blobs.isEmpty() ? new float[0] : score(ctx, blobs, scoredRows, docs);
+        WindowScorer.Outcome[] outcomes = WindowScorer.score(ctx, candidates, firstStage);
+        WindowScorer.failIfAllOfTheQueryModality(ctx, outcomes);
+        UnscoredHitsWarning.report(ctx, searcher, docs, outcomes);
 
         ScoreDoc[] out = new ScoreDoc[hits.length];
         for (int i = 0; i < window; i++) {
-            out[i] = new ScoreDoc(hits[i].doc, formula.unscored(hits[i].score), hits[i].shardIndex);
-        }
-        for (int j = 0; j < scoredRows.size(); j++) {
-            int i = scoredRows.get(j);
-            float[] vector = candidates[i].vector();
-            float itc = formula.needsItc() ? VectorUtil.dotProduct(ctx.queryEmbedding(), vector) : 0f;
-            out[i].score = formula.combine(hits[i].score, itm[j], itc);
+            out[i] = new ScoreDoc(hits[i].doc, outcomes[i].score(), hits[i].shardIndex);
         }
         Arrays.sort(out, 0, window, SCORE_DOC_COMPARATOR);
         float floor = out[window - 1].score;
@@ -80,20 +69,8 @@ final class ItmRescorer implements Rescorer {
             out[i] = new ScoreDoc(hits[i].doc, score, hits[i].shardIndex);
             floor = score;
         }
+        assert Arrays.stream(out).allMatch(hit -> Float.isFinite(hit.score)) : "a non-finite rescored score";
         return new TopDocs(topDocs.totalHits, out);
-    }
-
-    private static boolean scorable(CandidateReader.Candidate candidate, ScoreFormula formula) {
-        return candidate.blob() != null && (formula.needsItc() == false || candidate.vector() != null);
-    }
-
-    private static float[] score(ItmRescoreContext ctx, List<byte[]> blobs, List<Integer> rows, int[] docs) {
-        try {
-            return ctx.fusion().score(blobs, ctx::checkCancellation);
-        } catch (CandidateException e) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "[%s] cannot rescore document [%d]: its [%s] value %s",
-                ItmRescorerBuilder.NAME, docs[rows.get(e.candidate())], ctx.featuresField(), e.getMessage()), e);
-        }
     }
 
     @Override
@@ -107,16 +84,12 @@ final class ItmRescorer implements Rescorer {
         if (ctx.isRescored(topLevelDocId) == false) {
             return formula.explainOutsideWindow(sourceExplanation, ctx.getWindowSize());
         }
-        CandidateReader.Candidate candidate =
-            ctx.reader().read(searcher.getIndexReader(), new int[] {topLevelDocId}, ctx::checkCancellation)[0];
-        if (candidate.blob() == null) {
-            return formula.explainUnscored(sourceExplanation, "no token features in [" + ctx.featuresField() + "]");
-        }
-        if (scorable(candidate, formula) == false) {
-            return formula.explainUnscored(sourceExplanation, "no ITC vector in [" + ctx.vectorField() + "]");
-        }
-        float itm = score(ctx, List.of(candidate.blob()), List.of(0), new int[] {topLevelDocId})[0];
-        Float itc = candidate.vector() == null ? null : VectorUtil.dotProduct(ctx.queryEmbedding(), candidate.vector());
-        return formula.explain(sourceExplanation, ctx.modelId(), itm, itc, ctx.vectorField());
+        CandidateReader.Candidate[] candidate =
+            ctx.reader().read(searcher.getIndexReader(), new int[] {topLevelDocId}, ctx::checkCancellation);
+        WindowScorer.Outcome outcome =
+            WindowScorer.score(ctx, candidate, new float[] {sourceExplanation.getValue().floatValue()})[0];
+        return outcome.scored()
+            ? formula.explain(sourceExplanation, ctx.modelId(), outcome.itm(), outcome.itc(), ctx.vectorField())
+            : formula.explainUnscored(sourceExplanation, outcome.reason());
     }
 }

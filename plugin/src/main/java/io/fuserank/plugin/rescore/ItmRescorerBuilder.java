@@ -125,11 +125,21 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         return copy(null, encoded::get);
     }
 
-    /** A window above {@code fuserank.rescore.max_window} is a 400 before anything is encoded. */
+    /** A {@code window_size} below 1 is a 400 as the request is parsed. */
+    @Override
+    public ItmRescorerBuilder windowSize(int windowSize) {
+        String invalid = checkWindowFloor(windowSize);
+        if (invalid != null) {
+            throw new IllegalArgumentException(invalid);
+        }
+        return super.windowSize(windowSize);
+    }
+
+    /** A window below 1 or above {@code fuserank.rescore.max_window} is a 400 before anything is encoded. */
     @Override
     public ActionRequestValidationException validate(SearchSourceBuilder source, ActionRequestValidationException e) {
-        String tooLarge = checkWindow(effectiveWindow());
-        return tooLarge == null ? e : addValidationError(tooLarge, e);
+        String invalid = checkWindow(effectiveWindow());
+        return invalid == null ? e : addValidationError(invalid, e);
     }
 
     @Override
@@ -138,9 +148,9 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
             throw new IllegalStateException("[" + NAME + "] reached shard [" + context.index().getName() + "][" + context.getShardId()
                 + "] without its encoded query: the query is encoded by the coordinating node's search rewrite, which did not run");
         }
-        String tooLarge = checkWindow(windowSize);
-        if (tooLarge != null) {
-            throw new IllegalArgumentException(tooLarge);
+        String invalid = checkWindow(windowSize);
+        if (invalid != null) {
+            throw new IllegalArgumentException(invalid);
         }
         ScoreFormula formula = ScoreFormula.of(options, query);
         MappedFieldType features = featuresFieldType(context);
@@ -148,7 +158,8 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         CandidateReader reader = new CandidateReader(context.getForField(features, MappedFieldType.FielddataOperation.SEARCH),
             options.featuresField(), vectorField);
         FusionCall fusion = new FusionCall(services().inference(), options.modelId(), query.features(), options.isTextQuery());
-        return new ItmRescoreContext(windowSize, options.modelId(), options.featuresField(), vectorField, query.embedding(), reader,
+        String shard = "[" + context.index().getName() + "][" + context.getShardId() + "]";
+        return new ItmRescoreContext(windowSize, shard, options.modelId(), options.featuresField(), vectorField, query.embedding(), reader,
             fusion, formula);
     }
 
@@ -197,11 +208,20 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         return windowSize == null ? DEFAULT_WINDOW_SIZE : windowSize;
     }
 
+    /** Why {@code window} is not a valid window size, or null if it is. */
     private String checkWindow(int window) {
+        String tooSmall = checkWindowFloor(window);
+        if (tooSmall != null) {
+            return tooSmall;
+        }
         int max = services().maxWindow();
         return window <= max ? null
             : String.format(Locale.ROOT, "[%s] window_size [%d] is above [%s] [%d]", NAME, window,
                 FuseRankSettings.MAX_RESCORE_WINDOW.getKey(), max);
+    }
+
+    private static String checkWindowFloor(int window) {
+        return window >= 1 ? null : String.format(Locale.ROOT, "[%s] window_size [%d] must be at least [1]", NAME, window);
     }
 
     private ItmServices services() {

@@ -57,9 +57,13 @@ record ScoreFormula(ScoreMode mode, float queryWeight, float rescoreQueryWeight,
         return raw >= 0 ? raw + 1 : 1 / (1 - raw);
     }
 
-    /** The score of a hit the fusion encoder did not score. */
+    /**
+     * The score of a hit the fusion encoder did not score. Never NaN or infinite: a product that
+     * overflows is clamped to the largest float, and a NaN first-stage score counts as 0.
+     */
     float unscored(float firstStage) {
-        return mode == ScoreMode.BLEND ? queryWeight * firstStage : firstStage;
+        float score = mode == ScoreMode.BLEND ? queryWeight * firstStage : firstStage;
+        return Float.isNaN(score) ? 0f : Math.clamp(score, -Float.MAX_VALUE, Float.MAX_VALUE);
     }
 
     /**

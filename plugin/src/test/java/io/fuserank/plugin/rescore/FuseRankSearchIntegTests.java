@@ -40,7 +40,9 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.StreamSupport;
 
+import static org.hamcrest.Matchers.both;
 import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.either;
 import static org.hamcrest.Matchers.greaterThan;
 import static org.hamcrest.Matchers.lessThan;
 import static org.hamcrest.Matchers.startsWith;
@@ -103,7 +105,7 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
     @Before
     public void createIndices() throws IOException {
         createImageIndex(IMAGES, 3);
-        createCaptionIndex();
+        createCaptionIndex(CAPTIONS, 3);
     }
 
     public void testEachCaptionFindsItsImageFirst() throws IOException {
@@ -296,6 +298,120 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
     }
 
     /**
+     * An index of good images and, beside them, a document for every way a stored blob can be bad,
+     * each with a good image's vector so that it lands in the rescore window. The search succeeds on
+     * every shard, good hits are reranked, each bad hit keeps its first-stage score and explain says
+     * why, no score is null, and a shard with bad hits says so in a response warning.
+     */
+    public void testDamagedFeaturesKeepTheFirstStageScoreAndTheSearchSucceeds() throws IOException {
+        String index = "damaged";
+        createImageIndex(index, 2);
+        Map<String, Object> damaged = DamagedBlobs.imageBlobs(data.imageBlobs().get(0), data.textBlobs().get(0));
+        StringBuilder bulk = new StringBuilder();
+        int k = 0;
+        for (Map.Entry<String, Object> kind : damaged.entrySet()) {
+            bulk.append(bulkLine(index, kind.getKey(), Map.of("image_vector", data.imageVectors().get(k++ % data.images().size()),
+                "image_features", kind.getValue())));
+        }
+        bulk(bulk.toString());
+        int docs = data.images().size() + 1 + damaged.size();
+        int c = 2;
+        String caption = data.captions().get(c);
+        ObjectPath knnOnly = search(index, knnAll(caption, docs, ""));
+        Response raw = performSearch(index, knnAll(caption, docs, String.format(Locale.ROOT,
+            ", \"explain\": true, \"rescore\": {\"window_size\": %d, \"fuserank_itm\": {\"model_id\": \"fuserank-small\", "
+                + "\"text\": %s}}", docs, quote(caption))));
+        ObjectPath rescored = ObjectPath.createFromResponse(raw);
+        assertEquals(0, (int) rescored.evaluate("_shards.failed"));
+        assertEquals(docs, rescored.evaluateArraySize("hits.hits"));
+        assertEquals("caption [" + c + "]", "image-" + c, rescored.evaluate("hits.hits.0._id"));
+        for (int h = 0; h < docs; h++) {
+            Object score = rescored.evaluate("hits.hits." + h + "._score");
+            assertTrue("hit " + h + " has score " + score, score instanceof Number n && Double.isFinite(n.doubleValue()));
+        }
+        for (String bad : damaged.keySet()) {
+            Map<String, Object> hit = hit(rescored, bad);
+            assertEquals(bad, scoreOf(knnOnly, bad), ((Number) hit.get("_score")).floatValue(), 1e-6f);
+            assertThat(bad, ObjectPath.evaluate(hit, "_explanation.description"),
+                startsWith("fuserank_itm did not rescore this hit (" + DamagedBlobs.REASONS.get(bad)));
+        }
+        for (int i = 0; i < data.images().size(); i++) {
+            assertThat(ObjectPath.evaluate(hit(rescored, "image-" + i), "_explanation.description"),
+                startsWith("fuserank_itm score_mode [itm_plus_itc]"));
+        }
+        // Both shards have damaged hits and warn; Elasticsearch keeps the response headers of the
+        // shard response that completes a phase, not the union, so one or both warnings arrive.
+        List<String> warnings = raw.getWarnings();
+        assertThat(warnings.toString(), warnings.size(), both(greaterThan(0)).and(lessThan(3)));
+        for (String warning : warnings) {
+            assertThat(warning, containsString("[fuserank_itm] shard [damaged]["));
+            assertThat(warning, containsString("hits in the rescore window kept their first-stage score because their [image_features] "
+                + "could not be scored; the first, "));
+            assertThat(warning, either(containsString("the first, _id [")).or(containsString("the first, doc [")));
+        }
+    }
+
+    public void testAWindowBelowOneIsABadRequestNamingTheValue() {
+        for (int window : new int[] {0, -1}) {
+            String body = textToImage(data.captions().get(0), window, "", "");
+            ResponseException e = expectThrows(ResponseException.class, () -> search(IMAGES, body));
+            assertEquals(400, e.getResponse().getStatusLine().getStatusCode());
+            assertThat(responseBody(e), containsString("[fuserank_itm] window_size [" + window + "] must be at least [1]"));
+        }
+    }
+
+    /**
+     * A text query over caption features, or an image query over image features: a 400 naming the
+     * field and the model's layout. (One shard each: a shard without hits in its window has nothing
+     * to check and succeeds, which makes a search over several shards a partial failure instead.)
+     */
+    public void testFeaturesOfTheQuerysOwnModalityAreABadRequest() throws IOException {
+        createCaptionIndex("captions_one_shard", 1);
+        createImageIndex("images_one_shard", 1);
+        ResponseException text = ownModalityRescore("captions_one_shard", "text", data.captions().get(0));
+        assertEquals(400, text.getResponse().getStatusLine().getStatusCode());
+        assertThat(responseBody(text), containsString("[fuserank_itm] [features_field] [text_features] holds caption token features ("));
+        assertThat(responseBody(text), containsString(
+            "tokens); a text query needs image features [1 x 65 x 192] of model [fuserank-small]"));
+        ResponseException imageQuery = ownModalityRescore("images_one_shard", "image",
+            Base64.getEncoder().encodeToString(data.images().get(0)));
+        assertEquals(400, imageQuery.getResponse().getStatusLine().getStatusCode());
+        assertThat(responseBody(imageQuery), containsString("[fuserank_itm] [features_field] [image_features] holds image token features "
+            + "(65 tokens); an image query needs caption features [1 x 1..32 x 192] of model [fuserank-small]"));
+    }
+
+    /**
+     * The failure of a {@code knn} search over {@code <kind>_vector} with the {@code <kind>} query
+     * ({@code text} or {@code image}) {@code value}, rescored over {@code <kind>_features} with the same query.
+     */
+    private static ResponseException ownModalityRescore(String index, String kind, String value) {
+        String query = quote(value);
+        return expectThrows(ResponseException.class, () -> search(index, String.format(Locale.ROOT, """
+            {"size": 4,
+             "knn": {"field": "%1$s_vector", "k": 4, "num_candidates": 10,
+               "query_vector_builder": {"fuserank_%2$s": {"model_id": "fuserank-small", "%2$s": %3$s}}},
+             "rescore": {"window_size": 4, "fuserank_itm": {"model_id": "fuserank-small", "%2$s": %3$s,
+               "features_field": "%1$s_features", "vector_field": "%1$s_vector"}}}""", kind, kind, query)));
+    }
+
+    /** {@code knn} over every document of a small index with {@code fuserank_text}, plus {@code extra} members (starting with a comma). */
+    private static String knnAll(String caption, int docs, String extra) {
+        return String.format(Locale.ROOT, """
+            {"size": %d,
+             "knn": {"field": "image_vector", "k": %d, "num_candidates": %d,
+               "query_vector_builder": {"fuserank_text": {"model_id": "fuserank-small", "text": %s}}}%s}""",
+            docs, docs, docs, quote(caption), extra);
+    }
+
+    private static String responseBody(ResponseException e) {
+        try {
+            return EntityUtils.toString(e.getResponse().getEntity());
+        } catch (IOException io) {
+            throw new AssertionError(io);
+        }
+    }
+
+    /**
      * {@code knn} with {@code fuserank_text} over {@code image_vector} and a top-level {@code fuserank_itm}
      * rescore with the same text; {@code rescorerOptions} and {@code topLevel} are extra JSON members
      * (each starting with a comma) for the rescorer's object and for the request.
@@ -332,13 +448,13 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
         bulk(bulk.toString());
     }
 
-    private void createCaptionIndex() throws IOException {
-        put(CAPTIONS, 3, """
+    private void createCaptionIndex(String index, int shards) throws IOException {
+        put(index, shards, """
             "text_vector": {"type": "dense_vector", "dims": 128, "similarity": "dot_product", "index_options": {"type": "int8_hnsw"}},
             "text_features": {"type": "binary", "doc_values": true}""", "text_features");
         StringBuilder bulk = new StringBuilder();
         for (int i = 0; i < data.captions().size(); i++) {
-            bulk.append(bulkLine(CAPTIONS, "caption-" + i, Map.of("caption", data.captions().get(i),
+            bulk.append(bulkLine(index, "caption-" + i, Map.of("caption", data.captions().get(i),
                 "text_vector", data.textVectors().get(i), "text_features", data.textBlobs().get(i))));
         }
         bulk(bulk.toString());
@@ -366,6 +482,8 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
         for (Map.Entry<String, Object> field : source.entrySet()) {
             if (field.getValue() instanceof byte[] blob) {
                 doc.field(field.getKey(), Base64.getEncoder().encodeToString(blob));
+            } else if (field.getValue() instanceof List<?> blobs) {
+                doc.field(field.getKey(), blobs.stream().map(blob -> Base64.getEncoder().encodeToString((byte[]) blob)).toList());
             } else {
                 doc.field(field.getKey(), field.getValue());
             }
@@ -374,10 +492,13 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
     }
 
     private static ObjectPath search(String index, String body) throws IOException {
+        return ObjectPath.createFromResponse(performSearch(index, body));
+    }
+
+    private static Response performSearch(String index, String body) throws IOException {
         Request request = new Request("POST", "/" + index + "/_search");
         request.setJsonEntity(body);
-        Response response = getRestClient().performRequest(request);
-        return ObjectPath.createFromResponse(response);
+        return getRestClient().performRequest(request);
     }
 
     private long cacheHits() {

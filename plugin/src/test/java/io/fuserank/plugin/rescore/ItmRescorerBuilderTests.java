@@ -206,6 +206,14 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         assertNull(randomUnencoded().windowSize(MAX_WINDOW).validate(source, null));
     }
 
+    public void testAWindowBelowOneIsRejectedNamingTheValue() {
+        for (int window : new int[] {0, -1, Integer.MIN_VALUE}) {
+            assertEquals("[fuserank_itm] window_size [" + window + "] must be at least [1]",
+                expectThrows(IllegalArgumentException.class, () -> randomUnencoded().windowSize(window)).getMessage());
+        }
+        assertEquals(Integer.valueOf(1), randomUnencoded().windowSize(1).windowSize());
+    }
+
     public void testCoordinatorRewriteEncodesTheQueryOnce() throws Exception {
         ItmRescorerBuilder builder = randomUnencoded();
         EncodedQuery expected = randomQuery();

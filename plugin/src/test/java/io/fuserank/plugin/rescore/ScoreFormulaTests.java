@@ -41,6 +41,15 @@ public class ScoreFormulaTests extends ESTestCase {
         assertFalse(new ScoreFormula(ScoreMode.BLEND, 1, 1, 1).needsItc());
     }
 
+    /** The score a hit keeps when it is not rescored is finite even where the first stage or the weight is extreme. */
+    public void testAnUnscoredHitsScoreIsAlwaysFinite() {
+        ScoreFormula blend = new ScoreFormula(ScoreMode.BLEND, Float.MAX_VALUE, 1f, 1f);
+        assertEquals(Float.MAX_VALUE, blend.unscored(10f), 0f);
+        assertEquals(0f, blend.unscored(Float.NaN), 0f);
+        assertEquals(0f, new ScoreFormula(ScoreMode.ITM, 1, 1, 1).unscored(Float.NaN), 0f);
+        assertEquals(Float.MAX_VALUE, new ScoreFormula(ScoreMode.ITM, 1, 1, 1).unscored(Float.POSITIVE_INFINITY), 0f);
+    }
+
     public void testTheRequestsItcWeightElseTheModels() {
         EncodedQuery query = new EncodedQuery(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {1f}), 256f);
         ItmOptions named = new ItmOptions("m", "x", null, null, null, null, null, null, 4f).validated();
