@@ -7,6 +7,7 @@ import com.twelvemonkeys.imageio.plugins.webp.WebPImageReaderSpi;
 import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.spi.IIORegistry;
 import javax.imageio.spi.ImageReaderSpi;
 import javax.imageio.stream.ImageInputStream;
@@ -19,6 +20,7 @@ import java.awt.image.DataBuffer;
 import java.awt.image.DirectColorModel;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
+import java.awt.image.SampleModel;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -112,12 +114,17 @@ public final class ImagePreprocessor {
     private final float[] mean;
     private final float[] std;
     private final Limits limits;
+    private final MemoryBudget budget;
 
     /**
      * @param mean per-channel mean, as numpy's float32 would hold it
      * @param std  per-channel standard deviation, none zero
      */
     public ImagePreprocessor(int size, float[] mean, float[] std, Limits limits) {
+        this(size, mean, std, limits, MemoryBudget.UNBOUNDED);
+    }
+
+    private ImagePreprocessor(int size, float[] mean, float[] std, Limits limits, MemoryBudget budget) {
         if (size < 1 || size > MAX_SIZE) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "size must be in [1, %d], got [%d]", MAX_SIZE, size));
         }
@@ -135,6 +142,16 @@ public final class ImagePreprocessor {
         this.mean = mean.clone();
         this.std = std.clone();
         this.limits = Objects.requireNonNull(limits, "limits");
+        this.budget = Objects.requireNonNull(budget, "budget");
+    }
+
+    /**
+     * This preprocessor, reserving each image's decoding memory ({@link #decodingBytes}) from
+     * {@code budget} before any pixel buffer is allocated; without one the budget is
+     * {@link MemoryBudget#UNBOUNDED}.
+     */
+    public ImagePreprocessor withBudget(MemoryBudget budget) {
+        return new ImagePreprocessor(size, mean, std, limits, budget);
     }
 
     /**
@@ -176,17 +193,41 @@ public final class ImagePreprocessor {
         return out;
     }
 
-    /** As {@link #preprocess}, writing {@code 3 * size * size} floats at {@code out[offset]} (one slot of a batch). */
+    /**
+     * As {@link #preprocess}, writing {@code 3 * size * size} floats at {@code out[offset]} (one
+     * slot of a batch). The memory budget holds the image's reservation until the floats are written.
+     */
     public void preprocessInto(byte[] encoded, float[] out, int offset) throws ImageDecodeException {
         int length = 3 * size * size;
         Objects.checkFromIndexSize(offset, length, out.length);
-        normalize(resizeBilinear(decodeRgb(encoded), size), size, mean, std, out, offset);
+        try (Decoded decoded = decode(encoded)) {
+            normalize(resizeBilinear(decoded.rgb(), size), size, mean, std, out, offset);
+        }
     }
 
     // ------------------------------------------------------------------ decoding
 
-    /** Decode, guard, convert to RGB and orient. Every decoder failure becomes an {@link ImageDecodeException}. */
+    /** Decoded RGB and the budget's reservation for it and its resize, given back by {@link #close}. */
+    private record Decoded(Rgb rgb, MemoryBudget.Reservation reservation) implements AutoCloseable {
+        @Override
+        public void close() {
+            reservation.close();
+        }
+    }
+
+    /** Decode, guard, convert to RGB and orient, without resizing. */
     Rgb decodeRgb(byte[] encoded) throws ImageDecodeException {
+        try (Decoded decoded = decode(encoded)) {
+            return decoded.rgb();
+        }
+    }
+
+    /**
+     * Decode, guard, convert to RGB and orient, with the decoding memory reserved from the header
+     * before the decoder allocates its raster; on failure the reservation is given back at once.
+     * Every decoder failure becomes an {@link ImageDecodeException}, and so does the budget's refusal.
+     */
+    private Decoded decode(byte[] encoded) throws ImageDecodeException {
         Objects.requireNonNull(encoded, "encoded");
         if (encoded.length == 0) {
             throw new ImageDecodeException(ImageDecodeException.Reason.EMPTY, "image is empty [0] bytes");
@@ -206,11 +247,25 @@ public final class ImagePreprocessor {
                 requireWholeRiff(encoded);
             }
             ImageReader reader = spi.createReaderInstance();
+            MemoryBudget.Reservation reservation = null;
             try {
-                BufferedImage image = readFirstImage(reader, in);
-                return ImageMetadata.orient(toRgb(image), ImageMetadata.orientation(encoded));
+                // Metadata is ignored: orientation is parsed from the bytes by ImageMetadata.
+                reader.setInput(in, true, true);
+                long width = reader.getWidth(0);
+                long height = reader.getHeight(0);
+                checkPixels(width, height);
+                int orientation = ImageMetadata.orientation(encoded);
+                long bytes = decodingBytes(width, height, rasterBytesPerPixel(reader), orientation, size, encoded.length);
+                reservation = reserve(bytes, String.format(Locale.ROOT, "decoding a [%s] image of [%d x %d] pixels", format, width, height));
+                Rgb rgb = ImageMetadata.orient(toRgb(readFirstImage(reader)), orientation);
+                Decoded decoded = new Decoded(rgb, reservation);
+                reservation = null; // the caller gives it back
+                return decoded;
             } finally {
                 reader.dispose();
+                if (reservation != null) {
+                    reservation.close();
+                }
             }
         } catch (ImageDecodeException e) {
             throw e;
@@ -254,21 +309,70 @@ public final class ImagePreprocessor {
         }
     }
 
-    /**
-     * Image 0 only (a GIF's first frame), after checking the header's pixel count against the
-     * limit: a tiny file can declare 30000 x 30000 pixels and decoding it would allocate gigabytes.
-     * A warning that the data ran out is a failure: for a truncated JPEG the JDK decoder only
-     * warns and fills the rest with gray, and an index must not hold half an image.
-     */
-    private BufferedImage readFirstImage(ImageReader reader, ImageInputStream in) throws IOException {
-        // Metadata is ignored: orientation is parsed from the bytes by ImageMetadata.
-        reader.setInput(in, true, true);
-        long width = reader.getWidth(0);
-        long height = reader.getHeight(0);
+    /** The header's pixel count against the limit: a tiny file can declare 30000 x 30000 pixels. */
+    private void checkPixels(long width, long height) throws ImageDecodeException {
         if (width * height > limits.maxPixels()) {
             throw new ImageDecodeException(ImageDecodeException.Reason.TOO_MANY_PIXELS, String.format(Locale.ROOT,
                 "image has [%d x %d] = [%d] pixels, more than the limit [%d]", width, height, width * height, limits.maxPixels()));
         }
+    }
+
+    /**
+     * The heap that decoding a {@code width x height} image and resizing it to {@code size}
+     * holds, all counted as live at once (an upper bound of the peak): the encoded bytes twice
+     * (the copy without a colour profile, the input stream's cache), the decoder's raster, the
+     * 8-bit RGB copy, the oriented copy when the EXIF orientation moves pixels, and the two
+     * float passes of {@link #resizeBilinear}. The decoders' own transient buffers (rows, JPEG
+     * and WebP working state) are not counted: they are a few rows, not a whole image.
+     *
+     * @param rasterBytesPerPixel bytes per pixel of the decoder's raster (8 for 16-bit RGBA)
+     */
+    static long decodingBytes(long width, long height, int rasterBytesPerPixel, int orientation, int size, long encodedBytes) {
+        long pixels = width * height;
+        long rgbCopies = ImageMetadata.movesPixels(orientation) ? 2 : 1;
+        long resizedHeight = ImageMetadata.swapsAxes(orientation) ? width : height;
+        long resize = (resizedHeight * size + (long) size * size) * 3 * Float.BYTES;
+        return 2 * encodedBytes + pixels * rasterBytesPerPixel + rgbCopies * pixels * 3 + resize;
+    }
+
+    /**
+     * Bytes per pixel of the raster the reader decodes into: the larger of its raw type and the
+     * type it returns (a CMYK JPEG is decoded as CMYK, then converted). Packed types of less than
+     * a byte count as one byte; a reader that names no type is assumed to use 4 bytes (ARGB).
+     */
+    private static int rasterBytesPerPixel(ImageReader reader) throws IOException {
+        int bytes = bytesPerPixel(reader.getRawImageType(0));
+        Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
+        if (types.hasNext()) {
+            bytes = Math.max(bytes, bytesPerPixel(types.next()));
+        }
+        return bytes > 0 ? bytes : Integer.BYTES;
+    }
+
+    private static int bytesPerPixel(ImageTypeSpecifier type) {
+        if (type == null) {
+            return 0;
+        }
+        SampleModel model = type.getSampleModel(1, 1);
+        return DataBuffer.getDataTypeSize(model.getDataType()) / Byte.SIZE * model.getNumDataElements();
+    }
+
+    /** The budget's reservation, or its refusal as an {@link ImageDecodeException} whose cause is the budget's own exception. */
+    private MemoryBudget.Reservation reserve(long bytes, String what) throws ImageDecodeException {
+        try {
+            return budget.reserve(bytes, what);
+        } catch (RuntimeException e) {
+            throw new ImageDecodeException(ImageDecodeException.Reason.OVER_MEMORY_BUDGET, String.format(Locale.ROOT,
+                "%s needs [%d] bytes, more than the memory budget allows: %s", what, bytes, e.getMessage()), e);
+        }
+    }
+
+    /**
+     * Image 0 only (a GIF's first frame). A warning that the data ran out is a failure: for a
+     * truncated JPEG the JDK decoder only warns and fills the rest with gray, and an index must
+     * not hold half an image.
+     */
+    private static BufferedImage readFirstImage(ImageReader reader) throws IOException {
         List<String> truncation = new ArrayList<>();
         reader.addIIOReadWarningListener((source, warning) -> {
             if (meansTruncated(warning)) {
