@@ -2,6 +2,7 @@ package io.fuserank.plugin.model;
 
 import ai.onnxruntime.OrtException;
 import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.MemoryBudget;
 import io.fuserank.encoder.ModelBundle;
 import org.elasticsearch.ElasticsearchException;
 import org.elasticsearch.ResourceNotFoundException;
@@ -40,13 +41,16 @@ public final class ModelRegistry implements Closeable {
     private final List<Path> searchPaths;
     private final InferenceOptions options;
     private final int fusionBatch;
+    private final MemoryBudget decodingBudget;
     private final Map<String, LoadedModel> models = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    public ModelRegistry(List<Path> searchPaths, InferenceOptions options, int fusionBatch) {
+    /** @param decodingBudget what every model's image decoding reserves its memory from */
+    public ModelRegistry(List<Path> searchPaths, InferenceOptions options, int fusionBatch, MemoryBudget decodingBudget) {
         this.searchPaths = List.copyOf(searchPaths);
         this.options = options;
         this.fusionBatch = fusionBatch;
+        this.decodingBudget = decodingBudget;
     }
 
     public List<Path> searchPaths() {
@@ -100,7 +104,7 @@ public final class ModelRegistry implements Closeable {
         long start = System.nanoTime();
         try {
             ModelBundle bundle = ModelBundle.load(directory);
-            LoadedModel model = new LoadedModel(modelId, bundle, options, fusionBatch);
+            LoadedModel model = new LoadedModel(modelId, bundle, options, fusionBatch, decodingBudget);
             logger.info("fuserank loaded model [{}] from [{}] in {} ms", modelId, directory, (System.nanoTime() - start) / 1_000_000);
             return model;
         } catch (ModelBundle.BundleException e) {

@@ -22,7 +22,8 @@ public final class QueryEncoder {
      * Answers the model's response, whose one result is the input's encoding (the response also carries
      * the model's defaults), or fails the listener: an input the model rejects (an empty or
      * over-long text, an undecodable image) fails with an {@link IllegalArgumentException} carrying
-     * the model's reason, so the search answers 400; infrastructure failures pass through as they are.
+     * the model's reason, so the search answers 400; an image the memory breaker refuses fails with
+     * its {@code CircuitBreakingException} (429), and infrastructure failures pass through as they are.
      */
     public static void encode(Client client, String modelId, EncodeRequest.Input input, ActionListener<EncodeResponse> listener) {
         client.execute(EncodeAction.INSTANCE, new EncodeRequest(modelId, List.of(input)), listener.delegateFailureAndWrap((l, response) -> {
@@ -32,8 +33,7 @@ public final class QueryEncoder {
             }
             EncodeResponse.Result result = response.results().get(0);
             if (result.failed()) {
-                throw new IllegalArgumentException("model [" + modelId + "] cannot encode the query "
-                    + (input.isText() ? "text" : "image") + ": " + result.error());
+                throw result.failure("model [" + modelId + "] cannot encode the query " + (input.isText() ? "text" : "image"));
             }
             l.onResponse(response);
         }));
