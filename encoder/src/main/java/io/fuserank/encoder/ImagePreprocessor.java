@@ -6,6 +6,7 @@ import com.twelvemonkeys.imageio.plugins.webp.WebPImageReaderSpi;
 
 import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.spi.IIORegistry;
@@ -21,6 +22,7 @@ import java.awt.image.DirectColorModel;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
 import java.awt.image.SampleModel;
+import java.awt.image.WritableRaster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -38,7 +40,9 @@ import java.util.Objects;
  *
  * <ol>
  *   <li>decode with javax.imageio (JPEG and WebP by TwelveMonkeys, PNG, GIF and BMP by the JDK),
- *       first frame only, then apply the EXIF orientation ({@link ImageMetadata});</li>
+ *       first frame only, keeping only every {@link #subsampleStep s}-th pixel of every s-th row
+ *       of an image much larger than the model's input ({@code data.subsample_step}), then apply
+ *       the EXIF orientation ({@link ImageMetadata});</li>
  *   <li>to 8-bit RGB from the raster samples, as PIL stores them: gray repeated, 16-bit samples
  *       keep the high byte, alpha (including palette tRNS) composited over white with
  *       {@code (c * a + 255 * (255 - a) + 127) / 255}; embedded ICC profiles are ignored, as PIL
@@ -76,6 +80,13 @@ public final class ImagePreprocessor {
 
     /** Large enough for any real input size, small enough that {@code 3 * size * size} fits an int. */
     static final int MAX_SIZE = 8192;
+
+    /**
+     * How many times the model's input size an image's shorter side keeps after subsampling
+     * ({@code data.SUBSAMPLE_FACTOR}): enough that the bilinear resize still sees several source
+     * pixels per output pixel, so only images far larger than the model needs are thinned.
+     */
+    static final int SUBSAMPLE_FACTOR = 4;
 
     /**
      * The readers, in probing order. An explicit list instead of {@link ImageIO}'s registry scan:
@@ -255,9 +266,15 @@ public final class ImagePreprocessor {
                 long height = reader.getHeight(0);
                 checkPixels(width, height);
                 int orientation = ImageMetadata.orientation(encoded);
-                long bytes = decodingBytes(width, height, rasterBytesPerPixel(reader), orientation, size, encoded.length);
+                int step = subsampleStep(width, height, size);
+                boolean thinAfter = step > 1 && !subsamplesExactly(spi);
+                long keptWidth = subsampled(width, step);
+                long keptHeight = subsampled(height, step);
+                long rasterPixels = thinAfter ? width * height + keptWidth * keptHeight : keptWidth * keptHeight;
+                long bytes = decodingBytes(rasterPixels * rasterBytesPerPixel(reader), keptWidth, keptHeight, orientation, size, encoded.length);
                 reservation = reserve(bytes, String.format(Locale.ROOT, "decoding a [%s] image of [%d x %d] pixels", format, width, height));
-                Rgb rgb = ImageMetadata.orient(toRgb(readFirstImage(reader)), orientation);
+                BufferedImage image = readFirstImage(reader, thinAfter ? 1 : step);
+                Rgb rgb = ImageMetadata.orient(toRgb(thinAfter ? keepEvery(image, step) : image), orientation);
                 Decoded decoded = new Decoded(rgb, reservation);
                 reservation = null; // the caller gives it back
                 return decoded;
@@ -318,21 +335,64 @@ public final class ImagePreprocessor {
     }
 
     /**
-     * The heap that decoding a {@code width x height} image and resizing it to {@code size}
-     * holds, all counted as live at once (an upper bound of the peak): the encoded bytes twice
-     * (the copy without a colour profile, the input stream's cache), the decoder's raster, the
-     * 8-bit RGB copy, the oriented copy when the EXIF orientation moves pixels, and the two
-     * float passes of {@link #resizeBilinear}. The decoders' own transient buffers (rows, JPEG
-     * and WebP working state) are not counted: they are a few rows, not a whole image.
-     *
-     * @param rasterBytesPerPixel bytes per pixel of the decoder's raster (8 for 16-bit RGBA)
+     * {@code data.subsample_step}: the decoding stride for an image going to a {@code size x size}
+     * input, the largest {@code s} with {@code min(width, height) / s >= SUBSAMPLE_FACTOR * size},
+     * at least 1. The decoder then keeps the pixels at {@code (s * i, s * j)} of the image as
+     * stored, before the EXIF orientation: for a 384 model a 6,000 x 4,000 photo is decoded as
+     * 3,000 x 2,000 (a quarter of the pixels), a 640 x 480 one whole.
      */
-    static long decodingBytes(long width, long height, int rasterBytesPerPixel, int orientation, int size, long encodedBytes) {
+    static int subsampleStep(long width, long height, int size) {
+        return (int) Math.max(1, Math.min(width, height) / ((long) SUBSAMPLE_FACTOR * size));
+    }
+
+    /** Pixels along an axis of {@code length} kept with stride {@code step} (those at 0, step, 2 * step, ...). */
+    private static long subsampled(long length, int step) {
+        return (length + step - 1) / step;
+    }
+
+    /**
+     * Whether the reader's own source subsampling keeps exactly the pixels a whole decode has at
+     * {@code (s * i, s * j)}: checked against whole decodes at steps 2, 3 and 5 for every format
+     * and flavour here. TwelveMonkeys' lossy WebP (VP8) decoder keeps other pixels at steps 3
+     * and 5, so WebP is decoded whole and thinned by {@link #keepEvery} (no memory saved there).
+     */
+    private static boolean subsamplesExactly(ImageReaderSpi spi) {
+        return !(spi instanceof WebPImageReaderSpi);
+    }
+
+    /** The pixels of {@code image} at {@code (step * i, step * j)}, in the same colour model. */
+    private static BufferedImage keepEvery(BufferedImage image, int step) {
+        WritableRaster source = image.getRaster();
+        WritableRaster kept = source.createCompatibleWritableRaster(
+            (int) subsampled(image.getWidth(), step), (int) subsampled(image.getHeight(), step));
+        Object pixel = null;
+        for (int y = 0; y < kept.getHeight(); y++) {
+            for (int x = 0; x < kept.getWidth(); x++) {
+                pixel = source.getDataElements(x * step, y * step, pixel);
+                kept.setDataElements(x, y, pixel);
+            }
+        }
+        return new BufferedImage(image.getColorModel(), kept, image.isAlphaPremultiplied(), null);
+    }
+
+    /**
+     * The heap that decoding an image and resizing it to {@code size} holds, all counted as live
+     * at once (an upper bound of the peak): the encoded bytes twice (the copy without a colour
+     * profile, the input stream's cache), the decoder's rasters, the 8-bit RGB copy of the
+     * {@code width x height} pixels kept, the oriented copy when the EXIF orientation moves
+     * pixels, and the two float passes of {@link #resizeBilinear}. The decoders' own transient
+     * buffers (rows, JPEG and WebP working state) are not counted: they are a few rows, not a
+     * whole image.
+     *
+     * @param rasterBytes the decoder's raster (8 bytes a pixel for 16-bit RGBA), plus the thinned
+     *                    copy where the image is decoded whole and then subsampled
+     */
+    static long decodingBytes(long rasterBytes, long width, long height, int orientation, int size, long encodedBytes) {
         long pixels = width * height;
         long rgbCopies = ImageMetadata.movesPixels(orientation) ? 2 : 1;
         long resizedHeight = ImageMetadata.swapsAxes(orientation) ? width : height;
         long resize = (resizedHeight * size + (long) size * size) * 3 * Float.BYTES;
-        return 2 * encodedBytes + pixels * rasterBytesPerPixel + rgbCopies * pixels * 3 + resize;
+        return 2 * encodedBytes + rasterBytes + rgbCopies * pixels * 3 + resize;
     }
 
     /**
@@ -368,18 +428,20 @@ public final class ImagePreprocessor {
     }
 
     /**
-     * Image 0 only (a GIF's first frame). A warning that the data ran out is a failure: for a
-     * truncated JPEG the JDK decoder only warns and fills the rest with gray, and an index must
-     * not hold half an image.
+     * Image 0 only (a GIF's first frame), every {@code step}-th pixel of every {@code step}-th
+     * row from the top left. A warning that the data ran out is a failure: for a truncated JPEG
+     * the JDK decoder only warns and fills the rest with gray, and an index must not hold half an image.
      */
-    private static BufferedImage readFirstImage(ImageReader reader) throws IOException {
+    private static BufferedImage readFirstImage(ImageReader reader, int step) throws IOException {
         List<String> truncation = new ArrayList<>();
         reader.addIIOReadWarningListener((source, warning) -> {
             if (meansTruncated(warning)) {
                 truncation.add(warning);
             }
         });
-        BufferedImage image = reader.read(0);
+        ImageReadParam param = reader.getDefaultReadParam();
+        param.setSourceSubsampling(step, step, 0, 0);
+        BufferedImage image = reader.read(0, param);
         if (!truncation.isEmpty()) {
             throw new IIOException("truncated: the decoder warned " + truncation);
         }

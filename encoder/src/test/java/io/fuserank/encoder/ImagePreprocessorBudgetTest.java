@@ -27,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ImagePreprocessorBudgetTest {
 
     private static final float[] HALF = {0.5f, 0.5f, 0.5f};
-    private static final int SIZE = 8;
+    /** Large enough that the 2000 x 1500 image is decoded whole (its shorter side is under 8 x 256). */
+    private static final int SIZE = 256;
     private static final int WIDTH = 2000;
     private static final int HEIGHT = 1500;
     private static final long PIXELS = (long) WIDTH * HEIGHT;
@@ -69,6 +70,7 @@ class ImagePreprocessorBudgetTest {
 
     @Test
     void reservesTheEstimateBeforeTheRasterAndGivesItBack() throws IOException {
+        assertEquals(1, ImagePreprocessor.subsampleStep(WIDTH, HEIGHT, SIZE));
         RecordingBudget budget = new RecordingBudget();
         preprocessor(budget).preprocess(largePng);
 
@@ -121,12 +123,37 @@ class ImagePreprocessorBudgetTest {
 
     @Test
     void estimateCountsTheOrientedCopyAndTheTransposedResize() {
-        long plain = ImagePreprocessor.decodingBytes(400, 300, 8, ImageMetadata.NORMAL, 16, 1000);
+        long raster = 400 * 300 * 8;
+        long plain = ImagePreprocessor.decodingBytes(raster, 400, 300, ImageMetadata.NORMAL, 16, 1000);
         assertEquals(2_000 + 400 * 300 * (8 + 3) + (300 * 16 + 16 * 16) * 12, plain);
-        long flipped = ImagePreprocessor.decodingBytes(400, 300, 8, 3, 16, 1000);
+        long flipped = ImagePreprocessor.decodingBytes(raster, 400, 300, 3, 16, 1000);
         assertEquals(plain + 400 * 300 * 3, flipped, "a rotation by 180 degrees copies the RGB once more");
-        long rotated = ImagePreprocessor.decodingBytes(400, 300, 8, 6, 16, 1000);
+        long rotated = ImagePreprocessor.decodingBytes(raster, 400, 300, 6, 16, 1000);
         assertEquals(flipped + (400 - 300) * 16 * 12, rotated, "after a quarter turn the resize runs over 400 rows");
-        assertEquals(plain, ImagePreprocessor.decodingBytes(400, 300, 8, 9, 16, 1000), "an orientation PIL ignores copies nothing");
+        assertEquals(plain, ImagePreprocessor.decodingBytes(raster, 400, 300, 9, 16, 1000), "an orientation PIL ignores copies nothing");
+    }
+
+    @Test
+    void aLargeImageIsReservedAndDecodedSubsampled() throws IOException {
+        RecordingBudget budget = new RecordingBudget();
+        int size = 125; // the shorter side 1500 keeps at least 4 x 125: every 3rd pixel
+        assertEquals(3, ImagePreprocessor.subsampleStep(WIDTH, HEIGHT, size));
+        ImagePreprocessor.Rgb rgb = new ImagePreprocessor(size, HALF, HALF, ImagePreprocessor.Limits.DEFAULT).withBudget(budget)
+            .decodeRgb(largePng);
+
+        assertEquals(667, rgb.width());
+        assertEquals(500, rgb.height());
+        long kept = 667L * 500;
+        assertEquals(List.of(2L * largePng.length + kept * (3 + 3) + (500L * size + size * size) * 3 * Float.BYTES), budget.reserved);
+    }
+
+    @Test
+    void subsampleStepKeepsFourTimesTheInputSizeOnTheShorterSide() {
+        assertEquals(1, ImagePreprocessor.subsampleStep(640, 480, 384));
+        assertEquals(1, ImagePreprocessor.subsampleStep(3071, 5000, 384), "3071 / 2 < 4 x 384");
+        assertEquals(2, ImagePreprocessor.subsampleStep(3072, 5000, 384));
+        assertEquals(4, ImagePreprocessor.subsampleStep(6300, 6300, 384));
+        assertEquals(24, ImagePreprocessor.subsampleStep(6300, 6300, 64));
+        assertEquals(1, ImagePreprocessor.subsampleStep(1, 40_000_000, 1));
     }
 }

@@ -42,8 +42,9 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.greaterThan;
 
 /**
- * The {@value FuseRankSettings#BREAKER_NAME} circuit breaker in a real node, with a limit of 4 MB:
- * an image whose decoding needs more (a black 2000 x 1500 PNG: 18 MB of pixels from a few KB) is
+ * The {@value FuseRankSettings#BREAKER_NAME} circuit breaker in a real node, with a limit of 512 KB:
+ * an image whose decoding needs more (a black 2000 x 1500 PNG of a few KB, which the 64-pixel model
+ * decodes subsampled to 400 x 300: about 1 MB with the RGB copy and the resize buffers) is
  * refused with a 429 {@code circuit_breaking_exception} as a {@code fuserank_image} knn query, as a
  * {@code fuserank_itm} image query, and as one document of a bulk request (the others are
  * indexed); a small image still goes through, and once the requests are answered the breaker
@@ -64,7 +65,7 @@ public class DecodingBreakerTests extends ESSingleNodeTestCase {
     protected Settings nodeSettings() {
         return Settings.builder().put(super.nodeSettings())
             .put("fuserank.models.path", REPOSITORY.resolve("models").toString())
-            .put("breaker." + FuseRankSettings.BREAKER_NAME + ".limit", "4mb")
+            .put("breaker." + FuseRankSettings.BREAKER_NAME + ".limit", "512kb")
             .build();
     }
 
@@ -116,7 +117,7 @@ public class DecodingBreakerTests extends ESSingleNodeTestCase {
         CircuitBreakerStats stats = clusterAdmin().prepareNodesStats().setBreaker(true).get().getNodes().get(0).getBreaker()
             .getStats(FuseRankSettings.BREAKER_NAME);
         assertEquals(0, stats.getEstimated());
-        assertEquals(4L << 20, stats.getLimit());
+        assertEquals(512L << 10, stats.getLimit());
         assertThat(stats.getTrippedCount(), greaterThan(minTrips - 1));
         CircuitBreaker breaker = getInstanceFromNode(CircuitBreakerService.class).getBreaker(FuseRankSettings.BREAKER_NAME);
         assertEquals(0, breaker.getUsed());
