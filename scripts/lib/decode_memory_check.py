@@ -1,11 +1,13 @@
 """Hostile-input regression check: large decoded images sent concurrently must not exhaust a node's heap.
 
-A 16-bit RGBA PNG of 6,300 x 6,300 pixels is under the 40-megapixel limit and only ~310 KB
+A 16-bit RGBA PNG of 6,300 x 6,300 pixels is under the 40-megapixel limit and only ~360 KB
 encoded (every row after the first is PNG filter "Up" with zero differences), but decodes to a
 317 MB raster. Four such queries at once on a node with a 1 GB heap and four inference threads
-used to end in an OutOfMemoryError that killed the node. Now each image's decoding memory is
-reserved from the ``fuserank`` circuit breaker first, so every query must answer 200 or 429
-``circuit_breaking_exception``, the node must stay up, and the breaker must hold nothing
+used to end in an OutOfMemoryError that killed the node. Now such an image is decoded
+subsampled, and what decoding still takes is reserved from the ``fuserank`` circuit breaker
+first; a 79,000 x 506 strip of the same kind (40 megapixels whose shorter side leaves nothing to
+subsample for a small model) still needs ~440 MB and must be refused. Every query must answer 200
+or 429 ``circuit_breaking_exception``, the node must stay up, and the breaker must hold nothing
 afterwards.
 
 Usage, as a library (the real-node hostile-input suite)::
@@ -36,28 +38,29 @@ import urllib.request
 import zlib
 
 INDEX = "fuserank-decode-memory-check"
-SIDE = 6300
+# (width, height): the square of the original report, and a strip subsampling cannot shrink for a 64-pixel model.
+SHAPES = ((6300, 6300), (79000, 506))
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def large_rgba16_png(variant: int, side: int = SIDE) -> bytes:
-    """A ``side x side`` 16-bit RGBA PNG: a horizontal gradient in the first row, every later row equal to it.
+def large_rgba16_png(variant: int, width: int, height: int) -> bytes:
+    """A ``width x height`` 16-bit RGBA PNG: a horizontal gradient in the first row, every later row equal to it.
 
     ``variant`` shifts the gradient, so that each variant has other bytes (and another cache key)."""
     first = bytearray(b"\x00")  # filter None
-    for x in range(side):
-        v = (x * 65535 // max(side - 1, 1) + variant * 257) & 0xFFFF
+    for x in range(width):
+        v = (x * 65535 // max(width - 1, 1) + variant * 257) & 0xFFFF
         first += struct.pack(">HHHH", v, 65535 - v, (v * 3) & 0xFFFF, 65535)
-    same = b"\x02" + bytes(side * 8)  # filter Up, no difference from the row above
+    same = b"\x02" + bytes(width * 8)  # filter Up, no difference from the row above
     packer = zlib.compressobj(9)
     data = [packer.compress(bytes(first))]
-    for _ in range(side - 1):
+    for _ in range(height - 1):
         data.append(packer.compress(same))
     data.append(packer.flush())
-    header = struct.pack(">IIBBBBB", side, side, 16, 6, 0, 0, 0)  # 16 bits, colour type 6 (RGBA)
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)  # 16 bits, colour type 6 (RGBA)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"".join(data)) + _chunk(b"IEND", b"")
 
 
@@ -91,8 +94,33 @@ def _breaker_estimated(url: str) -> dict[str, int]:
             for node_id, node in body.get("nodes", {}).items() if "fuserank" in node.get("breakers", {})}
 
 
+def _concurrently(call, inputs: list) -> list:
+    """``call`` on every input at once, one thread each; the results in input order."""
+    results: list = [None] * len(inputs)
+
+    def run(i: int) -> None:
+        results[i] = call(inputs[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _unexpected(status: int, body: dict) -> str | None:
+    """Why an answer breaks the rule (200, or 429 circuit_breaking_exception), or None."""
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    if status == 429 and error.get("type") != "circuit_breaking_exception":
+        return f"a 429 must be a circuit_breaking_exception, got {error.get('type')}: {body}"
+    if status not in (200, 429):
+        return f"expected 200 or 429, got [{status}] {body}"
+    return None
+
+
 def check_concurrent_large_images(url: str, model_id: str = "fuserank-small", dims: int = 128, rounds: int = 3,
-                                  concurrency: int = 4, log=print) -> list[str]:
+                                  concurrency: int = 4, shapes=SHAPES, log=print) -> list[str]:
     """Runs the check against the node at ``url``; returns what went wrong (empty when the node held)."""
     url = url.rstrip("/")
     failures: list[str] = []
@@ -102,35 +130,21 @@ def check_concurrent_large_images(url: str, model_id: str = "fuserank-small", di
     if status != 200:
         return [f"cannot create index [{INDEX}]: [{status}] {body}"]
     try:
-        small = large_rgba16_png(0, side=8)
+        small = large_rgba16_png(0, 8, 8)
         status, body = _request(f"{url}/{INDEX}/_search", "POST", _knn(model_id, small))
         if status != 200:
             return [f"a small image query must answer 200 first, got [{status}] {body}"]
-        images = [large_rgba16_png(v) for v in range(concurrency)]
-        log(f"{concurrency} PNGs of [{SIDE} x {SIDE}] 16-bit RGBA, [{len(images[0])}] bytes each")
-        for round_ in range(rounds):
-            results: list[tuple[int, dict]] = [(0, {})] * concurrency
-
-            def send(i: int) -> None:
-                results[i] = _request(f"{url}/{INDEX}/_search", "POST", _knn(model_id, images[i]))
-
-            threads = [threading.Thread(target=send, args=(i,)) for i in range(concurrency)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            statuses = [s for s, _ in results]
-            log(f"round {round_ + 1}: statuses {statuses}")
-            for s, b in results:
-                error = b.get("error", {}) if isinstance(b.get("error"), dict) else {}
-                if s == 429 and error.get("type") != "circuit_breaking_exception":
-                    failures.append(f"a 429 must be a circuit_breaking_exception, got {error.get('type')}: {b}")
-                elif s not in (200, 429):
-                    failures.append(f"expected 200 or 429, got [{s}] {b}")
-            health, body = _request(f"{url}/_cluster/health", "GET", timeout=30)
-            if health != 200:
-                failures.append(f"the node is down after round {round_ + 1}: [{health}] {body}")
-                return failures
+        for width, height in shapes:
+            images = [large_rgba16_png(v, width, height) for v in range(concurrency)]
+            log(f"{concurrency} PNGs of [{width} x {height}] 16-bit RGBA, [{len(images[0])}] bytes each")
+            for round_ in range(rounds):
+                results = _concurrently(lambda image: _request(f"{url}/{INDEX}/_search", "POST", _knn(model_id, image)), images)
+                log(f"round {round_ + 1}: statuses {[s for s, _ in results]}")
+                failures += [m for m in (_unexpected(s, b) for s, b in results) if m]
+                health, body = _request(f"{url}/_cluster/health", "GET", timeout=30)
+                if health != 200:
+                    failures.append(f"the node is down after round {round_ + 1} of [{width} x {height}]: [{health}] {body}")
+                    return failures
         held = _breaker_estimated(url)
         log(f"fuserank breaker estimated bytes after the queries: {held}")
         if not held:

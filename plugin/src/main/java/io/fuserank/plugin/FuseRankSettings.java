@@ -31,8 +31,10 @@ import java.util.List;
  *       pixels are allocated. An image that would pass the limit fails with a 429
  *       {@code circuit_breaking_exception} (in a bulk request, that document alone). Default limit 25%
  *       of the heap, overhead 1 (the estimate is already an upper bound); both are Elasticsearch's
- *       own breaker settings, so they are also dynamic cluster settings, but a dynamic update that
- *       leaves the overhead out sets it to Elasticsearch's default of 2. The parent breaker ({@code indices.breaker.total.limit}) counts
+ *       own breaker settings, so they are also dynamic cluster settings; but Elasticsearch applies
+ *       its generic breaker defaults to a dynamic update, not these: an update that leaves the
+ *       overhead out sets it to 2, and removing the update sets the limit to 100% of the heap, so
+ *       set both, and set them back explicitly. The parent breaker ({@code indices.breaker.total.limit}) counts
  *       these reservations too: on top of the heap in use (the default, real-memory parent) or of
  *       the other breakers' reservations.</li>
  * </ul>
