@@ -28,7 +28,7 @@ from typing import Sequence, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 from torch.utils.data import Dataset
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray]
@@ -122,7 +122,23 @@ def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
     return ((c * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
 
 
-def load_rgb(source: ImageSource) -> np.ndarray:
+# How many times the model's input size an image's shorter side keeps after subsampling: enough
+# that the bilinear resize still sees several source pixels per output pixel.
+SUBSAMPLE_FACTOR = 4
+
+
+def subsample_step(width: int, height: int, size: int) -> int:
+    """The stride that thins a ``width x height`` image on its way to a ``size x size`` input.
+
+    The largest ``s`` with ``min(width, height) / s >= SUBSAMPLE_FACTOR * size``, at least 1: only
+    images far larger than the model needs are thinned (for a 384 model, a shorter side of 3,072
+    pixels or more). The Java decoder (``ImagePreprocessor.subsampleStep``) then never decodes the
+    other pixels, which bounds its memory; ``load_rgb`` keeps the same ones.
+    """
+    return max(1, min(width, height) // (SUBSAMPLE_FACTOR * size))
+
+
+def load_rgb(source: ImageSource, size: int | None = None) -> np.ndarray:
     """Decode an image file (path or bytes) into uint8 RGB ``[H, W, 3]``.
 
     EXIF orientation is applied first (phones store rotated JPEGs). Alpha — RGBA, LA, PA, or a
@@ -131,18 +147,46 @@ def load_rgb(source: ImageSource) -> np.ndarray:
     the high byte, ``clip(v, 0, 65535) >> 8``, because PIL's own conversion clips at 255 and
     would turn most of such an image white. Everything else (CMYK, 1-bit, YCbCr, ...) goes
     through PIL's ``convert("RGB")``.
+
+    With ``size`` (the model's input size), only the pixels at ``(s * i, s * j)`` of the image as
+    stored, before the EXIF orientation, are kept, ``s = subsample_step(width, height, size)``:
+    the pixels the Java decoder's source subsampling keeps.
     """
     with _open(source) as image:
         image.load()
-        image = ImageOps.exif_transpose(image)
-        mode = image.mode
-        if mode in _SIXTEEN_BIT_MODES:
-            values = np.asarray(image).astype(np.int64)
-            gray = (np.clip(values, 0, 65535) >> 8).astype(np.uint8)
-            return np.repeat(gray[..., None], 3, axis=2)
-        if mode in _ALPHA_MODES or "transparency" in image.info:
-            return _composite_over_white(np.asarray(image.convert("RGBA")))
-        return np.array(image.convert("RGB"), dtype=np.uint8)
+        step = 1 if size is None else subsample_step(image.width, image.height, size)
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)  # what exif_transpose applies
+        rgb = _to_rgb(ImageOps.exif_transpose(image))
+    return rgb if step == 1 else _keep_stored_grid(rgb, step, orientation)
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    """An oriented image's pixels as uint8 RGB, by the mode rules of ``load_rgb``."""
+    mode = image.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        values = np.asarray(image).astype(np.int64)
+        gray = (np.clip(values, 0, 65535) >> 8).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode in _ALPHA_MODES or "transparency" in image.info:
+        return _composite_over_white(np.asarray(image.convert("RGBA")))
+    return np.array(image.convert("RGB"), dtype=np.uint8)
+
+
+def _keep_stored_grid(rgb: np.ndarray, step: int, orientation: int) -> np.ndarray:
+    """The pixels of the oriented ``rgb`` that sat at ``(step * i, step * j)`` of the image as stored.
+
+    Along an oriented axis that runs backwards through the stored image those start at
+    ``(length - 1) % step``, else at 0. Which axes run backwards is read from where
+    ``exif_transpose`` moves the top-left pixel of a 2 x 2 image with the same orientation.
+    """
+    marker = Image.new("L", (2, 2))
+    marker.putpixel((0, 0), 255)
+    marker.getexif()[ExifTags.Base.Orientation] = orientation
+    row, col = np.argwhere(np.asarray(ImageOps.exif_transpose(marker)) == 255)[0]
+    height, width = rgb.shape[:2]
+    y0 = (height - 1) % step if row else 0
+    x0 = (width - 1) % step if col else 0
+    return np.ascontiguousarray(rgb[y0::step, x0::step])
 
 
 def _axis_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -224,7 +268,7 @@ class ImageTransform:
         self.std = tuple(float(s) for s in std)
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
-        resized = resize_bilinear(load_rgb(source), self.size)
+        resized = resize_bilinear(load_rgb(source, self.size), self.size)
         return torch.from_numpy(normalize(resized, self.mean, self.std))
 
     def manifest(self) -> dict:

@@ -5,9 +5,12 @@ so each fixture here is one decoder path of ``data.load_rgb``: palette, gray, 16
 tRNS transparency, GIF, BMP, WebP, EXIF and XMP orientation (JPEG, PNG and WebP), JPEG
 flavours, an embedded (non-sRGB) ICC profile that must be ignored as PIL ignores it. Every
 image is small and non-square (33 x 19) so the resize to 12 x 12 is non-trivial and a rotation
-shows in the dimensions. For each fixture the script writes, under ``expected/``:
+shows in the dimensions. The ``large_*`` fixtures (200 x 146) are large enough for the 12-pixel
+input that only every 3rd pixel of every 3rd row is kept (``data.subsample_step``), with sides
+not divisible by 3, so a mirrored or rotated image shows whether the kept pixels are those of
+the image as stored. For each fixture the script writes, under ``expected/``:
 
-* ``<file>.rgb``: ``data.load_rgb`` as raw uint8 ``[H, W, 3]`` (after the EXIF transpose);
+* ``<file>.rgb``: ``data.load_rgb(file, SIZE)`` as raw uint8 ``[H, W, 3]`` (after the EXIF transpose);
 * ``<file>.f32``: ``data.ImageTransform(SIZE, MEAN, STD)`` as raw little-endian float32
   ``[3, SIZE, SIZE]``;
 
@@ -36,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import data  # noqa: E402
 
 WIDTH, HEIGHT = 33, 19
+LARGE_WIDTH, LARGE_HEIGHT = 200, 146
 SIZE = 12
 # CLIP's statistics: not 0.5, so the float32 casts of mean and std are exercised.
 MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -46,14 +50,14 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "src" / "test" / "resources"
 # ------------------------------------------------------------------ pixel patterns
 
 
-def _rgb() -> np.ndarray:
+def _rgb(width: int = WIDTH, height: int = HEIGHT, noise: int = 20) -> np.ndarray:
     """Smooth gradients, seeded noise and a sharp rectangle: resizing and rotating all show."""
     rng = np.random.default_rng(7)
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
-    r = x * 255 // (WIDTH - 1)
-    g = y * 255 // (HEIGHT - 1)
+    y, x = np.mgrid[0:height, 0:width]
+    r = x * 255 // (width - 1)
+    g = y * 255 // (height - 1)
     b = (x * 7 + y * 11) % 256
-    image = np.stack([r, g, b], axis=2) + rng.integers(-20, 21, (HEIGHT, WIDTH, 3))
+    image = np.stack([r, g, b], axis=2) + rng.integers(-noise, noise + 1, (height, width, 3))
     image[4:10, 3:12] = (250, 20, 40)  # a red block near the top left: orientation is visible
     return np.clip(image, 0, 255).astype(np.uint8)
 
@@ -71,9 +75,9 @@ def _gray() -> np.ndarray:
     return np.asarray(Image.fromarray(_rgb()).convert("L"))
 
 
-def _gray16() -> np.ndarray:
+def _gray16(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     """16-bit values whose low bytes are not zero, so ``v >> 8`` differs from rounding."""
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    y, x = np.mgrid[0:height, 0:width]
     return ((x * 1771 + y * 977 + (x * y) % 251) % 65536).astype(np.uint16)
 
 
@@ -83,9 +87,9 @@ def _with_low_byte(values: np.ndarray) -> np.ndarray:
     return values.astype(np.uint16) * 256 + low
 
 
-def _palette_image(bits: int) -> Image.Image:
+def _palette_image(bits: int, width: int = WIDTH, height: int = HEIGHT) -> Image.Image:
     colours = 1 << bits
-    indices = (np.arange(HEIGHT)[:, None] // 3 + np.arange(WIDTH)[None, :] // 4) % colours
+    indices = (np.arange(height)[:, None] // 3 + np.arange(width)[None, :] // 4) % colours
     image = Image.fromarray(indices.astype(np.uint8), "P")
     rng = np.random.default_rng(bits)
     image.putpalette(rng.integers(0, 256, colours * 3).astype(np.uint8).tobytes())
@@ -227,6 +231,35 @@ def fixtures() -> dict[str, tuple[bytes, bool]]:
     # Every EXIF orientation on a lossless PNG (eXIf chunk): the mirror/rotate logic exactly.
     for orientation in range(1, 9):
         out[f"orientation{orientation}.png"] = (_save(Image.fromarray(rgb, "RGB"), "PNG", exif=_exif(orientation)), True)
+    out.update(_large_fixtures())
+    return out
+
+
+def _large_fixtures() -> dict[str, tuple[bytes, bool]]:
+    """Images the decoders subsample: each reader's subsampling path, and every orientation after it."""
+    rgb = _rgb(LARGE_WIDTH, LARGE_HEIGHT, noise=0)  # every pixel differs from its neighbours already; noise would only add bytes
+    y, x = np.mgrid[0:LARGE_HEIGHT, 0:LARGE_WIDTH]
+    alpha = ((x + y * 3) % 256).astype(np.uint8)
+    rgb_image = Image.fromarray(rgb, "RGB")
+    palette8 = _palette_image(8, LARGE_WIDTH, LARGE_HEIGHT)
+    out: dict[str, tuple[bytes, bool]] = {
+        "large_rgb.png": (_save(rgb_image, "PNG"), True),
+        "large_rgba16.png": (_raw_png(np.dstack([rgb, alpha]).astype(np.uint16) * 257, color_type=6, bit_depth=16), True),
+        "large_gray16.png": (_save(Image.fromarray(_gray16(LARGE_WIDTH, LARGE_HEIGHT)), "PNG"), True),
+        "large_palette8_trns.png": (_save(palette8, "PNG", transparency=bytes(range(0, 256))), True),
+        "large_palette1.png": (_save(_palette_image(1, LARGE_WIDTH, LARGE_HEIGHT), "PNG", bits=1), True),
+        "large_palette.gif": (_save(palette8, "GIF"), True),
+        "large_palette.bmp": (_save(palette8, "BMP"), True),
+        "large_rgb_lossless.webp": (_save(rgb_image, "WEBP", lossless=True), True),
+        "large_orientation6_lossless.webp": (_save(rgb_image, "WEBP", lossless=True, exif=_exif(6)), True),
+        "large_rgb_lossy.webp": (_save(rgb_image, "WEBP", quality=90), False),
+        "large_baseline.jpg": (_save(rgb_image, "JPEG", quality=95), False),
+        "large_progressive.jpg": (_save(rgb_image, "JPEG", quality=90, progressive=True), False),
+        "large_cmyk.jpg": (_save(rgb_image.convert("CMYK"), "JPEG", quality=95), False),
+        "large_orientation6.jpg": (_save(rgb_image, "JPEG", quality=95, exif=_exif(6)), False),
+    }
+    for orientation in range(2, 9):
+        out[f"large_orientation{orientation}.png"] = (_save(rgb_image, "PNG", exif=_exif(orientation)), True)
     return out
 
 
@@ -237,7 +270,7 @@ def main(argv: list[str]) -> None:
     entries = []
     for name, (encoded, lossless) in sorted(fixtures().items()):
         (root / name).write_bytes(encoded)
-        rgb = data.load_rgb(encoded)
+        rgb = data.load_rgb(encoded, SIZE)
         tensor = transform(encoded).numpy()
         assert tensor.shape == (3, SIZE, SIZE) and tensor.dtype == np.float32
         (root / "expected" / f"{name}.rgb").write_bytes(np.ascontiguousarray(rgb).tobytes())

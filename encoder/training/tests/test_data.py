@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 from data import (
     ImageTransform,
@@ -18,6 +18,7 @@ from data import (
     normalize,
     pre_caption,
     resize_bilinear,
+    subsample_step,
 )
 
 
@@ -217,6 +218,32 @@ def test_exif_orientation_is_applied(tmp_path):
     assert out.shape == (64, 32, 3)
     assert out[8, 16, 0] > 200 and out[8, 16, 2] < 50
     assert out[56, 16, 2] > 200 and out[56, 16, 0] < 50
+
+
+def test_subsample_step_keeps_four_times_the_input_size_on_the_shorter_side():
+    assert subsample_step(640, 480, 384) == 1
+    assert subsample_step(5000, 3071, 384) == 1
+    assert subsample_step(5000, 3072, 384) == 2
+    assert subsample_step(6300, 6300, 384) == 4
+    assert subsample_step(6300, 6300, 64) == 24
+
+
+@pytest.mark.parametrize("orientation", range(0, 10))
+@pytest.mark.parametrize("width,height", [(200, 146), (98, 150)])
+def test_load_rgb_keeps_the_stored_grid_then_orients(width, height, orientation):
+    # What the Java decoder does: keep every s-th pixel of the image as stored, then orient.
+    # Sides not divisible by s, so a mirrored axis would pick other pixels if the order were swapped.
+    stored = np.random.default_rng(orientation).integers(0, 256, (height, width, 3)).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    encoded = _png_bytes(Image.fromarray(stored), exif=exif)
+    step = subsample_step(width, height, 12)
+    assert step >= 2 and (width - 1) % step and (height - 1) % step
+
+    kept = Image.fromarray(np.ascontiguousarray(stored[::step, ::step]))
+    kept.getexif()[0x0112] = orientation
+    np.testing.assert_array_equal(load_rgb(encoded, 12), np.asarray(ImageOps.exif_transpose(kept)))
+    assert load_rgb(encoded).shape[:2] in ((height, width), (width, height)), "no size: the whole image"
 
 
 def test_cmyk_and_grayscale_become_rgb():

@@ -21,7 +21,12 @@ public final class ImageDecodeException extends IOException {
         /** No reader recognises the format (not JPEG, PNG, GIF, BMP or WebP). */
         UNSUPPORTED_FORMAT,
         /** A reader recognised the format but could not decode the whole image. */
-        CORRUPT
+        CORRUPT,
+        /**
+         * The {@link MemoryBudget} refused the memory that decoding needs (the cause is its
+         * exception): a condition of the moment, not of the image, so a retry may succeed.
+         */
+        OVER_MEMORY_BUDGET
     }
 
     private final Reason reason;

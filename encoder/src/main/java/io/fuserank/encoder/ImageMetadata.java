@@ -93,15 +93,25 @@ final class ImageMetadata {
         return metadata.xmp() == null ? NORMAL : xmpOrientation(metadata.xmp());
     }
 
+    /** Whether {@link #orient} copies the pixels for {@code orientation}: 2..8; 1 and the values PIL ignores leave them. */
+    static boolean movesPixels(int orientation) {
+        return orientation > NORMAL && orientation <= SOURCE_OF.length;
+    }
+
+    /** Whether {@code orientation} exchanges width and height (the transposing ones, 5..8). */
+    static boolean swapsAxes(int orientation) {
+        return movesPixels(orientation) && orientation >= 5;
+    }
+
     /** {@code rgb} transposed for {@code orientation}; the same object for 1 or a value PIL ignores. */
     static ImagePreprocessor.Rgb orient(ImagePreprocessor.Rgb rgb, int orientation) {
-        if (orientation <= NORMAL || orientation > SOURCE_OF.length) {
+        if (!movesPixels(orientation)) {
             return rgb;
         }
         int[] s = SOURCE_OF[orientation - 1];
         int w = rgb.width();
         int h = rgb.height();
-        boolean swaps = orientation >= 5;
+        boolean swaps = swapsAxes(orientation);
         int outWidth = swaps ? h : w;
         int outHeight = swaps ? w : h;
         // The source pixel index sy * w + sx is affine in (x, y): a start and two strides.

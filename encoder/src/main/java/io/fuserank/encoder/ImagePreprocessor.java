@@ -6,7 +6,9 @@ import com.twelvemonkeys.imageio.plugins.webp.WebPImageReaderSpi;
 
 import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.spi.IIORegistry;
 import javax.imageio.spi.ImageReaderSpi;
 import javax.imageio.stream.ImageInputStream;
@@ -19,6 +21,8 @@ import java.awt.image.DataBuffer;
 import java.awt.image.DirectColorModel;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
+import java.awt.image.SampleModel;
+import java.awt.image.WritableRaster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -36,7 +40,9 @@ import java.util.Objects;
  *
  * <ol>
  *   <li>decode with javax.imageio (JPEG and WebP by TwelveMonkeys, PNG, GIF and BMP by the JDK),
- *       first frame only, then apply the EXIF orientation ({@link ImageMetadata});</li>
+ *       first frame only, keeping only every {@link #subsampleStep s}-th pixel of every s-th row
+ *       of an image much larger than the model's input ({@code data.subsample_step}), then apply
+ *       the EXIF orientation ({@link ImageMetadata});</li>
  *   <li>to 8-bit RGB from the raster samples, as PIL stores them: gray repeated, 16-bit samples
  *       keep the high byte, alpha (including palette tRNS) composited over white with
  *       {@code (c * a + 255 * (255 - a) + 127) / 255}; embedded ICC profiles are ignored, as PIL
@@ -76,6 +82,13 @@ public final class ImagePreprocessor {
     static final int MAX_SIZE = 8192;
 
     /**
+     * How many times the model's input size an image's shorter side keeps after subsampling
+     * ({@code data.SUBSAMPLE_FACTOR}): enough that the bilinear resize still sees several source
+     * pixels per output pixel, so only images far larger than the model needs are thinned.
+     */
+    static final int SUBSAMPLE_FACTOR = 4;
+
+    /**
      * The readers, in probing order. An explicit list instead of {@link ImageIO}'s registry scan:
      * inside an Elasticsearch plugin the plugin's class loader is not scanned, so TwelveMonkeys'
      * readers would silently be missing (and the JDK's own JPEG reader used instead, or none).
@@ -112,12 +125,17 @@ public final class ImagePreprocessor {
     private final float[] mean;
     private final float[] std;
     private final Limits limits;
+    private final MemoryBudget budget;
 
     /**
      * @param mean per-channel mean, as numpy's float32 would hold it
      * @param std  per-channel standard deviation, none zero
      */
     public ImagePreprocessor(int size, float[] mean, float[] std, Limits limits) {
+        this(size, mean, std, limits, MemoryBudget.UNBOUNDED);
+    }
+
+    private ImagePreprocessor(int size, float[] mean, float[] std, Limits limits, MemoryBudget budget) {
         if (size < 1 || size > MAX_SIZE) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "size must be in [1, %d], got [%d]", MAX_SIZE, size));
         }
@@ -135,6 +153,16 @@ public final class ImagePreprocessor {
         this.mean = mean.clone();
         this.std = std.clone();
         this.limits = Objects.requireNonNull(limits, "limits");
+        this.budget = Objects.requireNonNull(budget, "budget");
+    }
+
+    /**
+     * This preprocessor, reserving each image's decoding memory ({@link #decodingBytes}) from
+     * {@code budget} before any pixel buffer is allocated; without one the budget is
+     * {@link MemoryBudget#UNBOUNDED}.
+     */
+    public ImagePreprocessor withBudget(MemoryBudget budget) {
+        return new ImagePreprocessor(size, mean, std, limits, budget);
     }
 
     /**
@@ -176,17 +204,41 @@ public final class ImagePreprocessor {
         return out;
     }
 
-    /** As {@link #preprocess}, writing {@code 3 * size * size} floats at {@code out[offset]} (one slot of a batch). */
+    /**
+     * As {@link #preprocess}, writing {@code 3 * size * size} floats at {@code out[offset]} (one
+     * slot of a batch). The memory budget holds the image's reservation until the floats are written.
+     */
     public void preprocessInto(byte[] encoded, float[] out, int offset) throws ImageDecodeException {
         int length = 3 * size * size;
         Objects.checkFromIndexSize(offset, length, out.length);
-        normalize(resizeBilinear(decodeRgb(encoded), size), size, mean, std, out, offset);
+        try (Decoded decoded = decode(encoded)) {
+            normalize(resizeBilinear(decoded.rgb(), size), size, mean, std, out, offset);
+        }
     }
 
     // ------------------------------------------------------------------ decoding
 
-    /** Decode, guard, convert to RGB and orient. Every decoder failure becomes an {@link ImageDecodeException}. */
+    /** Decoded RGB and the budget's reservation for it and its resize, given back by {@link #close}. */
+    private record Decoded(Rgb rgb, MemoryBudget.Reservation reservation) implements AutoCloseable {
+        @Override
+        public void close() {
+            reservation.close();
+        }
+    }
+
+    /** Decode, guard, convert to RGB and orient, without resizing. */
     Rgb decodeRgb(byte[] encoded) throws ImageDecodeException {
+        try (Decoded decoded = decode(encoded)) {
+            return decoded.rgb();
+        }
+    }
+
+    /**
+     * Decode, guard, convert to RGB and orient, with the decoding memory reserved from the header
+     * before the decoder allocates its raster; on failure the reservation is given back at once.
+     * Every decoder failure becomes an {@link ImageDecodeException}, and so does the budget's refusal.
+     */
+    private Decoded decode(byte[] encoded) throws ImageDecodeException {
         Objects.requireNonNull(encoded, "encoded");
         if (encoded.length == 0) {
             throw new ImageDecodeException(ImageDecodeException.Reason.EMPTY, "image is empty [0] bytes");
@@ -206,11 +258,31 @@ public final class ImagePreprocessor {
                 requireWholeRiff(encoded);
             }
             ImageReader reader = spi.createReaderInstance();
+            MemoryBudget.Reservation reservation = null;
             try {
-                BufferedImage image = readFirstImage(reader, in);
-                return ImageMetadata.orient(toRgb(image), ImageMetadata.orientation(encoded));
+                // Metadata is ignored: orientation is parsed from the bytes by ImageMetadata.
+                reader.setInput(in, true, true);
+                long width = reader.getWidth(0);
+                long height = reader.getHeight(0);
+                checkPixels(width, height);
+                int orientation = ImageMetadata.orientation(encoded);
+                int step = subsampleStep(width, height, size);
+                boolean thinAfter = step > 1 && !subsamplesExactly(spi);
+                long keptWidth = subsampled(width, step);
+                long keptHeight = subsampled(height, step);
+                long rasterPixels = thinAfter ? width * height + keptWidth * keptHeight : keptWidth * keptHeight;
+                long bytes = decodingBytes(rasterPixels * rasterBytesPerPixel(reader), keptWidth, keptHeight, orientation, size, encoded.length);
+                reservation = reserve(bytes, String.format(Locale.ROOT, "decoding a [%s] image of [%d x %d] pixels", format, width, height));
+                BufferedImage image = readFirstImage(reader, thinAfter ? 1 : step);
+                Rgb rgb = ImageMetadata.orient(toRgb(thinAfter ? keepEvery(image, step) : image), orientation);
+                Decoded decoded = new Decoded(rgb, reservation);
+                reservation = null; // the caller gives it back
+                return decoded;
             } finally {
                 reader.dispose();
+                if (reservation != null) {
+                    reservation.close();
+                }
             }
         } catch (ImageDecodeException e) {
             throw e;
@@ -254,28 +326,122 @@ public final class ImagePreprocessor {
         }
     }
 
-    /**
-     * Image 0 only (a GIF's first frame), after checking the header's pixel count against the
-     * limit: a tiny file can declare 30000 x 30000 pixels and decoding it would allocate gigabytes.
-     * A warning that the data ran out is a failure: for a truncated JPEG the JDK decoder only
-     * warns and fills the rest with gray, and an index must not hold half an image.
-     */
-    private BufferedImage readFirstImage(ImageReader reader, ImageInputStream in) throws IOException {
-        // Metadata is ignored: orientation is parsed from the bytes by ImageMetadata.
-        reader.setInput(in, true, true);
-        long width = reader.getWidth(0);
-        long height = reader.getHeight(0);
+    /** The header's pixel count against the limit: a tiny file can declare 30000 x 30000 pixels. */
+    private void checkPixels(long width, long height) throws ImageDecodeException {
         if (width * height > limits.maxPixels()) {
             throw new ImageDecodeException(ImageDecodeException.Reason.TOO_MANY_PIXELS, String.format(Locale.ROOT,
                 "image has [%d x %d] = [%d] pixels, more than the limit [%d]", width, height, width * height, limits.maxPixels()));
         }
+    }
+
+    /**
+     * {@code data.subsample_step}: the decoding stride for an image going to a {@code size x size}
+     * input, the largest {@code s} with {@code min(width, height) / s >= SUBSAMPLE_FACTOR * size},
+     * at least 1. The decoder then keeps the pixels at {@code (s * i, s * j)} of the image as
+     * stored, before the EXIF orientation: for a 384 model a 6,000 x 4,000 photo is decoded as
+     * 3,000 x 2,000 (a quarter of the pixels), a 640 x 480 one whole.
+     */
+    static int subsampleStep(long width, long height, int size) {
+        return (int) Math.max(1, Math.min(width, height) / ((long) SUBSAMPLE_FACTOR * size));
+    }
+
+    /** Pixels along an axis of {@code length} kept with stride {@code step} (those at 0, step, 2 * step, ...). */
+    private static long subsampled(long length, int step) {
+        return (length + step - 1) / step;
+    }
+
+    /**
+     * Whether the reader's own source subsampling keeps exactly the pixels a whole decode has at
+     * {@code (s * i, s * j)}: checked against whole decodes at steps 2, 3 and 5 for every format
+     * and flavour here. TwelveMonkeys' lossy WebP (VP8) decoder keeps other pixels at steps 3
+     * and 5, so WebP is decoded whole and thinned by {@link #keepEvery} (no memory saved there).
+     */
+    private static boolean subsamplesExactly(ImageReaderSpi spi) {
+        return !(spi instanceof WebPImageReaderSpi);
+    }
+
+    /** The pixels of {@code image} at {@code (step * i, step * j)}, in the same colour model. */
+    private static BufferedImage keepEvery(BufferedImage image, int step) {
+        WritableRaster source = image.getRaster();
+        WritableRaster kept = source.createCompatibleWritableRaster(
+            (int) subsampled(image.getWidth(), step), (int) subsampled(image.getHeight(), step));
+        Object pixel = null;
+        for (int y = 0; y < kept.getHeight(); y++) {
+            for (int x = 0; x < kept.getWidth(); x++) {
+                pixel = source.getDataElements(x * step, y * step, pixel);
+                kept.setDataElements(x, y, pixel);
+            }
+        }
+        return new BufferedImage(image.getColorModel(), kept, image.isAlphaPremultiplied(), null);
+    }
+
+    /**
+     * The heap that decoding an image and resizing it to {@code size} holds, all counted as live
+     * at once (an upper bound of the peak): the encoded bytes twice (the copy without a colour
+     * profile, the input stream's cache), the decoder's rasters, the 8-bit RGB copy of the
+     * {@code width x height} pixels kept, the oriented copy when the EXIF orientation moves
+     * pixels, and the two float passes of {@link #resizeBilinear}. The decoders' own transient
+     * buffers (rows, JPEG and WebP working state) are not counted: they are a few rows, not a
+     * whole image.
+     *
+     * @param rasterBytes the decoder's raster (8 bytes a pixel for 16-bit RGBA), plus the thinned
+     *                    copy where the image is decoded whole and then subsampled
+     */
+    static long decodingBytes(long rasterBytes, long width, long height, int orientation, int size, long encodedBytes) {
+        long pixels = width * height;
+        long rgbCopies = ImageMetadata.movesPixels(orientation) ? 2 : 1;
+        long resizedHeight = ImageMetadata.swapsAxes(orientation) ? width : height;
+        long resize = (resizedHeight * size + (long) size * size) * 3 * Float.BYTES;
+        return 2 * encodedBytes + rasterBytes + rgbCopies * pixels * 3 + resize;
+    }
+
+    /**
+     * Bytes per pixel of the raster the reader decodes into: the larger of its raw type and the
+     * type it returns (a CMYK JPEG is decoded as CMYK, then converted). Packed types of less than
+     * a byte count as one byte; a reader that names no type is assumed to use 4 bytes (ARGB).
+     */
+    private static int rasterBytesPerPixel(ImageReader reader) throws IOException {
+        int bytes = bytesPerPixel(reader.getRawImageType(0));
+        Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
+        if (types.hasNext()) {
+            bytes = Math.max(bytes, bytesPerPixel(types.next()));
+        }
+        return bytes > 0 ? bytes : Integer.BYTES;
+    }
+
+    private static int bytesPerPixel(ImageTypeSpecifier type) {
+        if (type == null) {
+            return 0;
+        }
+        SampleModel model = type.getSampleModel(1, 1);
+        return DataBuffer.getDataTypeSize(model.getDataType()) / Byte.SIZE * model.getNumDataElements();
+    }
+
+    /** The budget's reservation, or its refusal as an {@link ImageDecodeException} whose cause is the budget's own exception. */
+    private MemoryBudget.Reservation reserve(long bytes, String what) throws ImageDecodeException {
+        try {
+            return budget.reserve(bytes, what);
+        } catch (RuntimeException e) {
+            throw new ImageDecodeException(ImageDecodeException.Reason.OVER_MEMORY_BUDGET, String.format(Locale.ROOT,
+                "%s needs [%d] bytes, more than the memory budget allows: %s", what, bytes, e.getMessage()), e);
+        }
+    }
+
+    /**
+     * Image 0 only (a GIF's first frame), every {@code step}-th pixel of every {@code step}-th
+     * row from the top left. A warning that the data ran out is a failure: for a truncated JPEG
+     * the JDK decoder only warns and fills the rest with gray, and an index must not hold half an image.
+     */
+    private static BufferedImage readFirstImage(ImageReader reader, int step) throws IOException {
         List<String> truncation = new ArrayList<>();
         reader.addIIOReadWarningListener((source, warning) -> {
             if (meansTruncated(warning)) {
                 truncation.add(warning);
             }
         });
-        BufferedImage image = reader.read(0);
+        ImageReadParam param = reader.getDefaultReadParam();
+        param.setSourceSubsampling(step, step, 0, 0);
+        BufferedImage image = reader.read(0, param);
         if (!truncation.isEmpty()) {
             throw new IIOException("truncated: the decoder warned " + truncation);
         }

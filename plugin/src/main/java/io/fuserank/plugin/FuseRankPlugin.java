@@ -9,6 +9,7 @@ import io.fuserank.plugin.action.TransportEncodeAction;
 import io.fuserank.plugin.action.TransportModelsAction;
 import io.fuserank.plugin.ingest.FuseRankProcessor;
 import io.fuserank.plugin.ingest.FuseRankProcessorFactory;
+import io.fuserank.plugin.model.BreakerMemoryBudget;
 import io.fuserank.plugin.model.InferenceService;
 import io.fuserank.plugin.model.ModelRegistry;
 import io.fuserank.plugin.query.ImageQueryVectorBuilder;
@@ -18,16 +19,19 @@ import io.fuserank.plugin.rescore.ItmServices;
 import io.fuserank.plugin.rest.RestModelsAction;
 import org.apache.lucene.util.SetOnce;
 import org.elasticsearch.cluster.node.DiscoveryNodes;
+import org.elasticsearch.common.breaker.CircuitBreaker;
 import org.elasticsearch.common.settings.Setting;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.core.IOUtils;
 import org.elasticsearch.core.TimeValue;
 import org.elasticsearch.features.NodeFeature;
+import org.elasticsearch.indices.breaker.BreakerSettings;
 import org.elasticsearch.ingest.Processor;
 import org.elasticsearch.logging.LogManager;
 import org.elasticsearch.logging.Logger;
 import org.elasticsearch.plugins.ActionPlugin;
+import org.elasticsearch.plugins.CircuitBreakerPlugin;
 import org.elasticsearch.plugins.IngestPlugin;
 import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.plugins.SearchPlugin;
@@ -47,17 +51,29 @@ import java.util.function.Supplier;
  * The fuserank Elasticsearch plugin. This class only wires: the work lives in the encoder and
  * reranker libraries and in this plugin's feature packages.
  */
-public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin, SearchPlugin {
+public class FuseRankPlugin extends Plugin implements ActionPlugin, CircuitBreakerPlugin, IngestPlugin, SearchPlugin {
 
     private static final Logger logger = LogManager.getLogger(FuseRankPlugin.class);
 
     private ModelRegistry registry;
+    /** Set by the node before {@link #createComponents}: the breaker that image decoding reserves its memory from. */
+    private final SetOnce<CircuitBreaker> breaker = new SetOnce<>();
     /** Filled by {@link #createComponents}; the rescorer's parser and reader, registered earlier, read it when they run. */
     private final SetOnce<ItmServices> itmServices = new SetOnce<>();
 
     @Override
     public List<Setting<?>> getSettings() {
         return FuseRankSettings.all();
+    }
+
+    @Override
+    public BreakerSettings getCircuitBreaker(Settings settings) {
+        return FuseRankSettings.breaker(settings);
+    }
+
+    @Override
+    public void setCircuitBreaker(CircuitBreaker circuitBreaker) {
+        breaker.set(circuitBreaker);
     }
 
     @Override
@@ -86,7 +102,8 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin
         Settings settings = services.environment().settings();
         InferenceOptions options = new InferenceOptions(FuseRankSettings.INTRA_OP_THREADS.get(settings),
             FuseRankSettings.CUDA.get(settings), 0);
-        registry = new ModelRegistry(FuseRankSettings.modelRoots(services.environment()), options, FuseRankSettings.MAX_FUSION_BATCH.get(settings));
+        registry = new ModelRegistry(FuseRankSettings.modelRoots(services.environment()), options,
+            FuseRankSettings.MAX_FUSION_BATCH.get(settings), new BreakerMemoryBudget(breaker.get()));
         components.add(registry);
         InferenceService inference = new InferenceService(registry, services.threadPool());
         components.add(inference);

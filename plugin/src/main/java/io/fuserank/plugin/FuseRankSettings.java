@@ -1,15 +1,19 @@
 package io.fuserank.plugin;
 
 import io.fuserank.plugin.model.ModelRoot;
+import org.elasticsearch.common.breaker.CircuitBreaker;
 import org.elasticsearch.common.settings.Setting;
+import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.env.Environment;
+import org.elasticsearch.indices.breaker.BreakerSettings;
+import org.elasticsearch.monitor.jvm.JvmInfo;
 
 import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The plugin's node settings (all static: set in {@code elasticsearch.yml}).
+ * The plugin's node settings (static: set in {@code elasticsearch.yml}, except the breaker's).
  * <ul>
  *   <li>{@code fuserank.models.path}: the models directory, one sub-directory per model id
  *       (default {@code <config>/fuserank/models}); the bundled default model is found even when
@@ -21,12 +25,27 @@ import java.util.List;
  *   <li>{@code fuserank.inference.cuda}: use the CUDA execution provider where the GPU build and
  *       a GPU are present;</li>
  *   <li>{@code fuserank.rescore.max_window}: the largest rescore window accepted (default 256);</li>
- *   <li>{@code fuserank.rescore.max_batch}: candidates per fusion call (larger windows go in chunks).</li>
+ *   <li>{@code fuserank.rescore.max_batch}: candidates per fusion call (larger windows go in chunks);</li>
+ *   <li>{@code breaker.fuserank.limit} / {@code breaker.fuserank.overhead}: the plugin's circuit breaker
+ *       ({@value #BREAKER_NAME}), which accounts the heap that decoding an image takes (ingest, the
+ *       {@code fuserank_image} query vector builder, {@code fuserank_itm} image queries) before the
+ *       pixels are allocated. An image that would pass the limit fails with a 429
+ *       {@code circuit_breaking_exception} (in a bulk request, that document alone). Default limit 25%
+ *       of the heap, overhead 1 (the estimate is already an upper bound); both are Elasticsearch's
+ *       own breaker settings, so they are also dynamic cluster settings; but Elasticsearch applies
+ *       its generic breaker defaults to a dynamic update, not these: an update that leaves the
+ *       overhead out sets it to 2, and removing the update sets the limit to 100% of the heap, so
+ *       set both, and set them back explicitly. The parent breaker ({@code indices.breaker.total.limit}) counts
+ *       these reservations too: on top of the heap in use (the default, real-memory parent) or of
+ *       the other breakers' reservations.</li>
  * </ul>
  */
 public final class FuseRankSettings {
 
     public static final String INFERENCE_POOL = "fuserank_inference";
+    public static final String BREAKER_NAME = "fuserank";
+    /** The breaker's default limit, as a fraction of the heap. */
+    static final double BREAKER_DEFAULT_HEAP_FRACTION = 0.25;
 
     public static final Setting<String> MODELS_PATH =
         Setting.simpleString("fuserank.models.path", Setting.Property.NodeScope);
@@ -49,6 +68,16 @@ public final class FuseRankSettings {
     public static List<Setting<?>> all() {
         return List.of(MODELS_PATH, INFERENCE_THREADS, INFERENCE_QUEUE_SIZE, INTRA_OP_THREADS, CUDA, MAX_RESCORE_WINDOW,
             MAX_FUSION_BATCH);
+    }
+
+    /**
+     * The {@value #BREAKER_NAME} breaker: transient (reservations end with the request), its limit
+     * and overhead from {@code breaker.fuserank.*} when set.
+     */
+    public static BreakerSettings breaker(Settings settings) {
+        long limit = (long) (BREAKER_DEFAULT_HEAP_FRACTION * JvmInfo.jvmInfo().getMem().getHeapMax().getBytes());
+        return BreakerSettings.updateFromSettings(
+            new BreakerSettings(BREAKER_NAME, limit, 1.0, CircuitBreaker.Type.MEMORY, CircuitBreaker.Durability.TRANSIENT), settings);
     }
 
     /** The configured models directory, relative paths resolved against the config directory. */

@@ -12,38 +12,56 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * One result per input, in order: the ITC embedding and token features, or the reason this input
- * could not be encoded (so one bad image fails its own document, not the whole bulk request);
+ * One result per input, in order: the ITC embedding and token features, or why this input could
+ * not be encoded (so one bad image fails its own document, not the whole bulk request);
  * plus two defaults of the model's manifest, so that a caller can use them without loading the
  * model itself: the codec token features are stored with (for the ingest processor) and the ITC
  * weight of the reranked score (for the rescorer's {@code itc_weight}).
  */
 public final class EncodeResponse extends ActionResponse {
 
-    /** Exactly one of (embedding, features) and error is set. */
-    public record Result(float[] embedding, TokenFeatures features, String error) implements Writeable {
+    /**
+     * Exactly one of (embedding, features) and error is set. The error is an
+     * {@link IllegalArgumentException} when the input itself is bad (400), or the node's own
+     * exception when it could not take the input now (a tripped memory breaker: 429).
+     */
+    public record Result(float[] embedding, TokenFeatures features, Exception error) implements Writeable {
 
         public static Result ok(float[] embedding, TokenFeatures features) {
             return new Result(embedding, features, null);
         }
 
-        public static Result failed(String error) {
-            return new Result(null, null, error);
+        /** The input is bad: {@code reason} says why, naming the value. */
+        public static Result invalid(String reason) {
+            return failed(new IllegalArgumentException(reason));
+        }
+
+        public static Result failed(Exception error) {
+            return new Result(null, null, Objects.requireNonNull(error, "error"));
         }
 
         Result(StreamInput in) throws IOException {
-            this(in.readOptionalFloatArray(), readFeatures(in), in.readOptionalString());
+            this(in.readOptionalFloatArray(), readFeatures(in), in.readOptionalException());
         }
 
         public boolean failed() {
             return error != null;
         }
 
+        /**
+         * The exception to fail this input's request or document with: a bad input's reason after
+         * {@code context} (which names the field or query), still a 400; any other error as it is,
+         * keeping its type and status.
+         */
+        public Exception failure(String context) {
+            return error instanceof IllegalArgumentException ? new IllegalArgumentException(context + ": " + error.getMessage()) : error;
+        }
+
         @Override
         public void writeTo(StreamOutput out) throws IOException {
             out.writeOptionalFloatArray(embedding);
             writeFeatures(out, features);
-            out.writeOptionalString(error);
+            out.writeOptionalException(error);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.fuserank.plugin.action;
 
 import io.fuserank.encoder.Encoding;
+import io.fuserank.encoder.ImageDecodeException;
 import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.plugin.model.InferenceService;
@@ -20,7 +21,8 @@ import java.util.List;
 /**
  * Runs an {@link EncodeRequest} on this node's inference pool: all valid texts in one text-encoder
  * call, all decodable images in one image-encoder call, each invalid input answered with its own
- * reason. Local-only (no transport handler): every caller runs on the node that encodes.
+ * reason, and each image the memory breaker refuses with the breaker's exception (429, not 400).
+ * Local-only (no transport handler): every caller runs on the node that encodes.
  */
 public final class TransportEncodeAction extends TransportAction<EncodeRequest, EncodeResponse> {
 
@@ -72,18 +74,28 @@ public final class TransportEncodeAction extends TransportAction<EncodeRequest, 
             for (int j = 0; j < textRows.size(); j++) {
                 TextEncoder.Outcome outcome = encoded.get(j);
                 results[textRows.get(j)] = outcome.failed()
-                    ? EncodeResponse.Result.failed(outcome.error().getMessage()) : ok(outcome.encoding());
+                    ? EncodeResponse.Result.invalid(outcome.error().getMessage()) : ok(outcome.encoding());
             }
         }
         if (images.isEmpty() == false) {
             List<ImageEncoder.Outcome> encoded = model.images().encodeEach(images);
             for (int j = 0; j < imageRows.size(); j++) {
                 ImageEncoder.Outcome outcome = encoded.get(j);
-                results[imageRows.get(j)] = outcome.failed()
-                    ? EncodeResponse.Result.failed(outcome.error().getMessage()) : ok(outcome.encoding());
+                results[imageRows.get(j)] = outcome.failed() ? failed(outcome.error()) : ok(outcome.encoding());
             }
         }
         return Arrays.asList(results);
+    }
+
+    /**
+     * A refused memory reservation fails with the breaker's own exception (a
+     * {@code CircuitBreakingException}: 429, worth retrying); any other decoding error is the image's fault (400).
+     */
+    static EncodeResponse.Result failed(ImageDecodeException e) {
+        if (e.reason() == ImageDecodeException.Reason.OVER_MEMORY_BUDGET && e.getCause() instanceof Exception refusal) {
+            return EncodeResponse.Result.failed(refusal);
+        }
+        return EncodeResponse.Result.invalid(e.getMessage());
     }
 
     private static EncodeResponse.Result ok(Encoding e) {

@@ -23,7 +23,8 @@ import java.util.function.BiConsumer;
  * {@link EncodeBatcher}, which sends it with the other documents in flight in one encode action
  * on the plugin's inference pool. A document whose input cannot be encoded (not base64, not an
  * image, an empty caption) fails alone with a reason naming its field, so {@code on_failure}
- * and the bulk response handle it and the rest of the bulk request is indexed. Nothing else in
+ * and the bulk response handle it and the rest of the bulk request is indexed; so does an image
+ * that the node's memory breaker refuses (a 429 for that document). Nothing else in
  * the document changes: the source field stays (so {@code _reindex} through the pipeline can
  * rebuild the features, which the documented mappings keep out of {@code _source}).
  */
@@ -104,8 +105,7 @@ public final class FuseRankProcessor extends AbstractProcessor {
     private Exception write(IngestDocument document, EncodeBatcher.Encoded encoded) {
         EncodeResponse.Result result = encoded.result();
         if (result.failed()) {
-            return new IllegalArgumentException("field [" + sourceField + "] cannot be encoded by model [" + modelId + "]: "
-                + result.error());
+            return result.failure("field [" + sourceField + "] cannot be encoded by model [" + modelId + "]");
         }
         try {
             FeatureCodec target = codec != null ? codec : encoded.modelCodec();

@@ -5,6 +5,7 @@ import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.MemoryBudget;
 import io.fuserank.encoder.ModelBundle;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
@@ -27,10 +28,12 @@ public final class LoadedModel implements Closeable {
     private final FusionScorer scorer;
     private final ModelStats stats = new ModelStats();
 
-    LoadedModel(String id, ModelBundle bundle, InferenceOptions options, int fusionBatch) throws OrtException {
+    /** @param decodingBudget what decoding an image reserves its memory from */
+    LoadedModel(String id, ModelBundle bundle, InferenceOptions options, int fusionBatch, MemoryBudget decodingBudget) throws OrtException {
         this.id = id;
         this.bundle = bundle;
-        ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
+        ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT)
+            .withBudget(decodingBudget);
         this.tokenizer = TextTokenizer.forBundle(bundle);
         this.images = new ImageEncoder(bundle, preprocessor, options);
         this.texts = new TextEncoder(bundle, tokenizer, options);

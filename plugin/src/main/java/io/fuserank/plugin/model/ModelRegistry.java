@@ -2,6 +2,7 @@ package io.fuserank.plugin.model;
 
 import ai.onnxruntime.OrtException;
 import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.MemoryBudget;
 import io.fuserank.encoder.ModelBundle;
 import org.elasticsearch.ElasticsearchException;
 import org.elasticsearch.ResourceNotFoundException;
@@ -41,13 +42,16 @@ public final class ModelRegistry implements Closeable {
     private final List<ModelRoot> roots;
     private final InferenceOptions options;
     private final int fusionBatch;
+    private final MemoryBudget decodingBudget;
     private final Map<String, LoadedModel> models = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    public ModelRegistry(List<ModelRoot> roots, InferenceOptions options, int fusionBatch) {
+    /** @param decodingBudget what every model's image decoding reserves its memory from */
+    public ModelRegistry(List<ModelRoot> roots, InferenceOptions options, int fusionBatch, MemoryBudget decodingBudget) {
         this.roots = List.copyOf(roots);
         this.options = options;
         this.fusionBatch = fusionBatch;
+        this.decodingBudget = decodingBudget;
     }
 
     public List<ModelRoot> roots() {
@@ -111,7 +115,7 @@ public final class ModelRegistry implements Closeable {
         long start = System.nanoTime();
         try {
             ModelBundle bundle = ModelBundle.load(directory);
-            LoadedModel model = new LoadedModel(modelId, bundle, options, fusionBatch);
+            LoadedModel model = new LoadedModel(modelId, bundle, options, fusionBatch, decodingBudget);
             logger.info("fuserank loaded model [{}] from [{}] in {} ms", modelId, directory, (System.nanoTime() - start) / 1_000_000);
             return model;
         } catch (ModelBundle.BundleException e) {

@@ -25,8 +25,9 @@ public final class QueryEncoder {
      * the model's defaults), or fails the listener: an input the model rejects (an empty or
      * over-long text, an undecodable image) fails with an {@link IllegalArgumentException} naming
      * {@code option} (the request option the input came from, e.g. {@code [fuserank_text] [text]})
-     * and carrying the model's reason, so the search answers 400; infrastructure failures pass
-     * through as they are.
+     * and carrying the model's reason, so the search answers 400; an image the memory breaker
+     * refuses fails with its {@code CircuitBreakingException} (429), and infrastructure failures
+     * pass through as they are.
      */
     public static void encode(Client client, String modelId, EncodeRequest.Input input, String option,
                               ActionListener<EncodeResponse> listener) {
@@ -37,7 +38,7 @@ public final class QueryEncoder {
             }
             EncodeResponse.Result result = response.results().get(0);
             if (result.failed()) {
-                throw new IllegalArgumentException(option + " cannot be encoded by model [" + modelId + "]: " + result.error());
+                throw result.failure(option + " cannot be encoded by model [" + modelId + "]");
             }
             l.onResponse(response);
         }));

@@ -2,21 +2,29 @@ package io.fuserank.plugin.action;
 
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.TokenFeatures;
+import org.elasticsearch.common.breaker.CircuitBreaker;
+import org.elasticsearch.common.breaker.CircuitBreakingException;
 import org.elasticsearch.common.io.stream.BytesStreamOutput;
 import org.elasticsearch.common.io.stream.StreamInput;
+import org.elasticsearch.rest.RestStatus;
 import org.elasticsearch.test.ESTestCase;
 
 import java.io.IOException;
 import java.util.List;
 
-/** The encode response survives the wire: results in order, and the model's codec and ITC weight. */
+/**
+ * The encode response survives the wire: results in order, each failure with its type (a bad
+ * input's 400, a breaker's 429), and the model's codec and ITC weight.
+ */
 public class EncodeResponseTests extends ESTestCase {
 
     public void testRoundTrip() throws IOException {
         FeatureCodec codec = randomFrom(FeatureCodec.values());
         TokenFeatures features = new TokenFeatures(1, 2, 2, new float[] {1, 2, 3, 4});
         EncodeResponse response = new EncodeResponse(List.of(EncodeResponse.Result.ok(new float[] {0.5f}, features),
-            EncodeResponse.Result.failed("image is empty [0] bytes")), codec, 256f);
+            EncodeResponse.Result.invalid("image is empty [0] bytes"),
+            EncodeResponse.Result.failed(new CircuitBreakingException("[fuserank] Data too large", 10, 5, CircuitBreaker.Durability.TRANSIENT))),
+            codec, 256f);
         EncodeResponse copy;
         try (BytesStreamOutput out = new BytesStreamOutput()) {
             response.writeTo(out);
@@ -26,9 +34,17 @@ public class EncodeResponseTests extends ESTestCase {
         }
         assertEquals(codec, copy.modelCodec());
         assertEquals(256f, copy.modelItcWeight(), 0f);
-        assertEquals(2, copy.results().size());
+        assertEquals(3, copy.results().size());
         assertArrayEquals(new float[] {0.5f}, copy.results().get(0).embedding(), 0f);
         assertArrayEquals(features.values(), copy.results().get(0).features().values(), 0f);
-        assertEquals("image is empty [0] bytes", copy.results().get(1).error());
+        assertEquals("image is empty [0] bytes", copy.results().get(1).error().getMessage());
+        Exception invalid = copy.results().get(1).failure("field [image]");
+        assertEquals(IllegalArgumentException.class, invalid.getClass());
+        assertEquals("field [image]: image is empty [0] bytes", invalid.getMessage());
+
+        CircuitBreakingException tripped = (CircuitBreakingException) copy.results().get(2).error();
+        assertEquals(RestStatus.TOO_MANY_REQUESTS, tripped.status());
+        assertEquals(10, tripped.getBytesWanted());
+        assertSame("a refusal is not the input's fault: passed on as it is", tripped, copy.results().get(2).failure("field [image]"));
     }
 }

@@ -41,7 +41,7 @@ public class QueryEncodingCacheTests extends ESTestCase {
         expectThrows(IllegalArgumentException.class, failed::actionGet);
         cache.getOrEncode(key, started::add, new PlainActionFuture<>());
         assertEquals("a failure is asked again", 2, started.size());
-        started.get(1).onResponse(new EncodeResponse(List.of(EncodeResponse.Result.failed("bad")), FeatureCodec.INT8, 1f));
+        started.get(1).onResponse(new EncodeResponse(List.of(EncodeResponse.Result.invalid("bad")), FeatureCodec.INT8, 1f));
         cache.getOrEncode(key, started::add, new PlainActionFuture<>());
         assertEquals("a per-input failure is asked again", 3, started.size());
         assertEquals(0, cache.hits());

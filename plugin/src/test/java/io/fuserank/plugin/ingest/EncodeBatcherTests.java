@@ -53,7 +53,7 @@ public class EncodeBatcherTests extends ESTestCase {
         List<EncodeResponse.Result> results = new ArrayList<>();
         for (EncodeRequest.Input input : request.inputs()) {
             results.add(input.text().startsWith("bad")
-                ? EncodeResponse.Result.failed("cannot encode [" + input.text() + "]")
+                ? EncodeResponse.Result.invalid("cannot encode [" + input.text() + "]")
                 : EncodeResponse.Result.ok(new float[] {input.text().charAt(0)}, new TokenFeatures(1, 1, 1, new float[] {1f})));
         }
         return new EncodeResponse(results, FeatureCodec.INT8, 1f);
@@ -139,7 +139,7 @@ public class EncodeBatcherTests extends ESTestCase {
         submit(batcher, "bad one");
         held.answer(0);
         held.answer(1);
-        assertEquals("cannot encode [bad one]", outcomes.encoded("bad one").result().error());
+        assertEquals("cannot encode [bad one]", outcomes.encoded("bad one").result().error().getMessage());
         assertFalse(outcomes.encoded("good").result().failed());
     }
 

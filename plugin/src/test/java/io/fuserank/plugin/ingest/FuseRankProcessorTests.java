@@ -129,7 +129,7 @@ public class FuseRankProcessorTests extends ESTestCase {
 
     public void testAnInputTheModelRejectsFailsWithTheFieldAndTheReason() {
         answer = (request, listener) -> listener.onResponse(new EncodeResponse(
-            List.of(EncodeResponse.Result.failed("unsupported image format")), FeatureCodec.INT8, 1f));
+            List.of(EncodeResponse.Result.invalid("unsupported image format")), FeatureCodec.INT8, 1f));
         Exception e = expectThrows(IllegalArgumentException.class, () -> run(processor(Map.of("image_field", "image")),
             document(Map.of("image", Base64.getEncoder().encodeToString(new byte[] {1, 2, 3})))));
         assertEquals("field [image] cannot be encoded by model [m]: unsupported image format", e.getMessage());

@@ -1,6 +1,7 @@
 package io.fuserank.plugin.model;
 
 import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.MemoryBudget;
 import org.elasticsearch.ElasticsearchException;
 import org.elasticsearch.ResourceNotFoundException;
 import org.elasticsearch.test.ESTestCase;
@@ -48,6 +49,7 @@ public class ModelRegistryTests extends ESTestCase {
         Path models = config.resolve("fuserank").resolve("models");
         Files.createDirectories(models.resolve("alpha"));
         Files.writeString(models.resolve("alpha").resolve("manifest.json"), manifest);
-        return new ModelRegistry(List.of(ModelRoot.relativeTo(models, config, "", "<setting>")), new InferenceOptions(1, false, 0), 1);
+        return new ModelRegistry(List.of(ModelRoot.relativeTo(models, config, "", "<setting>")), new InferenceOptions(1, false, 0), 1,
+            MemoryBudget.UNBOUNDED);
     }
 }

@@ -55,7 +55,7 @@ public final class QueryTestSupport {
     /** The failure of a query vector builder whose encode request the model answers with {@code error}. */
     public static ExecutionException buildVectorFailure(String name, BiConsumer<Client, ActionListener<float[]>> buildVector, String error) {
         PlainActionFuture<float[]> future = new PlainActionFuture<>();
-        withClient(name, request -> new EncodeResponse(List.of(EncodeResponse.Result.failed(error)), FeatureCodec.INT8, 1f), client -> buildVector.accept(client, future));
+        withClient(name, request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid(error)), FeatureCodec.INT8, 1f), client -> buildVector.accept(client, future));
         return expectThrows(ExecutionException.class, future::get);
     }
 }

@@ -238,7 +238,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
     public void testAModelRejectionFailsTheRewriteAsABadRequest() {
         ItmRescorerBuilder builder = randomUnencoded();
         PlainActionFuture<RescorerBuilder<ItmRescorerBuilder>> future = new PlainActionFuture<>();
-        QueryTestSupport.withClient(getTestName(), request -> new EncodeResponse(List.of(EncodeResponse.Result.failed("too long")), FeatureCodec.INT8, 1f),
+        QueryTestSupport.withClient(getTestName(), request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid("too long")), FeatureCodec.INT8, 1f),
             client -> Rewriteable.<RescorerBuilder<ItmRescorerBuilder>>rewriteAndFetch(builder, new QueryRewriteContext(null, client, null), future));
         ExecutionException e = expectThrows(ExecutionException.class, future::get);
         assertThat(e.getCause(), instanceOf(IllegalArgumentException.class));
