@@ -44,9 +44,15 @@ public class InferencePoolRejectionTests extends ESSingleNodeTestCase {
 
     public void testABurstBeyondTheQueueIsRejectedWith429() throws Exception {
         client().execute(EncodeAction.INSTANCE, new EncodeRequest("fuserank-small", List.of(EncodeRequest.Input.text("warm up")))).get();
-        // Occupy the pool's only thread, so the burst meets a full queue deterministically.
+        // Occupy the pool's only thread and wait until it runs the blocker: the warm-up's task may
+        // still be finishing after its answer, and a blocker queued behind it would fill the queue.
+        CountDownLatch occupied = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        getInstanceFromNode(ThreadPool.class).executor(FuseRankSettings.INFERENCE_POOL).execute(() -> safeAwait(release));
+        getInstanceFromNode(ThreadPool.class).executor(FuseRankSettings.INFERENCE_POOL).execute(() -> {
+            occupied.countDown();
+            safeAwait(release);
+        });
+        safeAwait(occupied);
         List<PlainActionFuture<EncodeResponse>> futures = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             // Distinct texts, so that no request joins another's pending encoding.
@@ -55,6 +61,8 @@ public class InferencePoolRejectionTests extends ESSingleNodeTestCase {
             client().execute(EncodeAction.INSTANCE, request, future);
             futures.add(future);
         }
+        // Encode requests are dispatched on the calling thread, so every rejection is answered already.
+        assertEquals("only the queued request is pending", 1, futures.stream().filter(f -> f.isDone() == false).count());
         release.countDown();
         int answered = 0;
         int rejected = 0;
