@@ -8,6 +8,7 @@ import io.fuserank.plugin.action.TransportEncodeAction;
 import io.fuserank.plugin.ingest.FuseRankProcessor;
 import io.fuserank.plugin.ingest.FuseRankProcessorFactory;
 import io.fuserank.plugin.model.InferenceService;
+import io.fuserank.plugin.model.InlineInference;
 import io.fuserank.plugin.model.ModelRegistry;
 import io.fuserank.plugin.query.ImageQueryVectorBuilder;
 import io.fuserank.plugin.query.TextQueryVectorBuilder;
@@ -93,7 +94,10 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin
         InferenceService inference = new InferenceService(registry, services.threadPool());
         components.add(inference);
         components.add(new QueryEncodingCache(256, TimeValue.timeValueMinutes(1)));
-        itmServices.set(new ItmServices(inference, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings)));
+        InlineInference rescores = new InlineInference(registry, FuseRankSettings.MAX_CONCURRENT_RESCORES.getKey(),
+            FuseRankSettings.MAX_CONCURRENT_RESCORES.get(settings));
+        components.add(rescores);
+        itmServices.set(new ItmServices(rescores, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings)));
         return components;
     }
 

@@ -3,6 +3,7 @@ package io.fuserank.plugin;
 import org.elasticsearch.common.settings.Setting;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.env.Environment;
+import org.elasticsearch.threadpool.ThreadPool;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -20,7 +21,10 @@ import java.util.List;
  *   <li>{@code fuserank.inference.cuda}: use the CUDA execution provider where the GPU build and
  *       a GPU are present;</li>
  *   <li>{@code fuserank.rescore.max_window}: the largest rescore window accepted (default 256);</li>
- *   <li>{@code fuserank.rescore.max_batch}: candidates per fusion call (larger windows go in chunks).</li>
+ *   <li>{@code fuserank.rescore.max_batch}: candidates per fusion call (larger windows go in chunks);</li>
+ *   <li>{@code fuserank.rescore.max_concurrent}: ITM rescores running at once on the node (each on
+ *       its search thread); one more is rejected with 429. The default, half the search pool's
+ *       threads, leaves the other half free for searches that do not rescore.</li>
  * </ul>
  */
 public final class FuseRankSettings {
@@ -41,13 +45,16 @@ public final class FuseRankSettings {
         Setting.intSetting("fuserank.rescore.max_window", 256, 1, 10_000, Setting.Property.NodeScope);
     public static final Setting<Integer> MAX_FUSION_BATCH =
         Setting.intSetting("fuserank.rescore.max_batch", 128, 1, 10_000, Setting.Property.NodeScope);
+    public static final Setting<Integer> MAX_CONCURRENT_RESCORES = new Setting<>("fuserank.rescore.max_concurrent",
+        s -> Integer.toString(Math.max(1, ThreadPool.searchOrGetThreadPoolSize(EsExecutors.allocatedProcessors(s)) / 2)),
+        s -> Setting.parseInt(s, 1, 10_000, "fuserank.rescore.max_concurrent"), Setting.Property.NodeScope);
 
     private FuseRankSettings() {
     }
 
     public static List<Setting<?>> all() {
         return List.of(MODELS_PATH, INFERENCE_THREADS, INFERENCE_QUEUE_SIZE, INTRA_OP_THREADS, CUDA, MAX_RESCORE_WINDOW,
-            MAX_FUSION_BATCH);
+            MAX_FUSION_BATCH, MAX_CONCURRENT_RESCORES);
     }
 
     /** The configured models directory, relative paths resolved against the config directory. */

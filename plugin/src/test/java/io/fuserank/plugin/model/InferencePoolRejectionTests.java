@@ -1,7 +1,7 @@
 package io.fuserank.plugin.model;
 
-import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.FuseRankSettings;
+import io.fuserank.plugin.FuseRankSingleNodeTestCase;
 import io.fuserank.plugin.action.EncodeAction;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
@@ -9,14 +9,10 @@ import org.elasticsearch.ExceptionsHelper;
 import org.elasticsearch.action.support.PlainActionFuture;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsRejectedExecutionException;
-import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.rest.RestStatus;
-import org.elasticsearch.test.ESSingleNodeTestCase;
 import org.elasticsearch.threadpool.ThreadPool;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -26,20 +22,11 @@ import java.util.concurrent.ExecutionException;
  * rejected with 429 (never queued without bound), every request is answered, and the
  * model's counters record the rejections.
  */
-public class InferencePoolRejectionTests extends ESSingleNodeTestCase {
+public class InferencePoolRejectionTests extends FuseRankSingleNodeTestCase {
 
     @Override
-    protected Collection<Class<? extends Plugin>> getPlugins() {
-        return List.of(FuseRankPlugin.class);
-    }
-
-    @Override
-    protected Settings nodeSettings() {
-        return Settings.builder().put(super.nodeSettings())
-            .put("fuserank.models.path", Path.of("..", "models").toAbsolutePath().normalize().toString())
-            .put("fuserank.inference.threads", 1)
-            .put("fuserank.inference.queue_size", 1)
-            .build();
+    protected Settings suiteSettings() {
+        return Settings.builder().put("fuserank.inference.threads", 1).put("fuserank.inference.queue_size", 1).build();
     }
 
     public void testABurstBeyondTheQueueIsRejectedWith429() throws Exception {
