@@ -95,7 +95,8 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, IngestPlugin
         components.add(inference);
         components.add(new QueryEncodingCache(256, TimeValue.timeValueMinutes(1)));
         InlineInference rescores = new InlineInference(registry, FuseRankSettings.MAX_CONCURRENT_RESCORES.getKey(),
-            FuseRankSettings.MAX_CONCURRENT_RESCORES.get(settings));
+            FuseRankSettings.MAX_CONCURRENT_RESCORES.get(settings), FuseRankSettings.RESCORE_QUEUE_SIZE.getKey(),
+            FuseRankSettings.RESCORE_QUEUE_SIZE.get(settings));
         components.add(rescores);
         itmServices.set(new ItmServices(rescores, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings)));
         return components;

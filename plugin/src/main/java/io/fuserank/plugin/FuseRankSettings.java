@@ -1,9 +1,9 @@
 package io.fuserank.plugin;
 
 import org.elasticsearch.common.settings.Setting;
+import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsExecutors;
 import org.elasticsearch.env.Environment;
-import org.elasticsearch.threadpool.ThreadPool;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -22,9 +22,13 @@ import java.util.List;
  *       a GPU are present;</li>
  *   <li>{@code fuserank.rescore.max_window}: the largest rescore window accepted (default 256);</li>
  *   <li>{@code fuserank.rescore.max_batch}: candidates per fusion call (larger windows go in chunks);</li>
- *   <li>{@code fuserank.rescore.max_concurrent}: ITM rescores running at once on the node (each on
- *       its search thread); one more is rejected with 429. The default, half the search pool's
- *       threads, leaves the other half free for searches that do not rescore.</li>
+ *   <li>{@code fuserank.rescore.max_concurrent} / {@code fuserank.rescore.queue_size}: fusion calls
+ *       running at once on the node, each on its search thread, and calls waiting for a turn (so one
+ *       search's shards on a node take turns); one more is rejected with 429. Each call keeps one
+ *       core busy (with the default intra-op threads), so the defaults, half the allocated
+ *       processors each (at least 1), leave half the cores and some of the search pool's threads
+ *       (1.5 per core, plus one) to searches that do not rescore
+ *       ({@code benchmarks/results/rerank-isolation/}).</li>
  * </ul>
  */
 public final class FuseRankSettings {
@@ -46,15 +50,22 @@ public final class FuseRankSettings {
     public static final Setting<Integer> MAX_FUSION_BATCH =
         Setting.intSetting("fuserank.rescore.max_batch", 128, 1, 10_000, Setting.Property.NodeScope);
     public static final Setting<Integer> MAX_CONCURRENT_RESCORES = new Setting<>("fuserank.rescore.max_concurrent",
-        s -> Integer.toString(Math.max(1, ThreadPool.searchOrGetThreadPoolSize(EsExecutors.allocatedProcessors(s)) / 2)),
-        s -> Setting.parseInt(s, 1, 10_000, "fuserank.rescore.max_concurrent"), Setting.Property.NodeScope);
+        FuseRankSettings::halfTheProcessors, s -> Setting.parseInt(s, 1, 10_000, "fuserank.rescore.max_concurrent"),
+        Setting.Property.NodeScope);
+    public static final Setting<Integer> RESCORE_QUEUE_SIZE = new Setting<>("fuserank.rescore.queue_size",
+        FuseRankSettings::halfTheProcessors, s -> Setting.parseInt(s, 0, 10_000, "fuserank.rescore.queue_size"),
+        Setting.Property.NodeScope);
 
     private FuseRankSettings() {
     }
 
     public static List<Setting<?>> all() {
         return List.of(MODELS_PATH, INFERENCE_THREADS, INFERENCE_QUEUE_SIZE, INTRA_OP_THREADS, CUDA, MAX_RESCORE_WINDOW,
-            MAX_FUSION_BATCH, MAX_CONCURRENT_RESCORES);
+            MAX_FUSION_BATCH, MAX_CONCURRENT_RESCORES, RESCORE_QUEUE_SIZE);
+    }
+
+    private static String halfTheProcessors(Settings settings) {
+        return Integer.toString(Math.max(1, EsExecutors.allocatedProcessors(settings) / 2));
     }
 
     /** The configured models directory, relative paths resolved against the config directory. */

@@ -9,16 +9,16 @@ import java.util.List;
 
 /**
  * Scores a window's candidates against the encoded query in one {@code FusionScorer} call, on the
- * calling search thread, through the node's {@link InlineInference} bound
- * ({@link FuseRankSettings#MAX_CONCURRENT_RESCORES}).
+ * calling search thread, through the node's {@link InlineInference}.
  *
  * <p>The rescore phase is synchronous: the search thread has to wait for the scores wherever they
  * are computed. Computing them here rather than on the inference pool means a rescore holds its
  * search thread only while the fusion encoder runs, never while it queues behind other rescores;
- * the bound keeps the other search threads free for unrelated searches, and a rescore beyond it
- * fails at once with 429 instead of waiting. The search's cancellation check (task cancellation
- * and the request's {@code timeout}) runs once the call holds its place and the model is loaded;
- * the call itself, one batched ONNX run, is not interruptible.
+ * the bound ({@link FuseRankSettings#MAX_CONCURRENT_RESCORES} running,
+ * {@link FuseRankSettings#RESCORE_QUEUE_SIZE} waiting) keeps the other search threads free for
+ * unrelated searches, and a rescore beyond it fails at once with 429. The search's cancellation
+ * check (task cancellation and the request's {@code timeout}) runs while the call waits for its turn
+ * and once it holds the model; the call itself, one batched ONNX run, is not interruptible.
  */
 final class FusionCall {
 

@@ -33,9 +33,9 @@ import static org.hamcrest.Matchers.containsString;
 
 /**
  * {@link FuseRankSettings#MAX_CONCURRENT_RESCORES} bounds the fusion calls running on the node's
- * search threads: with a bound of one and one fusion call held inside it (its cancellation check
- * waits on a latch), a rescoring search fails at once with 429 naming the setting, and once the
- * held call ends both it and the next search finish normally.
+ * search threads: with a bound of one, no queue, and one fusion call held inside the bound (its
+ * cancellation check waits on a latch), a rescoring search fails at once with 429 naming the
+ * setting, and once the held call ends both it and the next search finish normally.
  */
 public class RescoreConcurrencyLimitTests extends FuseRankSingleNodeTestCase {
 
@@ -43,7 +43,8 @@ public class RescoreConcurrencyLimitTests extends FuseRankSingleNodeTestCase {
 
     @Override
     protected Settings suiteSettings() {
-        return Settings.builder().put(FuseRankSettings.MAX_CONCURRENT_RESCORES.getKey(), 1).build();
+        return Settings.builder().put(FuseRankSettings.MAX_CONCURRENT_RESCORES.getKey(), 1)
+            .put(FuseRankSettings.RESCORE_QUEUE_SIZE.getKey(), 0).build();
     }
 
     public void testARescoreBeyondTheBoundIsRejectedWith429UntilTheHeldCallEnds() throws Exception {
