@@ -25,10 +25,10 @@ import java.util.List;
  *   <li>{@code fuserank.rescore.max_concurrent} / {@code fuserank.rescore.queue_size}: fusion calls
  *       running at once on the node, each on its search thread, and calls waiting for a turn (so one
  *       search's shards on a node take turns); one more is rejected with 429. Each call keeps one
- *       core busy (with the default intra-op threads), so the defaults, half the allocated
- *       processors each (at least 1), leave half the cores and some of the search pool's threads
- *       (1.5 per core, plus one) to searches that do not rescore
- *       ({@code benchmarks/results/rerank-isolation/}).</li>
+ *       core busy (with the default intra-op threads), so the defaults, one call per allocated
+ *       processor and half as many waiting (at least 1), keep the cores busy while holding at most
+ *       1.5 threads per core: the search pool has one more than that, which stays free for searches
+ *       that do not rescore ({@code benchmarks/results/rerank-isolation/}).</li>
  * </ul>
  */
 public final class FuseRankSettings {
@@ -50,7 +50,7 @@ public final class FuseRankSettings {
     public static final Setting<Integer> MAX_FUSION_BATCH =
         Setting.intSetting("fuserank.rescore.max_batch", 128, 1, 10_000, Setting.Property.NodeScope);
     public static final Setting<Integer> MAX_CONCURRENT_RESCORES = new Setting<>("fuserank.rescore.max_concurrent",
-        FuseRankSettings::halfTheProcessors, s -> Setting.parseInt(s, 1, 10_000, "fuserank.rescore.max_concurrent"),
+        s -> Integer.toString(EsExecutors.allocatedProcessors(s)), s -> Setting.parseInt(s, 1, 10_000, "fuserank.rescore.max_concurrent"),
         Setting.Property.NodeScope);
     public static final Setting<Integer> RESCORE_QUEUE_SIZE = new Setting<>("fuserank.rescore.queue_size",
         FuseRankSettings::halfTheProcessors, s -> Setting.parseInt(s, 0, 10_000, "fuserank.rescore.queue_size"),
