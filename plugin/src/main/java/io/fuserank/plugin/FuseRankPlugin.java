@@ -11,6 +11,7 @@ import io.fuserank.plugin.ingest.FuseRankProcessor;
 import io.fuserank.plugin.ingest.FuseRankProcessorFactory;
 import io.fuserank.plugin.model.BreakerMemoryBudget;
 import io.fuserank.plugin.model.InferenceService;
+import io.fuserank.plugin.model.InlineInference;
 import io.fuserank.plugin.model.ModelRegistry;
 import io.fuserank.plugin.query.ImageQueryVectorBuilder;
 import io.fuserank.plugin.query.TextQueryVectorBuilder;
@@ -108,7 +109,11 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, CircuitBreak
         InferenceService inference = new InferenceService(registry, services.threadPool());
         components.add(inference);
         components.add(new QueryEncodingCache(256, TimeValue.timeValueMinutes(1)));
-        itmServices.set(new ItmServices(inference, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings)));
+        InlineInference rescores = new InlineInference(registry, FuseRankSettings.MAX_CONCURRENT_RESCORES.getKey(),
+            FuseRankSettings.MAX_CONCURRENT_RESCORES.get(settings), FuseRankSettings.RESCORE_QUEUE_SIZE.getKey(),
+            FuseRankSettings.RESCORE_QUEUE_SIZE.get(settings));
+        components.add(rescores);
+        itmServices.set(new ItmServices(rescores, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings)));
         return components;
     }
 

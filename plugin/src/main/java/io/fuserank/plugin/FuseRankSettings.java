@@ -38,6 +38,13 @@ import java.util.List;
  *       set both, and set them back explicitly. The parent breaker ({@code indices.breaker.total.limit}) counts
  *       these reservations too: on top of the heap in use (the default, real-memory parent) or of
  *       the other breakers' reservations.</li>
+ *   <li>{@code fuserank.rescore.max_concurrent} / {@code fuserank.rescore.queue_size}: fusion calls
+ *       running at once on the node, each on its search thread, and calls waiting for a turn (so one
+ *       search's shards on a node take turns); one more is rejected with 429. Each call keeps one
+ *       core busy (with the default intra-op threads), so the defaults, one call per allocated
+ *       processor and half as many waiting (at least 1), keep the cores busy while holding at most
+ *       1.5 threads per core: the search pool has one more than that, which stays free for searches
+ *       that do not rescore ({@code benchmarks/results/rerank-isolation/}).</li>
  * </ul>
  */
 public final class FuseRankSettings {
@@ -61,13 +68,23 @@ public final class FuseRankSettings {
         Setting.intSetting("fuserank.rescore.max_window", 256, 1, 10_000, Setting.Property.NodeScope);
     public static final Setting<Integer> MAX_FUSION_BATCH =
         Setting.intSetting("fuserank.rescore.max_batch", 128, 1, 10_000, Setting.Property.NodeScope);
+    public static final Setting<Integer> MAX_CONCURRENT_RESCORES = new Setting<>("fuserank.rescore.max_concurrent",
+        s -> Integer.toString(EsExecutors.allocatedProcessors(s)), s -> Setting.parseInt(s, 1, 10_000, "fuserank.rescore.max_concurrent"),
+        Setting.Property.NodeScope);
+    public static final Setting<Integer> RESCORE_QUEUE_SIZE = new Setting<>("fuserank.rescore.queue_size",
+        FuseRankSettings::halfTheProcessors, s -> Setting.parseInt(s, 0, 10_000, "fuserank.rescore.queue_size"),
+        Setting.Property.NodeScope);
 
     private FuseRankSettings() {
     }
 
     public static List<Setting<?>> all() {
         return List.of(MODELS_PATH, INFERENCE_THREADS, INFERENCE_QUEUE_SIZE, INTRA_OP_THREADS, CUDA, MAX_RESCORE_WINDOW,
-            MAX_FUSION_BATCH);
+            MAX_FUSION_BATCH, MAX_CONCURRENT_RESCORES, RESCORE_QUEUE_SIZE);
+    }
+
+    private static String halfTheProcessors(Settings settings) {
+        return Integer.toString(Math.max(1, EsExecutors.allocatedProcessors(settings) / 2));
     }
 
     /**

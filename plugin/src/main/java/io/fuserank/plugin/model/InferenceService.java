@@ -48,21 +48,32 @@ public final class InferenceService {
                     listener.onFailure(e);
                     return;
                 }
-                long start = System.nanoTime();
                 T result;
                 try {
-                    result = task.run(model);
+                    result = timed(model, task);
                 } catch (Exception e) {
-                    model.stats().failure();
                     listener.onFailure(e);
                     return;
                 }
-                model.stats().success(System.nanoTime() - start);
                 listener.onResponse(result);
             });
         } catch (EsRejectedExecutionException e) {
-            registry.loaded().stream().filter(m -> m.id().equals(modelId)).findFirst().ifPresent(m -> m.stats().rejection());
+            registry.ifLoaded(modelId).ifPresent(m -> m.stats().rejection());
             listener.onFailure(e);
         }
+    }
+
+    /** Runs {@code task} with {@code model} on this thread, counting it on the model's stats as a success with its latency or a failure. */
+    static <T> T timed(LoadedModel model, ModelTask<T> task) throws Exception {
+        long start = System.nanoTime();
+        T result;
+        try {
+            result = task.run(model);
+        } catch (Exception e) {
+            model.stats().failure();
+            throw e;
+        }
+        model.stats().success(System.nanoTime() - start);
+        return result;
     }
 }

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
@@ -29,9 +30,10 @@ import java.util.stream.Stream;
  *
  * <p>A model id names a sub-directory of one of the roots (the configured models directory
  * first, then the models bundled in the plugin). Messages that reach users name a bundle by its
- * root's shown name ({@link ModelRoot}), never by its absolute path; the node's log has both. Loading opens three ONNX Runtime
- * sessions and takes a second or so, so callers run {@link #get} on the inference pool, never on a
- * transport or search thread. A bundle that fails validation is not cached: fixing the files and
+ * root's shown name ({@link ModelRoot}), never by its absolute path; the node's log has both.
+ * Loading opens three ONNX Runtime sessions and takes a second or so, so callers run {@link #get}
+ * on the inference pool or, a bounded number at once, on a search thread ({@link InlineInference});
+ * never on a transport thread. A bundle that fails validation is not cached: fixing the files and
  * retrying works without a restart.
  */
 public final class ModelRegistry implements Closeable {
@@ -65,6 +67,11 @@ public final class ModelRegistry implements Closeable {
             throw new IllegalStateException("the fuserank model registry is closed");
         }
         return models.computeIfAbsent(modelId, this::load);
+    }
+
+    /** The model if this node has loaded it already; never loads. */
+    public Optional<LoadedModel> ifLoaded(String modelId) {
+        return Optional.ofNullable(models.get(modelId));
     }
 
     /** Models loaded so far. */

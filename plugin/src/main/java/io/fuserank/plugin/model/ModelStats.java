@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Counters of one model's inference calls for {@code GET _fuserank/models}: calls, failures,
- * rejections (inference queue full) and latency percentiles over the most recent calls.
+ * rejections (inference queue full, or the node's bound on inline calls reached) and latency percentiles over the most recent calls.
  *
  * <p>Percentiles come from a ring of the last {@link #WINDOW} latencies: exact for recent
  * behaviour, constant memory, and no dependency; the ring is guarded by its own lock, held for

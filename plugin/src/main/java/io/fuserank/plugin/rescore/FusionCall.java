@@ -1,37 +1,34 @@
 package io.fuserank.plugin.rescore;
 
 import io.fuserank.encoder.TokenFeatures;
-import io.fuserank.plugin.model.InferenceService;
+import io.fuserank.plugin.FuseRankSettings;
+import io.fuserank.plugin.model.InlineInference;
 import io.fuserank.reranker.CandidateScores;
 import org.elasticsearch.ElasticsearchException;
-import org.elasticsearch.action.ActionListener;
 
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
- * Scores a window's candidates against the encoded query in one {@code FusionScorer} call on the
- * plugin's inference pool, and waits for it on the calling search thread.
+ * Scores a window's candidates against the encoded query in one {@code FusionScorer} call, on the
+ * calling search thread, through the node's {@link InlineInference}.
  *
- * <p>The rescore phase is synchronous, so the search thread has to wait; it waits in slices of
- * {@value #POLL_MILLIS} ms and runs the search's cancellation check (task cancellation and the
- * request's {@code timeout}) between slices, so a cancelled or timed-out search stops waiting at
- * once. The inference pool's queue is bounded: when it is full the search fails with 429 instead of
- * queueing without bound.
+ * <p>The rescore phase is synchronous: the search thread has to wait for the scores wherever they
+ * are computed. Computing them here rather than on the inference pool means a rescore holds its
+ * search thread only while the fusion encoder runs, never while it queues behind other rescores;
+ * the bound ({@link FuseRankSettings#MAX_CONCURRENT_RESCORES} running,
+ * {@link FuseRankSettings#RESCORE_QUEUE_SIZE} waiting) keeps the other search threads free for
+ * unrelated searches, and a rescore beyond it fails at once with 429. The search's cancellation
+ * check (task cancellation and the request's {@code timeout}) runs while the call waits for its turn
+ * and once it holds the model; the call itself, one batched ONNX run, is not interruptible.
  */
 final class FusionCall {
 
-    static final long POLL_MILLIS = 50;
-
-    private final InferenceService inference;
+    private final InlineInference inference;
     private final String modelId;
     private final TokenFeatures query;
     private final boolean queryIsText;
 
-    FusionCall(InferenceService inference, String modelId, TokenFeatures query, boolean queryIsText) {
+    FusionCall(InlineInference inference, String modelId, TokenFeatures query, boolean queryIsText) {
         this.inference = inference;
         this.modelId = modelId;
         this.query = query;
@@ -40,28 +37,13 @@ final class FusionCall {
 
     /** One ITM logit, or the reason there is none, per blob, in order. */
     CandidateScores score(List<byte[]> blobs, Runnable checkCancellation) {
-        CompletableFuture<CandidateScores> result = new CompletableFuture<>();
-        inference.run(modelId,
-            model -> queryIsText ? model.scorer().scoreImageCandidates(query, blobs) : model.scorer().scoreTextCandidates(query, blobs),
-            ActionListener.wrap(result::complete, result::completeExceptionally));
-        while (true) {
-            try {
-                return result.get(POLL_MILLIS, TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                checkCancellation.run();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new ElasticsearchException("interrupted while waiting for the ITM scores of model [" + modelId + "]", e);
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException runtime) {
-                    throw runtime;
-                }
-                if (e.getCause() instanceof Error error) {
-                    throw error;
-                }
-                throw new ElasticsearchException("ITM scoring with model [" + modelId + "] failed: " + e.getCause().getMessage(),
-                    e.getCause());
-            }
+        try {
+            return inference.run(modelId, checkCancellation,
+                model -> queryIsText ? model.scorer().scoreImageCandidates(query, blobs) : model.scorer().scoreTextCandidates(query, blobs));
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new ElasticsearchException("ITM scoring with model [" + modelId + "] failed: " + e.getMessage(), e);
         }
     }
 }

@@ -1,7 +1,7 @@
 package io.fuserank.plugin.model;
 
-import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.FuseRankSettings;
+import io.fuserank.plugin.FuseRankSingleNodeTestCase;
 import io.fuserank.plugin.action.EncodeAction;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
@@ -9,14 +9,10 @@ import org.elasticsearch.ExceptionsHelper;
 import org.elasticsearch.action.support.PlainActionFuture;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsRejectedExecutionException;
-import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.rest.RestStatus;
-import org.elasticsearch.test.ESSingleNodeTestCase;
 import org.elasticsearch.threadpool.ThreadPool;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -26,27 +22,24 @@ import java.util.concurrent.ExecutionException;
  * rejected with 429 (never queued without bound), every request is answered, and the
  * model's counters record the rejections.
  */
-public class InferencePoolRejectionTests extends ESSingleNodeTestCase {
+public class InferencePoolRejectionTests extends FuseRankSingleNodeTestCase {
 
     @Override
-    protected Collection<Class<? extends Plugin>> getPlugins() {
-        return List.of(FuseRankPlugin.class);
-    }
-
-    @Override
-    protected Settings nodeSettings() {
-        return Settings.builder().put(super.nodeSettings())
-            .put("fuserank.models.path", Path.of("..", "models").toAbsolutePath().normalize().toString())
-            .put("fuserank.inference.threads", 1)
-            .put("fuserank.inference.queue_size", 1)
-            .build();
+    protected Settings suiteSettings() {
+        return Settings.builder().put("fuserank.inference.threads", 1).put("fuserank.inference.queue_size", 1).build();
     }
 
     public void testABurstBeyondTheQueueIsRejectedWith429() throws Exception {
         client().execute(EncodeAction.INSTANCE, new EncodeRequest("fuserank-small", List.of(EncodeRequest.Input.text("warm up")))).get();
-        // Occupy the pool's only thread, so the burst meets a full queue deterministically.
+        // Occupy the pool's only thread and wait until it runs the blocker: the warm-up's task may
+        // still be finishing after its answer, and a blocker queued behind it would fill the queue.
+        CountDownLatch occupied = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        getInstanceFromNode(ThreadPool.class).executor(FuseRankSettings.INFERENCE_POOL).execute(() -> safeAwait(release));
+        getInstanceFromNode(ThreadPool.class).executor(FuseRankSettings.INFERENCE_POOL).execute(() -> {
+            occupied.countDown();
+            safeAwait(release);
+        });
+        safeAwait(occupied);
         List<PlainActionFuture<EncodeResponse>> futures = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             // Distinct texts, so that no request joins another's pending encoding.
@@ -55,6 +48,8 @@ public class InferencePoolRejectionTests extends ESSingleNodeTestCase {
             client().execute(EncodeAction.INSTANCE, request, future);
             futures.add(future);
         }
+        // Encode requests are dispatched on the calling thread, so every rejection is answered already.
+        assertEquals("only the queued request is pending", 1, futures.stream().filter(f -> f.isDone() == false).count());
         release.countDown();
         int answered = 0;
         int rejected = 0;
