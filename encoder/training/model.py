@@ -327,7 +327,7 @@ class FusionEncoder(nn.Module):
     decoder does (Li et al., 2022), but keeps the ITM head, read from the last word
     (:meth:`readout`). Why: with a causal mask the subject and the object of "A left of B" are
     not interchangeable, which in ``tools/fusion_relation_toy.py`` breaks the symmetry that keeps
-    the plain design at chance. On the scenes it made ITM learn far more slowly (README).
+    the plain design at chance. On the scenes it made ITM learn far more slowly (docs/training.md).
 
     ``fusion_image_positions`` adds fixed 2D sine-cosine codes (:func:`sincos_2d_positions`) to
     the image tokens before every cross-attention, as DETR adds its spatial codes to the memory
@@ -470,7 +470,7 @@ class ALBEF(nn.Module):
         construction; the encoders are untouched. Why: a fusion encoder pretrained with
         position-free tokens has settled into matching a bag of attributes, and given position
         codes afterwards it still did not learn "on the left" in 250 steps, where a fresh one was
-        at 88-94% (README: the ITM stage)."""
+        at 88-94% (docs/training.md: the ITM stage)."""
         for module in (self.fusion, self.itm_head):
             module.apply(_init_weights)
         self.fusion_m.load_state_dict(self.fusion.state_dict())

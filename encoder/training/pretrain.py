@@ -491,7 +491,7 @@ def main(argv=None) -> dict:
         # Departure from ALBEF, which trains ITM jointly with ITC: here the dual encoders (and so
         # ITC retrieval and every stored vector) stay exactly as they are, and only the reranker
         # learns. On two CPU cores a step is also about 2.5 times faster than a joint one, which
-        # makes the thousands of steps the toy needs for relations affordable (README: the ITM
+        # makes the thousands of steps the toy needs for relations affordable (docs/training.md: the ITM
         # stage, which says what it has not achieved yet).
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith(("fusion.", "itm_head."))

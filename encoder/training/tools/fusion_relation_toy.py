@@ -37,7 +37,7 @@ in opposite directions). Three things break it:
 
 On the scenes the same ingredients are ``--image-positions sincos`` (positions re-added to the
 image tokens), ``--fusion-attention causal`` and the third shape's absolute position in the
-captions (``side``); what they did there is in the README.
+captions (``side``); what they did there is in docs/training.md.
 
     python encoder/training/tools/fusion_relation_toy.py --task compare --helper-task xpos --helper-steps 1000 --steps 2000
 """
