@@ -38,6 +38,7 @@ from torch import nn
 import data
 from model import ALBEF, fusion_flops_per_pair
 from pretrain import model_from_checkpoint
+from retrieval_eval import SCORE
 from tokenizer import TextTokenizer, write_fixture
 
 OPSET = 17  # loaded by ONNX Runtime 1.29 (Java) and every onnxruntime wheel we pin
@@ -245,8 +246,7 @@ def export_bundle(checkpoint_path: Path, out: Path, reference_ann: Path, image_r
                  "pad_id": tokenizer.pad_id, "cls_id": tokenizer.cls_id, "sep_id": tokenizer.sep_id},
         "image": transform.manifest(),
         "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
-        "score": {"itm": "itm_logits[:, 1]", "itc": "dot(query_embedding, candidate_embedding)",
-                  "modes": {"itm": "itm", "itm_plus_itc": "itm + itc_weight * itc (itc_weight: the request's, else rerank.itc_weight)", "blend": "w_itm * itm + w_itc * itc"}},
+        "score": SCORE,
         "rerank": rerank or {"itc_weight": 1.0, "chosen_by": "default: BLIP's sum"},
         "fusion_flops_per_pair": fusion_flops_per_pair(cfg, cfg.max_tokens),
         "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_pytorch": parity},

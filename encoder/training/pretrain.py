@@ -346,8 +346,8 @@ def evaluate(model: ALBEF, dataset, tokenizer: TextTokenizer, device, k_values, 
         t2i = retrieval_eval.rerank_scores(sim_i2t.T, k, itm_scores("t2i"))
         results[f"ITC+ITM k={k}"] = retrieval_eval.itm_eval(i2t, t2i, img2txt, txt2img)
         for w in itc_weights:
-            i2t = retrieval_eval.rerank_scores(sim_i2t, k, itm_scores("i2t"), "itm+itc", w)
-            t2i = retrieval_eval.rerank_scores(sim_i2t.T, k, itm_scores("t2i"), "itm+itc", w)
+            i2t = retrieval_eval.rerank_scores(sim_i2t, k, itm_scores("i2t"), "itm_plus_itc", w)
+            t2i = retrieval_eval.rerank_scores(sim_i2t.T, k, itm_scores("t2i"), "itm_plus_itc", w)
             results[blend_row(k, w)] = retrieval_eval.itm_eval(i2t, t2i, img2txt, txt2img)
     model.train()
     return dict(sorted(results.items(), key=lambda kv: (kv[0] != "ITC", len(kv[0]), kv[0])))

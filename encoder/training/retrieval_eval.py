@@ -14,7 +14,20 @@ from typing import Callable
 
 import numpy as np
 
-RERANK_MODES = ("itm", "itm+itc")
+# The score modes by their one name, the labels of reranker/ScoreMode.java. Evaluation reranks with
+# the two that need no first-stage score; "blend" adds Elasticsearch's first-stage score.
+RERANK_MODES = ("itm", "itm_plus_itc")
+# The manifest's "score" section: the final score exactly as reranker/ScoreFormula.java computes it
+# (ScoreFormulaTest checks the shipped manifest against that code).
+SCORE = {
+    "itm": "itm_logits[:, 1]",
+    "itc": "dot(query_embedding, candidate_embedding)",
+    "modes": {"itm": "itm", "itm_plus_itc": "itm + itc_weight * itc",
+              "blend": "query_weight * first_stage + rescore_query_weight * itm"},
+    "final": "raw + 1 if raw >= 0 else 1 / (1 - raw)",
+    "unscored": "first_stage (blend: query_weight * first_stage), and below the window capped under the window's lowest score",
+    "weights": "itc_weight: the request's, else rerank.itc_weight; query_weight, rescore_query_weight: the request's, else 1",
+}
 NOT_RERANKED = -100.0
 
 _TABLE_COLUMNS = (
@@ -99,7 +112,7 @@ def rerank_scores(
 
     Every cell starts at -100. For each query ``q`` the top-``k`` candidates by ``sim[q]`` get
     ``score_fn(q, topk_idx)`` (mode ``"itm"``, ALBEF) or ``score_fn(q, topk_idx) +
-    itc_weight * sim[q, topk_idx]`` (mode ``"itm+itc"``: BLIP's with the default weight 1, the
+    itc_weight * sim[q, topk_idx]`` (mode ``"itm_plus_itc"``: BLIP's with the default weight 1, the
     plugin's ``score_mode: itm_plus_itc`` with its ``itc_weight``). The top-k is
     ``np.argsort(-sim[q], kind="stable")[:k]``: highest first, and equal similarities keep the
     lower candidate index first, so ties are deterministic (ALBEF's ``torch.topk`` leaves them
@@ -121,7 +134,7 @@ def rerank_scores(
         fused = np.asarray(score_fn(q, topk_idx), dtype=np.float64).reshape(-1)
         if fused.shape != (k,):
             raise ValueError(f"score_fn must return [{k}] scores for query [{q}], got [{fused.shape[0]}]")
-        if mode == "itm+itc":
+        if mode == "itm_plus_itc":
             fused = fused + itc_weight * sim[q, topk_idx]
         scores[q, topk_idx] = fused
     return scores

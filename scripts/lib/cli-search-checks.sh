@@ -18,6 +18,7 @@
 #   check "the reference images and captions are indexed (CLI indices)" cli_reference_documents_indexed
 #   check "search (table) ranks each reference caption's image first"   cli_search_table_finds_each_image
 #   check "search --json ranks each caption's image first, ITM and ITC" cli_search_json_finds_each_image
+#   check "client-side, plugin-side and REST scores agree to the digit" cli_search_paths_agree
 #   check "search --image on a caption index ranks its caption first"   cli_search_image_finds_each_caption
 #   check "search argument errors exit 2 naming the value"              cli_search_bad_arguments_exit_2
 #   cli_checks_cleanup    # deletes the indices and pipelines the checks made
@@ -128,7 +129,7 @@ cli_search_table_finds_each_image() {
   local i out row
   for i in 0 1 2 3; do
     out="$(cli_fuserank search "$(cli_images_index)" --text "$(cli_reference_caption $i)" --model "$(cli_model)" \
-      --url "$url" 2>/dev/null)" || cli_why "search for caption $i exited $?" || return 1
+      --url "$url" --parts 2>/dev/null)" || cli_why "search for caption $i exited $?" || return 1
     [[ "$(head -n 1 <<<"$out")" =~ ^rank\ +_id\ +score\ +itm\ +itc$ ]] || cli_why "no table header in [$out]" || return 1
     row="$(sed -n 2p <<<"$out")"
     # rank 1 is the caption's image, and its ITM and ITC parts came from the explanation (numbers, not "-").
@@ -140,7 +141,7 @@ cli_search_json_finds_each_image() {
   local i out
   for i in 0 1 2 3; do
     out="$(cli_fuserank search "$(cli_images_index)" --text "$(cli_reference_caption $i)" --model "$(cli_model)" \
-      --url "$url" --json 2>/dev/null)" || cli_why "search --json for caption $i exited $?" || return 1
+      --url "$url" --json --parts 2>/dev/null)" || cli_why "search --json for caption $i exited $?" || return 1
     python3 -c '
 import json, sys
 lines = [json.loads(l) for l in sys.stdin.read().splitlines()]
@@ -154,13 +155,53 @@ assert top["itm"] > max(h["itm"] for h in lines[1:]), lines
   done
 }
 
+# The scores of the CLI's plugin-side search, its --client-side rerank and the documented REST body
+# (with explain) are the same floats for every hit of every reference caption: one definition
+# (reranker/ScoreFormula), computed by the same code on both sides. Parts too.
+cli_search_paths_agree() {
+  local i caption plugin client rest
+  for i in 0 1 2 3; do
+    caption="$(cli_reference_caption $i)"
+    plugin="$(cli_fuserank search "$(cli_images_index)" --text "$caption" --model "$(cli_model)" --url "$url" --size 4 \
+      --json --parts 2>/dev/null)" || cli_why "plugin-side search for caption $i exited $?" || return 1
+    client="$(cli_fuserank search "$(cli_images_index)" --text "$caption" --model "$(cli_model)" --url "$url" --size 4 \
+      --json --parts --client-side 2>/dev/null)" || cli_why "client-side search for caption $i exited $?" || return 1
+    rest="$(cli_es -XPOST "$url/$(cli_images_index)/_search?explain=true" -d "$(python3 -c '
+import json, sys
+text = sys.argv[1]
+print(json.dumps({"size": 4, "_source": {"excludes": ["image"]},
+  "knn": {"field": "image_vector", "k": 32, "num_candidates": 128,
+          "query_vector_builder": {"fuserank_text": {"model_id": "fuserank-small", "text": text}}},
+  "rescore": {"window_size": 32, "fuserank_itm": {"model_id": "fuserank-small", "text": text, "score_mode": "itm_plus_itc"}}}))
+' "$caption")")" || cli_why "REST search for caption $i failed" || return 1
+    python3 -c '
+import json, sys
+def rows(text):
+    return [(h["_id"], h["score"], h["itm"], h["itc"]) for h in map(json.loads, text.splitlines())]
+def part(e, key):
+    if e.get("description", "").startswith(key + ": "):
+        return e["value"]
+    for d in e.get("details", []):
+        v = part(d, key)
+        if v is not None:
+            return v
+plugin, client = rows(sys.argv[1]), rows(sys.argv[2])
+rest = [(h["_id"], h["_score"], part(h["_explanation"], "itm"), part(h["_explanation"], "itc"))
+        for h in json.loads(sys.argv[3])["hits"]["hits"]]
+assert len(plugin) == 4, plugin
+assert plugin == client, ("plugin-side", plugin, "client-side", client)
+assert plugin == rest, ("plugin-side", plugin, "REST", rest)
+' "$plugin" "$client" "$rest" || cli_why "caption $i: the three paths differ" || return 1
+  done
+}
+
 # Image -> text: an image query searches the caption index (text_vector, rescored against
 # text_features) and ranks the image's own caption first, with the caption in the table.
 cli_search_image_finds_each_caption() {
   local i out row
   for i in 0 1 2 3; do
     out="$(cli_fuserank search "$(cli_captions_index)" --image "$(cli_model)/reference/images/0$i.png" \
-      --model "$(cli_model)" --url "$url" 2>/dev/null)" || cli_why "image 0$i search exited $?" || return 1
+      --model "$(cli_model)" --url "$url" --parts 2>/dev/null)" || cli_why "image 0$i search exited $?" || return 1
     row="$(sed -n 2p <<<"$out")"
     [[ "$row" =~ ^\ +1\ +0${i}\ +[0-9.]+\ +-?[0-9.]+\ +-?[0-9.]+\ +(.*)$ ]] || cli_why "image 0$i: first row [$row]" || return 1
     [ "${BASH_REMATCH[1]}" = "$(cli_reference_caption $i)" ] || cli_why "image 0$i: caption column [${BASH_REMATCH[1]}]" || return 1

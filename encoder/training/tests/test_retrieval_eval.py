@@ -86,10 +86,10 @@ def test_rerank_fills_only_top_k():
 
 def test_rerank_itm_plus_itc_adds_similarity():
     sim = np.array([[0.25, 0.5, 0.125]], dtype=np.float32)
-    scores = rerank_scores(sim, 2, lambda q, idx: np.array([1.0, 2.0]), mode="itm+itc")
+    scores = rerank_scores(sim, 2, lambda q, idx: np.array([1.0, 2.0]), mode="itm_plus_itc")
     # top-2 is [1, 0]: scores 1.0 + 0.5 and 2.0 + 0.25
     np.testing.assert_array_equal(scores, [[2.25, 1.5, -100.0]])
-    weighted = rerank_scores(sim, 2, lambda q, idx: np.array([1.0, 2.0]), mode="itm+itc", itc_weight=4.0)
+    weighted = rerank_scores(sim, 2, lambda q, idx: np.array([1.0, 2.0]), mode="itm_plus_itc", itc_weight=4.0)
     np.testing.assert_array_equal(weighted, [[3.0, 3.0, -100.0]])  # 1 + 4 x 0.5 and 2 + 4 x 0.25
 
 
@@ -102,8 +102,8 @@ def test_rerank_clamps_k_to_candidates():
 
 
 def test_rerank_rejects_unknown_mode_and_wrong_score_count():
-    with pytest.raises(ValueError, match=r"\[itc\].*'itm', 'itm\+itc'"):
-        rerank_scores(np.zeros((1, 3)), 2, lambda q, idx: np.zeros(2), mode="itc")
+    with pytest.raises(ValueError, match=r"\[itm\+itc\].*'itm', 'itm_plus_itc'"):
+        rerank_scores(np.zeros((1, 3)), 2, lambda q, idx: np.zeros(2), mode="itm+itc")
     with pytest.raises(ValueError, match=r"\[2\] scores"):
         rerank_scores(np.zeros((1, 3)), 2, lambda q, idx: np.zeros(3))
 

@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 
 import data
+from retrieval_eval import SCORE
 
 BUNDLE = Path(__file__).resolve().parents[3] / "models" / "fuserank-small"
 
@@ -70,3 +71,8 @@ def test_the_rerank_weight_was_chosen_on_validation(manifest):
     test = rerank["test"]
     chosen = next(row for name, row in test.items() if name.endswith(f"+{weight:g}·ITC"))
     assert chosen["img_r1"] >= test["ITC"]["img_r1"] + 5, (chosen["img_r1"], test["ITC"]["img_r1"])
+
+
+def test_the_score_section_is_the_one_export_writes(manifest):
+    """export.py writes retrieval_eval.SCORE; the Java side checks the same text against its code."""
+    assert manifest["score"] == SCORE

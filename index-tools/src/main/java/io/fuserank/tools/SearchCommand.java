@@ -11,8 +11,8 @@ import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.ModelBundle;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
-import io.fuserank.reranker.CandidateException;
 import io.fuserank.reranker.FusionScorer;
+import io.fuserank.reranker.ScoreFormula;
 import io.fuserank.reranker.ScoreMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,9 +25,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -50,6 +48,8 @@ import java.util.concurrent.Callable;
 final class SearchCommand implements Callable<Integer> {
 
     static final int DEFAULT_WINDOW = 32;
+    /** Candidates per fusion call: the plugin's default, so a window is split into the same calls as on a node. */
+    static final int FUSION_BATCH = FusionScorer.DEFAULT_MAX_BATCH;
 
     @Spec
     CommandSpec spec;
@@ -72,7 +72,8 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--model-id", paramLabel = "ID", description = "The model id the plugin serves (default: the --model directory's name).")
     String modelId;
 
-    @Option(names = "--k", defaultValue = "10", paramLabel = "N", description = "Hits to print (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"--size", "--k"}, defaultValue = "10", paramLabel = "N",
+        description = "Hits to print, Elasticsearch's size; kNN asks for max(size, window) (default: ${DEFAULT-VALUE}; --k is an alias).")
     int k;
 
     @Option(names = "--window", paramLabel = "N", description = "Hits the fusion encoder rescores (default: " + DEFAULT_WINDOW
@@ -103,8 +104,9 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object per hit instead of a table.")
     boolean json;
 
-    @Option(names = "--no-explain", description = "Do not ask for explanations (faster; the ITM and ITC columns stay empty).")
-    boolean noExplain;
+    @Option(names = "--parts", description = "Print each score's ITM and ITC parts; with the plugin they come from the rescorer's "
+        + "explanation (explain=true), which reuses the rescore's parts and runs no extra inference.")
+    boolean parts;
 
     @Option(names = "--client-side", description = "Encode the query and rerank with the local bundle; the nodes only run kNN and return the stored features.")
     boolean clientSide;
@@ -121,10 +123,11 @@ final class SearchCommand implements Callable<Integer> {
             JsonNode response;
             if (clientSide) {
                 ClientSide result = searchClientSide(es, plan);
-                hits = result.hits();
+                hits = parts ? result.hits() : result.hits().stream()
+                    .map(h -> new SearchRequests.Hit(h.rank(), h.index(), h.id(), h.score(), null, null, h.source())).toList();
                 response = result.response();
             } else {
-                boolean explain = plan.rescored() && noExplain == false;
+                boolean explain = plan.rescored() && parts;
                 String endpoint = "/" + EsHttp.segment(index) + "/_search" + (explain ? "?explain=true" : "");
                 response = es.send("POST", endpoint, SearchRequests.body(plan));
                 hits = SearchRequests.hits(response);
@@ -157,7 +160,7 @@ final class SearchCommand implements Callable<Integer> {
             throw CommandSupport.usage(spec, "--text [" + text + "] is empty");
         }
         if (k < 1 || k > SearchRequests.MAX_NUM_CANDIDATES) {
-            throw CommandSupport.usage(spec, "--k [" + k + "] must be between 1 and " + SearchRequests.MAX_NUM_CANDIDATES);
+            throw CommandSupport.usage(spec, "--size [" + k + "] must be between 1 and " + SearchRequests.MAX_NUM_CANDIDATES);
         }
         if (window != null && window < 0) {
             throw CommandSupport.usage(spec, "--window [" + window + "] must be 0 (kNN only) or more");
@@ -287,7 +290,7 @@ final class SearchCommand implements Callable<Integer> {
         return hit.source() == null ? "" : hit.source().path(IndexDocument.CAPTIONS).path(0).asText("");
     }
 
-    private static String number(Double value) {
+    private static String number(Float value) {
         return value == null ? "-" : String.format(Locale.ROOT, "%.4f", value);
     }
 
@@ -295,8 +298,8 @@ final class SearchCommand implements Callable<Integer> {
     }
 
     /**
-     * kNN with a query vector encoded here, the top hits' stored features and vectors fetched from
-     * doc values and fields, and the rerank done by the local fusion encoder with the plugin's formula.
+     * kNN with a query vector encoded here, the window's stored features and vectors fetched from
+     * doc values and fields, and the rerank done by the local fusion encoder ({@link ClientSideRerank}).
      */
     private ClientSide searchClientSide(EsHttp es, SearchRequests.Plan plan) throws IOException, ai.onnxruntime.OrtException {
         ModelBundle bundle = CommandSupport.loadBundle(spec, model);
@@ -330,66 +333,19 @@ final class SearchCommand implements Callable<Integer> {
             body.putObject("_source").putArray("excludes").add(IndexKind.IMAGE.sourceField());
         }
         JsonNode response = es.send("POST", "/" + EsHttp.segment(index) + "/_search", body);
-        List<SearchRequests.Hit> first = SearchRequests.hits(response);
         if (plan.rescored() == false) {
+            List<SearchRequests.Hit> first = SearchRequests.hits(response);
             return new ClientSide(first.subList(0, Math.min(plan.k(), first.size())), response);
         }
-        JsonNode rawHits = response.path("hits").path("hits");
-        int window = Math.min(plan.window(), first.size());
-        List<Integer> scorable = new ArrayList<>();
-        List<byte[]> blobs = new ArrayList<>();
-        for (int i = 0; i < window; i++) {
-            JsonNode features = rawHits.get(i).path("fields").path(plan.featuresField()).path(0);
-            if (features.isTextual()) {
-                scorable.add(i);
-                blobs.add(Base64.getDecoder().decode(features.asText()));
+        // query_weight and rescore_query_weight: the rescorer's defaults, which the plan never overrides
+        ScoreFormula formula = new ScoreFormula(ScoreMode.fromLabel(plan.scoreMode()), 1f, 1f,
+            plan.itcWeight() != null ? plan.itcWeight() : bundle.itcWeight());
+        try (FusionScorer scorer = new FusionScorer(bundle, options, FUSION_BATCH)) {
+            ClientSideRerank.Result result = ClientSideRerank.rerank(scorer, formula, plan, query, response);
+            for (String unscored : result.unscored()) {
+                CommandSupport.log(spec, "kept its first-stage score: %s", unscored);
             }
+            return new ClientSide(result.hits(), response);
         }
-        float[] itm = new float[0];
-        if (blobs.isEmpty() == false) {
-            try (FusionScorer scorer = new FusionScorer(bundle, options, 128)) {
-                itm = plan.query().isText() ? scorer.scoreImages(query.tokenFeatures(), blobs) : scorer.scoreTexts(query.tokenFeatures(), blobs);
-            } catch (CandidateException e) {
-                throw new IOException("hit [" + rawHits.get(scorable.get(e.candidate())).path("_id").asText() + "] has unusable ["
-                    + plan.featuresField() + "]: " + e.getMessage(), e);
-            }
-        }
-        ScoreMode mode = ScoreMode.fromLabel(plan.scoreMode());
-        List<SearchRequests.Hit> rescored = new ArrayList<>();
-        for (int i = 0; i < first.size(); i++) {
-            SearchRequests.Hit hit = first.get(i);
-            int slot = scorable.indexOf(i);
-            if (slot < 0) {
-                rescored.add(hit);
-                continue;
-            }
-            Double itc = null;
-            JsonNode stored = rawHits.get(i).path("fields").path(plan.vectorField());
-            if (stored.isArray() && stored.size() == query.embedding().length) {
-                double dot = 0;
-                for (int d = 0; d < stored.size(); d++) {
-                    dot += query.embedding()[d] * (float) stored.get(d).asDouble();
-                }
-                itc = dot;
-            }
-            double raw = switch (mode) {
-                case ITM -> itm[slot];
-                case ITM_PLUS_ITC -> itc == null ? Double.NaN
-                    : mode.combine(itm[slot], itc.floatValue(), 1f, plan.itcWeight() == null ? bundle.itcWeight() : plan.itcWeight());
-                case BLEND -> hit.score() + itm[slot];
-            };
-            double score = Double.isNaN(raw) ? hit.score() : raw >= 0 ? raw + 1 : 1 / (1 - raw);
-            rescored.add(new SearchRequests.Hit(0, hit.index(), hit.id(), score, (double) itm[slot], itc, hit.source()));
-        }
-        // Elasticsearch's rescore order: the window sorted by the new score, the hits below it after.
-        List<SearchRequests.Hit> top = new ArrayList<>(rescored.subList(0, window));
-        top.sort(Comparator.comparingDouble(SearchRequests.Hit::score).reversed());
-        top.addAll(rescored.subList(window, rescored.size()));
-        List<SearchRequests.Hit> ranked = new ArrayList<>();
-        for (int i = 0; i < Math.min(plan.k(), top.size()); i++) {
-            SearchRequests.Hit hit = top.get(i);
-            ranked.add(new SearchRequests.Hit(i + 1, hit.index(), hit.id(), hit.score(), hit.itm(), hit.itc(), hit.source()));
-        }
-        return new ClientSide(ranked, response);
     }
 }

@@ -2,6 +2,7 @@ package io.fuserank.tools;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fuserank.reranker.ScorePart;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -99,8 +100,12 @@ final class SearchRequests {
         return body;
     }
 
-    /** One hit: its rank from 1, index, id, final score, and the ITM and ITC parts (null where explain has none). */
-    record Hit(int rank, String index, String id, double score, Double itm, Double itc, JsonNode source) {
+    /**
+     * One hit: its rank from 1, index, id, final score, and the ITM and ITC parts (null where the
+     * response has none). Scores are floats, as Elasticsearch computes and prints them, so both
+     * search paths print the same digits for the same score.
+     */
+    record Hit(int rank, String index, String id, float score, Float itm, Float itc, JsonNode source) {
 
         ObjectNode toJson() {
             ObjectNode node = EsHttp.JSON.createObjectNode();
@@ -122,37 +127,31 @@ final class SearchRequests {
         }
     }
 
-    static final String ITM_PREFIX = "ITM match logit";
-    static final String ITC_PREFIX = "ITC dot product";
-
-    /** The hits of a search response, in order, with the ITM and ITC parts read from each hit's {@code _explanation}. */
+    /** The hits of a search response, in order, with the ITM and ITC parts read from each hit's {@code _explanation} where it has one. */
     static List<Hit> hits(JsonNode response) {
         List<Hit> hits = new ArrayList<>();
         int rank = 1;
         for (JsonNode hit : response.path("hits").path("hits")) {
             JsonNode explanation = hit.path("_explanation");
-            hits.add(new Hit(rank++, hit.path("_index").asText(), hit.path("_id").asText(), hit.path("_score").asDouble(),
-                part(explanation, ITM_PREFIX), part(explanation, ITC_PREFIX), hit.path("_source")));
+            hits.add(new Hit(rank++, hit.path("_index").asText(), hit.path("_id").asText(), hit.path("_score").floatValue(),
+                part(explanation, ScorePart.ITM), part(explanation, ScorePart.ITC), hit.path("_source")));
         }
         return hits;
     }
 
     /**
-     * The value of the first explanation node (depth first) whose description starts with
-     * {@code prefix}, or null. The {@code fuserank_itm} rescorer's explanation holds "ITM match
-     * logit of the fusion encoder of model [...]" and "ITC dot product of the query embedding and
-     * the document's [...]" (in {@code blend} the ITM part sits under the weighted term; in
-     * {@code itm} the ITC part is marked "not added" but still shows the value).
+     * The value of the explanation node (depth first) that holds {@code part}: the {@code fuserank_itm}
+     * rescorer's explanation marks each part by its key ({@link ScorePart#describes}, docs/scores.md).
      */
-    static Double part(JsonNode explanation, String prefix) {
+    static Float part(JsonNode explanation, ScorePart part) {
         if (explanation == null || explanation.isObject() == false) {
             return null;
         }
-        if (explanation.path("description").asText("").startsWith(prefix) && explanation.path("value").isNumber()) {
-            return explanation.path("value").asDouble();
+        if (part.describes(explanation.path("description").asText("")) && explanation.path("value").isNumber()) {
+            return explanation.path("value").floatValue();
         }
         for (JsonNode detail : explanation.path("details")) {
-            Double value = part(detail, prefix);
+            Float value = part(detail, part);
             if (value != null) {
                 return value;
             }

@@ -2,6 +2,19 @@ package io.fuserank.tools;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fuserank.encoder.Encoding;
+import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.ImageEncoder;
+import io.fuserank.encoder.ImagePreprocessor;
+import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.TextEncoder;
+import io.fuserank.encoder.TextTokenizer;
+import io.fuserank.reranker.FusionScorer;
+import io.fuserank.reranker.ScoreFormula;
+import io.fuserank.reranker.ScoreMode;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -45,8 +58,8 @@ class SearchCommandTest {
             "--kind [video] is not one of [image, caption]");
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--window", "-1"),
             "--window [-1] must be 0 (kNN only) or more");
-        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--k", "0"),
-            "--k [0] must be between 1 and 10000");
+        assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--size", "0"),
+            "--size [0] must be between 1 and 10000");
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", "no/such/model"),
             "--model [no/such/model] is not a directory");
         assertUsage(CliRun.of("search", "captions", "--image", "no/such.png", "--model", MODEL),
@@ -65,7 +78,8 @@ class SearchCommandTest {
     void textQueryPrintsTheTableWithTheExplainedParts() throws IOException {
         String canned = SearchRequestsTest.cannedResponse().toString();
         try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json(canned))) {
-            CliRun run = CliRun.of("search", "images", "--text", "a large blue cross", "--model", MODEL, "--url", node.url(), "--k", "3");
+            CliRun run = CliRun.of("search", "images", "--text", "a large blue cross", "--model", MODEL, "--url", node.url(), "--k", "3",
+                "--parts");
             assertEquals(0, run.exit(), run.toString());
             assertEquals(List.of("POST /images/_search?explain=true"), node.lines());
             JsonNode body = JSON.readTree(node.requests.get(0).body());
@@ -86,7 +100,7 @@ class SearchCommandTest {
         String canned = SearchRequestsTest.cannedResponse().toString();
         try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json(canned))) {
             CliRun run = CliRun.of("search", "images", "--text", "a large blue cross", "--model", MODEL, "--model-id", "other",
-                "--url", node.url(), "--json", "--score-mode", "itm");
+                "--url", node.url(), "--json", "--score-mode", "itm", "--parts");
             assertEquals(0, run.exit(), run.toString());
             String[] lines = run.out().split("\n");
             assertEquals(3, lines.length, run.out());
@@ -152,6 +166,78 @@ class SearchCommandTest {
                 assertTrue(run.err().contains("answered " + status + ": es_rejected_execution_exception: fuserank inference queue is full"),
                     run.toString());
             }
+        }
+    }
+
+    @Test
+    void withoutPartsTheSearchAsksForNoExplanation() throws IOException {
+        String canned = SearchRequestsTest.cannedResponse().toString();
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json(canned))) {
+            CliRun run = CliRun.of("search", "images", "--text", "a large blue cross", "--model", MODEL, "--url", node.url(), "--size", "3");
+            assertEquals(0, run.exit(), run.toString());
+            assertEquals(List.of("POST /images/_search"), node.lines());
+            assertEquals(3, JSON.readTree(node.requests.get(0).body()).at("/size").asInt());
+        }
+    }
+
+    /**
+     * The client-side rerank, on a kNN response of three hits: image 00's stored features and vector
+     * (scored), a hit without features (keeps its first-stage score) and, below a window of 2, a hit
+     * whose first-stage score is above the window's lowest (capped just under it).
+     */
+    @Test
+    void clientSideRerankScoresTheWindowWithTheOneFormula() throws Exception {
+        ModelBundle bundle = ModelBundle.load(Path.of(MODEL));
+        Encoding query;
+        Encoding image;
+        try (TextEncoder text = new TextEncoder(bundle, TextTokenizer.forBundle(bundle), InferenceOptions.cpu(1));
+             ImageEncoder images = new ImageEncoder(bundle, ImagePreprocessor.fromManifest(bundle.manifest().get("image"),
+                 ImagePreprocessor.Limits.DEFAULT), InferenceOptions.cpu(1))) {
+            query = text.encode("a large blue cross");
+            image = images.encode(List.of(Files.readAllBytes(IMAGE))).get(0);
+        }
+        float itm;
+        try (FusionScorer scorer = new FusionScorer(bundle, InferenceOptions.cpu(1), FusionScorer.DEFAULT_MAX_BATCH)) {
+            itm = scorer.scoreImages(query.tokenFeatures(), List.of(FeatureCodec.INT8.encode(image.tokenFeatures())))[0];
+        }
+        ObjectNode response = JSON.createObjectNode();
+        response.put("took", 1).putObject("hits").putObject("total").put("value", 3);
+        ArrayNode hits = response.with("hits").putArray("hits");
+        ObjectNode scored = hits.addObject().put("_index", "images").put("_id", "00").put("_score", 0.9f);
+        scored.putObject("fields").putArray("image_features").add(Base64.getEncoder().encodeToString(FeatureCodec.INT8.encode(image.tokenFeatures())));
+        ArrayNode vector = scored.with("fields").putArray("image_vector");
+        for (float v : image.embedding()) {
+            vector.add(v);
+        }
+        hits.addObject().put("_index", "images").put("_id", "bare").put("_score", 0.8f);
+        hits.addObject().put("_index", "images").put("_id", "below").put("_score", 0.7f);
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json(response.toString()))) {
+            CliRun run = CliRun.of("search", "images", "--text", "a large blue cross", "--model", MODEL, "--url", node.url(),
+                "--client-side", "--window", "2", "--size", "3", "--json", "--parts", "--threads", "1");
+            assertEquals(0, run.exit(), run.toString());
+            JsonNode body = JSON.readTree(node.requests.get(0).body());
+            assertEquals("image_features", body.at("/docvalue_fields/0").asText());
+            assertEquals("image_vector", body.at("/fields/0").asText());
+            ScoreFormula formula = new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1, bundle.itcWeight());
+            float itc = ScoreFormula.itc(query.embedding(), image.embedding());
+            float score = formula.score(0.9f, itm, itc);
+            String[] lines = run.out().split("\n");
+            assertEquals(3, lines.length, run.out());
+            JsonNode first = JSON.readTree(lines[0]);
+            JsonNode second = JSON.readTree(lines[1]);
+            JsonNode third = JSON.readTree(lines[2]);
+            boolean scoredFirst = score > 0.8f;
+            JsonNode top = scoredFirst ? first : second;
+            assertEquals("00", top.path("_id").asText());
+            assertEquals(score, top.path("score").floatValue(), 0f);
+            assertEquals(itm, top.path("itm").floatValue(), 0f);
+            assertEquals(itc, top.path("itc").floatValue(), 0f);
+            JsonNode bare = scoredFirst ? second : first;
+            assertEquals(0.8f, bare.path("score").floatValue(), 0f);
+            assertTrue(bare.path("itm").isNull());
+            assertEquals("below", third.path("_id").asText());
+            assertEquals(Math.min(0.7f, Math.nextDown(Math.min(score, 0.8f))), third.path("score").floatValue(), 0f);
+            assertTrue(run.err().contains("kept its first-stage score: bare: no token features in [image_features]"), run.toString());
         }
     }
 }

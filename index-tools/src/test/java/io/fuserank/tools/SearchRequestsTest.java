@@ -3,6 +3,9 @@ package io.fuserank.tools;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fuserank.reranker.ScoreFormula;
+import io.fuserank.reranker.ScoreMode;
+import io.fuserank.reranker.ScorePart;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -74,9 +77,9 @@ class SearchRequestsTest {
     void itmAndItcComeFromTheRescorersExplanation() throws IOException {
         List<SearchRequests.Hit> hits = SearchRequests.hits(cannedResponse());
         assertEquals(3, hits.size());
-        assertEquals(new SearchRequests.Hit(1, "images", "03", 9.25, 7.5, 0.75, JSON.createObjectNode()), hits.get(0));
-        assertEquals(new SearchRequests.Hit(2, "images", "01", 0.25, -3.125, 0.125, JSON.createObjectNode()), hits.get(1));
-        assertEquals(new SearchRequests.Hit(3, "images", "no-features", 0.5, null, null, JSON.createObjectNode()), hits.get(2));
+        assertEquals(new SearchRequests.Hit(1, "images", "03", 9.25f, 7.5f, 0.75f, JSON.createObjectNode()), hits.get(0));
+        assertEquals(new SearchRequests.Hit(2, "images", "01", 0.25f, -3.125f, 0.125f, JSON.createObjectNode()), hits.get(1));
+        assertEquals(new SearchRequests.Hit(3, "images", "no-features", 0.5f, null, null, JSON.createObjectNode()), hits.get(2));
     }
 
     /** A response a real node with the plugin gave (the text-to-image example, caption 3 of the shipped bundle's reference). */
@@ -92,9 +95,8 @@ class SearchRequestsTest {
         assertEquals(0.9982436, hits.get(0).itc(), 1e-7);
         assertEquals(-3.9518127, hits.get(2).itm(), 1e-7);
         for (SearchRequests.Hit hit : hits) {
-            // itm_plus_itc: the score is the non-negative map of ITM + ITC.
-            double raw = hit.itm() + hit.itc();
-            assertEquals(raw >= 0 ? raw + 1 : 1 / (1 - raw), hit.score(), 1e-5, hit.toString());
+            // itm_plus_itc, itc_weight 1 (the model's when this response was recorded): the node's score is the formula's, to the last bit.
+            assertEquals(new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1, 1f).score(0f, hit.itm(), hit.itc()), hit.score(), 0f, hit.toString());
         }
     }
 
@@ -105,13 +107,14 @@ class SearchRequestsTest {
               {"value": 2.0, "description": "raw score: query_weight [1.0] * first-stage score + rescore_query_weight [2.0] * ITM logit", "details": [
                 {"value": 0.5, "description": "query_weight [1.0] * first-stage score", "details": [{"value": 0.5, "description": "within top k documents", "details": []}]},
                 {"value": 1.5, "description": "rescore_query_weight [2.0] * ITM logit", "details": [
-                  {"value": 0.75, "description": "ITM match logit of the fusion encoder of model [m]", "details": []}]},
-                {"value": 0.25, "description": "ITC dot product of the query embedding and the document's [image_vector] (not added by score_mode [blend])", "details": []}
+                  {"value": 0.75, "description": "itm: ITM match logit of the fusion encoder of model [m]", "details": []}]},
+                {"value": 0.25, "description": "itc: ITC dot product of the query embedding and the document's [image_vector] (not added by score_mode [blend])", "details": []}
               ]}]}""");
-        assertEquals(0.75, SearchRequests.part(blend, SearchRequests.ITM_PREFIX));
-        assertEquals(0.25, SearchRequests.part(blend, SearchRequests.ITC_PREFIX));
-        assertNull(SearchRequests.part(JSON.readTree("{\"value\": 1, \"description\": \"within top k documents\"}"), SearchRequests.ITM_PREFIX));
-        assertNull(SearchRequests.part(null, SearchRequests.ITC_PREFIX));
+        assertEquals(0.75f, SearchRequests.part(blend, ScorePart.ITM));
+        assertEquals(0.25f, SearchRequests.part(blend, ScorePart.ITC));
+        assertNull(SearchRequests.part(JSON.readTree("{\"value\": 1, \"description\": \"within top k documents\"}"), ScorePart.ITM));
+        assertNull(SearchRequests.part(JSON.readTree("{\"value\": 1, \"description\": \"itm_plus_itc\"}"), ScorePart.ITM));
+        assertNull(SearchRequests.part(null, ScorePart.ITC));
     }
 
     @Test
@@ -123,11 +126,11 @@ class SearchRequestsTest {
                2  01               0.2500     -3.1250      0.1250
                3  no-features      0.5000           -           -
             """, SearchCommand.table(hits, IndexKind.IMAGE));
-        assertEquals(JSON.readTree("{\"rank\":1,\"_index\":\"images\",\"_id\":\"03\",\"score\":9.25,\"itm\":7.5,\"itc\":0.75,\"_source\":{}}"),
-            hits.get(0).toJson());
+        assertEquals("{\"rank\":1,\"_index\":\"images\",\"_id\":\"03\",\"score\":9.25,\"itm\":7.5,\"itc\":0.75,\"_source\":{}}",
+            hits.get(0).toJson().toString());
         assertEquals("null", hits.get(2).toJson().path("itm").toString());
 
-        List<SearchRequests.Hit> captions = List.of(new SearchRequests.Hit(1, "captions", "00", 2.0, 1.0, 0.5,
+        List<SearchRequests.Hit> captions = List.of(new SearchRequests.Hit(1, "captions", "00", 2.0f, 1.0f, 0.5f,
             JSON.createObjectNode().put("caption", "a large blue cross")));
         assertEquals("""
             rank  _id       score         itm         itc  caption
@@ -136,9 +139,9 @@ class SearchRequestsTest {
 
         // Image documents: the path, and the first caption where the document carries any.
         List<SearchRequests.Hit> images = List.of(
-            new SearchRequests.Hit(1, "images", "a1", 3.0, 2.0, 0.5,
+            new SearchRequests.Hit(1, "images", "a1", 3.0f, 2.0f, 0.5f,
                 JSON.readTree("{\"path\": \"test/00001.png\", \"captions\": [\"a red circle\", \"a circle\"]}")),
-            new SearchRequests.Hit(2, "images", "b2", 1.0, 0.5, 0.25, JSON.createObjectNode().put("path", "x.png")));
+            new SearchRequests.Hit(2, "images", "b2", 1.0f, 0.5f, 0.25f, JSON.createObjectNode().put("path", "x.png")));
         assertEquals("""
             rank  _id       score         itm         itc  path            caption
                1  a1       3.0000      2.0000      0.5000  test/00001.png  a red circle

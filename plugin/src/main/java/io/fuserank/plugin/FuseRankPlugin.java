@@ -17,6 +17,7 @@ import io.fuserank.plugin.query.ImageQueryVectorBuilder;
 import io.fuserank.plugin.query.TextQueryVectorBuilder;
 import io.fuserank.plugin.rescore.ItmRescorerBuilder;
 import io.fuserank.plugin.rescore.ItmServices;
+import io.fuserank.plugin.rescore.RescoredWindows;
 import io.fuserank.plugin.rest.RestModelsAction;
 import org.apache.lucene.util.SetOnce;
 import org.elasticsearch.cluster.node.DiscoveryNodes;
@@ -113,7 +114,7 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, CircuitBreak
             FuseRankSettings.MAX_CONCURRENT_RESCORES.get(settings), FuseRankSettings.RESCORE_QUEUE_SIZE.getKey(),
             FuseRankSettings.RESCORE_QUEUE_SIZE.get(settings));
         components.add(rescores);
-        itmServices.set(new ItmServices(rescores, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings)));
+        itmServices.set(new ItmServices(rescores, FuseRankSettings.MAX_RESCORE_WINDOW.get(settings), new RescoredWindows()));
         return components;
     }
 

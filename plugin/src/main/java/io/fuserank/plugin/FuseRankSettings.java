@@ -1,6 +1,7 @@
 package io.fuserank.plugin;
 
 import io.fuserank.plugin.model.ModelRoot;
+import io.fuserank.reranker.FusionScorer;
 import org.elasticsearch.common.breaker.CircuitBreaker;
 import org.elasticsearch.common.settings.Setting;
 import org.elasticsearch.common.settings.Settings;
@@ -67,7 +68,7 @@ public final class FuseRankSettings {
     public static final Setting<Integer> MAX_RESCORE_WINDOW =
         Setting.intSetting("fuserank.rescore.max_window", 256, 1, 10_000, Setting.Property.NodeScope);
     public static final Setting<Integer> MAX_FUSION_BATCH =
-        Setting.intSetting("fuserank.rescore.max_batch", 128, 1, 10_000, Setting.Property.NodeScope);
+        Setting.intSetting("fuserank.rescore.max_batch", FusionScorer.DEFAULT_MAX_BATCH, 1, 10_000, Setting.Property.NodeScope);
     public static final Setting<Integer> MAX_CONCURRENT_RESCORES = new Setting<>("fuserank.rescore.max_concurrent",
         s -> Integer.toString(EsExecutors.allocatedProcessors(s)), s -> Setting.parseInt(s, 1, 10_000, "fuserank.rescore.max_concurrent"),
         Setting.Property.NodeScope);

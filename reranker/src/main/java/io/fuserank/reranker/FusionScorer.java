@@ -41,6 +41,9 @@ import java.util.Map;
  */
 public final class FusionScorer implements AutoCloseable {
 
+    /** The plugin's default {@code maxBatch} ({@code fuserank.rescore.max_batch}), which the CLI's client-side rerank uses too. */
+    public static final int DEFAULT_MAX_BATCH = 128;
+
     private final OrtSession session;
     private final String model;
     private final FeatureLayout images;

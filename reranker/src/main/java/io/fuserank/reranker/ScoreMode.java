@@ -5,22 +5,40 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * How a reranked hit's final score combines the fusion encoder's ITM score with its first-stage
- * ITC similarity.
+ * How a reranked hit's raw score is formed from its parts: the fusion encoder's ITM match logit
+ * ({@code itm}), the dot product of the query embedding and the document's stored ITC vector
+ * ({@code itc}) and the hit's first-stage score ({@code first_stage}). One name per mode, the
+ * {@link #label()}, in Java, Python ({@code encoder/training}), the manifest's {@code score} section
+ * and the {@code fuserank_itm} rescorer's {@code score_mode} option; {@link ScoreFormula} computes it.
  * <ul>
- *   <li>{@code itm}: the ITM head's match logit alone, as ALBEF ranks its top-k (arXiv 2107.07651,
- *       retrieval inference);</li>
- *   <li>{@code itm_plus_itc}: ITM logit + {@code itcWeight} * ITC similarity; with weight 1 as BLIP does
+ *   <li>{@code itm}: the ITM logit alone, as ALBEF ranks its top-k (arXiv 2107.07651, retrieval
+ *       inference);</li>
+ *   <li>{@code itm_plus_itc}: ITM logit + {@code itc_weight} * ITC, BLIP's sum with weight 1
  *       (arXiv 2201.12086), other weights as chosen on validation data
  *       ({@code encoder/training/blend_weight.py});</li>
- *   <li>{@code blend}: {@code itmWeight * itm + itcWeight * itc}, for tuning on a user's data.</li>
+ *   <li>{@code blend}: {@code query_weight} * first-stage score + {@code rescore_query_weight} * ITM
+ *       logit, the total of Elasticsearch's query rescorer with the ITM logit as the rescore score.</li>
  * </ul>
  */
 public enum ScoreMode {
-    ITM, ITM_PLUS_ITC, BLEND;
+    ITM("itm"),
+    ITM_PLUS_ITC("itm + itc_weight * itc"),
+    BLEND("query_weight * first_stage + rescore_query_weight * itm");
 
+    private final String formula;
+
+    ScoreMode(String formula) {
+        this.formula = formula;
+    }
+
+    /** The mode's name everywhere: {@code itm}, {@code itm_plus_itc}, {@code blend}. */
     public String label() {
         return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The raw score as the manifest's {@code score.modes} states it, in the part and option names. */
+    public String formula() {
+        return formula;
     }
 
     public static ScoreMode fromLabel(String label) {
@@ -29,16 +47,11 @@ public enum ScoreMode {
                 return mode;
             }
         }
-        throw new IllegalArgumentException("unknown score mode [" + label + "], valid: "
-            + Arrays.stream(values()).map(ScoreMode::label).collect(Collectors.joining(", ", "[", "]")));
+        throw new IllegalArgumentException("unknown score mode [" + label + "], valid: " + labels());
     }
 
-    /** The final score; {@code itmWeight} matters for {@code blend} only, {@code itcWeight} for {@code blend} and {@code itm_plus_itc}. */
-    public float combine(float itm, float itc, float itmWeight, float itcWeight) {
-        return switch (this) {
-            case ITM -> itm;
-            case ITM_PLUS_ITC -> itm + itcWeight * itc;
-            case BLEND -> itmWeight * itm + itcWeight * itc;
-        };
+    /** Every label, as {@code [itm, itm_plus_itc, blend]}, for error messages. */
+    public static String labels() {
+        return Arrays.stream(values()).map(ScoreMode::label).collect(Collectors.joining(", ", "[", "]"));
     }
 }

@@ -241,15 +241,4 @@ class FusionScorerTest {
         assertEquals("candidate [0] was not scored: " + result.rejection(0).reason(),
             assertThrows(IllegalStateException.class, () -> result.score(0)).getMessage());
     }
-
-    @Test
-    void scoreModesCombineAsDocumented() {
-        assertEquals(2f, ScoreMode.ITM.combine(2f, 0.5f, 9f, 9f));
-        assertEquals(2.5f, ScoreMode.ITM_PLUS_ITC.combine(2f, 0.5f, 9f, 1f));
-        assertEquals(4f, ScoreMode.ITM_PLUS_ITC.combine(2f, 0.5f, 9f, 4f));
-        assertEquals(0.3f * 2f + 0.7f * 0.5f, ScoreMode.BLEND.combine(2f, 0.5f, 0.3f, 0.7f), 1e-6f);
-        assertEquals(ScoreMode.ITM_PLUS_ITC, ScoreMode.fromLabel("itm_plus_itc"));
-        assertEquals("unknown score mode [sum], valid: [itm, itm_plus_itc, blend]",
-            assertThrows(IllegalArgumentException.class, () -> ScoreMode.fromLabel("sum")).getMessage());
-    }
 }

@@ -3,6 +3,7 @@ package io.fuserank.plugin.rescore;
 import io.fuserank.plugin.model.ModelRegistry;
 import io.fuserank.plugin.query.OptionParsing;
 import io.fuserank.plugin.query.ImageQueryVectorBuilder;
+import io.fuserank.reranker.ScoreFormula;
 import io.fuserank.reranker.ScoreMode;
 import org.elasticsearch.common.io.stream.StreamInput;
 import org.elasticsearch.common.io.stream.StreamOutput;
@@ -50,7 +51,7 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.optionalConstr
  *       only): {@code blend} is Elasticsearch's own query rescorer total, {@code query_weight *
  *       first-stage score + rescore_query_weight * ITM logit}.</li>
  * </ul>
- * The final score is made non-negative without changing the order (see {@link ScoreFormula}).
+ * The score these options ask for is {@link #formula}'s, defined once in reranker/ ({@link ScoreFormula}).
  * The record's canonical constructor takes the raw parsed values and checks nothing, so that the
  * parser never wraps a usage error in its own "failed to build" message; {@link #validated()} checks
  * and fills in defaults.
@@ -159,6 +160,11 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
 
     public ScoreMode mode() {
         return ScoreMode.fromLabel(scoreMode);
+    }
+
+    /** The score formula of validated options; without an {@code itc_weight} it takes {@code modelItcWeight}, the model's. */
+    public ScoreFormula formula(float modelItcWeight) {
+        return new ScoreFormula(mode(), queryWeight, rescoreQueryWeight, itcWeight != null ? itcWeight : modelItcWeight);
     }
 
     /** Writes validated options. */

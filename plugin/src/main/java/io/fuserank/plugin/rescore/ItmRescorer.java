@@ -1,5 +1,7 @@
 package io.fuserank.plugin.rescore;
 
+import io.fuserank.reranker.RescoredRanking;
+import io.fuserank.reranker.ScoreFormula;
 import org.apache.lucene.search.Explanation;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.ScoreDoc;
@@ -18,13 +20,12 @@ import java.util.Set;
  * scored against the query in one batched call, the window is re-sorted by the new score, and the
  * hits below the window follow in their first-stage order.
  *
- * <p>The Rescorer contract wants the result sorted by score. First-stage and ITM scores are on
- * different scales, so sorting the hits below the window together with the rescored ones (what the
- * query rescorer does) would interleave them arbitrarily; instead a hit below the window whose
- * first-stage score is above the window's lowest score is lowered to just below it (never below 0),
- * which keeps their order and the contract. Where {@code window_size} covers {@code from + size},
- * as it should, no hit is lowered. A hit inside the window without token features (or, in
- * {@code itm_plus_itc}, without a stored vector), or whose stored features cannot be scored, is not
+ * <p>Scores and order follow the one definition in reranker/ ({@link ScoreFormula} for each hit's
+ * score, {@link RescoredRanking} for the order, the hits below the window capped just under it), the
+ * code the CLI's client-side rerank calls too. Explain reuses the parts the rescore computed for the
+ * window ({@link ItmRescoreContext#parts}) and runs no inference of its own. A hit inside the window
+ * without token features (or, in {@code itm_plus_itc}, without a stored vector), or whose stored
+ * features cannot be scored, is not
  * rescored: it keeps its first-stage score and its place by that score, explain says why, and the
  * second kind is counted in a response warning ({@link UnscoredHitsWarning}); the search succeeds.
  * It fails with a 400 only when every candidate's features have the query's own modality, which
@@ -56,18 +57,21 @@ final class ItmRescorer implements Rescorer {
         WindowScorer.Outcome[] outcomes = WindowScorer.score(ctx, candidates, firstStage);
         WindowScorer.failIfAllOfTheQueryModality(ctx, outcomes);
         UnscoredHitsWarning.report(ctx, searcher, docs, outcomes);
+        ctx.keep(searcher.getIndexReader(), docs, outcomes);
 
-        ScoreDoc[] out = new ScoreDoc[hits.length];
-        for (int i = 0; i < window; i++) {
-            out[i] = new ScoreDoc(hits[i].doc, outcomes[i].score(), hits[i].shardIndex);
+        float[] windowScores = new float[window];
+        float[] allFirstStage = new float[hits.length];
+        for (int i = 0; i < hits.length; i++) {
+            allFirstStage[i] = hits[i].score;
+            if (i < window) {
+                windowScores[i] = outcomes[i].score();
+            }
         }
-        Arrays.sort(out, 0, window, SCORE_DOC_COMPARATOR);
-        float floor = out[window - 1].score;
-        for (int i = window; i < hits.length; i++) {
-            float cap = i == window ? Math.max(0f, Math.nextDown(floor)) : floor;
-            float score = Math.min(formula.unscored(hits[i].score), cap);
-            out[i] = new ScoreDoc(hits[i].doc, score, hits[i].shardIndex);
-            floor = score;
+        RescoredRanking ranking = RescoredRanking.rank(formula, allFirstStage, windowScores, docs);
+        ScoreDoc[] out = new ScoreDoc[hits.length];
+        for (int r = 0; r < hits.length; r++) {
+            ScoreDoc hit = hits[ranking.order()[r]];
+            out[r] = new ScoreDoc(hit.doc, ranking.scores()[r], hit.shardIndex);
         }
         assert Arrays.stream(out).allMatch(hit -> Float.isFinite(hit.score)) : "a non-finite rescored score";
         return new TopDocs(topDocs.totalHits, out);
@@ -82,14 +86,12 @@ final class ItmRescorer implements Rescorer {
         ItmRescoreContext ctx = (ItmRescoreContext) rescoreContext;
         ScoreFormula formula = ctx.formula();
         if (ctx.isRescored(topLevelDocId) == false) {
-            return formula.explainOutsideWindow(sourceExplanation, ctx.getWindowSize());
+            return ScoreExplanation.outsideWindow(formula, sourceExplanation, ctx.getWindowSize());
         }
-        CandidateReader.Candidate[] candidate =
-            ctx.reader().read(searcher.getIndexReader(), new int[] {topLevelDocId}, ctx::checkCancellation);
-        WindowScorer.Outcome outcome =
-            WindowScorer.score(ctx, candidate, new float[] {sourceExplanation.getValue().floatValue()})[0];
+        WindowScorer.Parts parts = ctx.parts(searcher.getIndexReader(), topLevelDocId);
+        WindowScorer.Outcome outcome = WindowScorer.outcome(formula, parts, sourceExplanation.getValue().floatValue());
         return outcome.scored()
-            ? formula.explain(sourceExplanation, ctx.modelId(), outcome.itm(), outcome.itc(), ctx.vectorField())
-            : formula.explainUnscored(sourceExplanation, outcome.reason());
+            ? ScoreExplanation.scored(formula, sourceExplanation, ctx.modelId(), parts.itm(), parts.itc(), ctx.vectorField())
+            : ScoreExplanation.unscored(formula, sourceExplanation, outcome.reason());
     }
 }

@@ -3,6 +3,7 @@ package io.fuserank.plugin.rescore;
 import io.fuserank.plugin.FuseRankSettings;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.query.QueryEncoder;
+import io.fuserank.reranker.ScoreFormula;
 import org.apache.lucene.util.SetOnce;
 import org.elasticsearch.TransportVersion;
 import org.elasticsearch.action.ActionRequestValidationException;
@@ -152,7 +153,7 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         if (invalid != null) {
             throw new IllegalArgumentException(invalid);
         }
-        ScoreFormula formula = ScoreFormula.of(options, query);
+        ScoreFormula formula = options.formula(query.modelItcWeight());
         MappedFieldType features = featuresFieldType(context);
         String vectorField = vectorField(context, formula.needsItc());
         CandidateReader reader = new CandidateReader(context.getForField(features, MappedFieldType.FielddataOperation.SEARCH),
@@ -160,7 +161,7 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         FusionCall fusion = new FusionCall(services().inference(), options.modelId(), query.features(), options.isTextQuery());
         String shard = "[" + context.index().getName() + "][" + context.getShardId() + "]";
         return new ItmRescoreContext(windowSize, shard, options.modelId(), options.featuresField(), vectorField, query.embedding(), reader,
-            fusion, formula);
+            fusion, formula, options, services().windows());
     }
 
     private MappedFieldType featuresFieldType(SearchExecutionContext context) {

@@ -2,16 +2,17 @@ package io.fuserank.plugin.rescore;
 
 import io.fuserank.reranker.CandidateScores;
 import io.fuserank.reranker.Rejection;
-import org.apache.lucene.util.VectorUtil;
+import io.fuserank.reranker.ScoreFormula;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * Decides each candidate's final score in a rescore window: the formula's combination of its ITM
- * and ITC parts where the fusion encoder scored it, else its first-stage score, with the reason.
- * The rescore and explain both use it, so they always agree.
+ * Decides each candidate's final score in a rescore window: {@link ScoreFormula#score} of its ITM
+ * and ITC parts where the fusion encoder scored it, else {@link ScoreFormula#unscored}, with the
+ * reason. The rescore computes the {@link Parts} once; explain reuses them
+ * ({@link ItmRescoreContext#parts}), so the two always agree and explain costs no inference.
  *
  * <p>A candidate is not scored when it has no token features or (for {@code itm_plus_itc}) no
  * vector, which is normal, or when what is stored cannot be scored: a blob the fusion scorer
@@ -22,14 +23,29 @@ import java.util.Locale;
 final class WindowScorer {
 
     /**
-     * One candidate's outcome: {@code score} is the final score; {@code itm} and {@code itc} are its
-     * parts where it was scored ({@code itc} null without a stored vector). {@code reason} says why
-     * it was not scored (null if it was) and {@code fault} what kind of stored value is to blame
+     * What the rescore learnt of one candidate, independent of its first-stage score: {@code itm} and
+     * {@code itc} where it was scored ({@code itc} null without a stored vector); {@code reason} says
+     * why it was not scored (null if it was) and {@code fault} what kind of stored value is to blame
      * (null if none is).
      */
-    record Outcome(float score, float itm, Float itc, String reason, Rejection.Kind fault) {
+    record Parts(float itm, Float itc, String reason, Rejection.Kind fault) {
         boolean scored() {
             return reason == null;
+        }
+    }
+
+    /** One candidate's final {@code score} and the parts it came from. */
+    record Outcome(float score, Parts parts) {
+        boolean scored() {
+            return parts.scored();
+        }
+
+        String reason() {
+            return parts.reason();
+        }
+
+        Rejection.Kind fault() {
+            return parts.fault();
         }
     }
 
@@ -38,18 +54,40 @@ final class WindowScorer {
 
     /** The outcomes of {@code candidates}, whose first-stage scores are {@code firstStage}, in order. */
     static Outcome[] score(ItmRescoreContext ctx, CandidateReader.Candidate[] candidates, float[] firstStage) {
+        Parts[] parts = parts(ctx, candidates);
+        Outcome[] out = new Outcome[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            out[i] = outcome(ctx.formula(), parts[i], firstStage[i]);
+        }
+        return out;
+    }
+
+    /** The final score of a candidate with {@code parts} and first-stage score {@code firstStage}. */
+    static Outcome outcome(ScoreFormula formula, Parts parts, float firstStage) {
+        if (parts.scored() == false) {
+            return new Outcome(formula.unscored(firstStage), parts);
+        }
+        float score = formula.score(firstStage, parts.itm(), parts.itc() == null ? 0f : parts.itc());
+        if (Float.isFinite(score) == false) {
+            return new Outcome(formula.unscored(firstStage), unscored("the combined score is [" + score + "]", Rejection.Kind.CORRUPT));
+        }
+        return new Outcome(score, parts);
+    }
+
+    /** The parts of {@code candidates}, in order, from one fusion call. */
+    static Parts[] parts(ItmRescoreContext ctx, CandidateReader.Candidate[] candidates) {
         ScoreFormula formula = ctx.formula();
-        Outcome[] out = new Outcome[candidates.length];
+        Parts[] out = new Parts[candidates.length];
         List<Integer> rows = new ArrayList<>();
         List<byte[]> blobs = new ArrayList<>();
         for (int i = 0; i < candidates.length; i++) {
             CandidateReader.Candidate candidate = candidates[i];
             if (candidate.unusable() != null) {
-                out[i] = unscored(formula, firstStage[i], candidate.unusable(), Rejection.Kind.CORRUPT);
+                out[i] = unscored(candidate.unusable(), Rejection.Kind.CORRUPT);
             } else if (candidate.blob() == null) {
-                out[i] = unscored(formula, firstStage[i], "no token features in [" + ctx.featuresField() + "]", null);
+                out[i] = unscored("no token features in [" + ctx.featuresField() + "]", null);
             } else if (formula.needsItc() && candidate.vector() == null) {
-                out[i] = unscored(formula, firstStage[i], "no ITC vector in [" + ctx.vectorField() + "]", null);
+                out[i] = unscored("no ITC vector in [" + ctx.vectorField() + "]", null);
             } else {
                 rows.add(i);
                 blobs.add(candidate.blob());
@@ -62,29 +100,21 @@ final class WindowScorer {
         for (int j = 0; j < rows.size(); j++) {
             int i = rows.get(j);
             Rejection rejection = itm.rejection(j);
-            out[i] = rejection != null
-                ? unscored(formula, firstStage[i], rejection.reason(), rejection.kind())
-                : combine(ctx, candidates[i].vector(), firstStage[i], itm.score(j));
+            out[i] = rejection != null ? unscored(rejection.reason(), rejection.kind()) : scored(ctx, candidates[i].vector(), itm.score(j));
         }
         return out;
     }
 
-    private static Outcome combine(ItmRescoreContext ctx, float[] vector, float firstStage, float itm) {
-        ScoreFormula formula = ctx.formula();
-        Float itc = vector == null ? null : VectorUtil.dotProduct(ctx.queryEmbedding(), vector);
+    private static Parts scored(ItmRescoreContext ctx, float[] vector, float itm) {
+        Float itc = vector == null ? null : ScoreFormula.itc(ctx.queryEmbedding(), vector);
         if (itc != null && Float.isFinite(itc) == false) {
-            return unscored(formula, firstStage, "the ITC dot product with [" + ctx.vectorField() + "] is [" + itc + "]",
-                Rejection.Kind.CORRUPT);
+            return unscored("the ITC dot product with [" + ctx.vectorField() + "] is [" + itc + "]", Rejection.Kind.CORRUPT);
         }
-        float score = formula.combine(firstStage, itm, itc == null ? 0f : itc);
-        if (Float.isFinite(score) == false) {
-            return unscored(formula, firstStage, "the combined score is [" + score + "]", Rejection.Kind.CORRUPT);
-        }
-        return new Outcome(score, itm, itc, null, null);
+        return new Parts(itm, itc, null, null);
     }
 
-    private static Outcome unscored(ScoreFormula formula, float firstStage, String reason, Rejection.Kind fault) {
-        return new Outcome(formula.unscored(firstStage), 0f, null, reason, fault);
+    private static Parts unscored(String reason, Rejection.Kind fault) {
+        return new Parts(0f, null, reason, fault);
     }
 
     /**

@@ -5,6 +5,10 @@ import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.FuseRankSettings;
 import io.fuserank.plugin.action.OnEncodeFilter;
 import io.fuserank.plugin.action.QueryEncodingCache;
+import io.fuserank.plugin.model.ModelRegistry;
+import io.fuserank.reranker.ScoreFormula;
+import io.fuserank.reranker.ScoreMode;
+import io.fuserank.reranker.ScorePart;
 import org.apache.http.util.EntityUtils;
 import org.elasticsearch.action.support.ActionFilter;
 import org.elasticsearch.client.Request;
@@ -213,6 +217,64 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
         assertEquals("the second ask is answered from the cache", 1, cacheHits() - hitsBefore);
     }
 
+    /**
+     * Explain reuses the parts the rescore computed, over one shard and over three (a top-level knn
+     * runs the fetch phase in a search context of its own): it costs no fusion call. Each hit's score is its
+     * explanation's value, and the parts under their documented keys give that score back through
+     * the one formula.
+     */
+    public void testExplainRunsNoFusionCallAndShowsTheRescoresParts() throws IOException {
+        createImageIndex("one-shard", 1);
+        String caption = data.captions().get(3);
+        assertEquals("one shard", 0, explainCalls("one-shard", caption));
+        assertEquals("three shards", 0, explainCalls(IMAGES, caption));
+        float modelWeight = ModelBundle.load(ReferenceData.modelsDir().resolve(ReferenceData.MODEL_ID)).itcWeight();
+        ScoreFormula formula = new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1, 1, modelWeight);
+        ObjectPath explained = search("one-shard", textToImage(caption, 5, "", ", \"explain\": true"));
+        for (int i = 0; i < (int) explained.evaluateArraySize("hits.hits"); i++) {
+            Map<String, Object> hit = explained.evaluate("hits.hits." + i);
+            float score = ((Number) hit.get("_score")).floatValue();
+            assertEquals(score, ((Number) ObjectPath.evaluate(hit, "_explanation.value")).floatValue(), 0f);
+            Float itm = part(ObjectPath.evaluate(hit, "_explanation"), ScorePart.ITM);
+            if (itm != null) {
+                assertEquals(hit.get("_id").toString(), score, formula.score(0f, itm, part(ObjectPath.evaluate(hit, "_explanation"),
+                    ScorePart.ITC)), 0f);
+            }
+        }
+    }
+
+    /** The fusion calls an explained search makes beyond the same search unexplained, each with a text no other search used. */
+    private long explainCalls(String index, String caption) throws IOException {
+        long before = fusionCalls();
+        search(index, textToImage(caption + " " + randomAlphaOfLength(8).toLowerCase(Locale.ROOT), 5, "", ""));
+        long plain = fusionCalls() - before;
+        before = fusionCalls();
+        search(index, textToImage(caption + " " + randomAlphaOfLength(8).toLowerCase(Locale.ROOT), 5, "", ", \"explain\": true"));
+        return fusionCalls() - before - plain;
+    }
+
+    private long fusionCalls() {
+        return StreamSupport.stream(internalCluster().getInstances(ModelRegistry.class).spliterator(), false)
+            .flatMap(registry -> registry.ifLoaded(ReferenceData.MODEL_ID).stream())
+            .mapToLong(model -> model.stats().calls())
+            .sum();
+    }
+
+    /** The value of the explanation node holding {@code part}, or null. */
+    @SuppressWarnings("unchecked")
+    private static Float part(Map<String, Object> explanation, ScorePart part) {
+        if (part.describes((String) explanation.get("description"))) {
+            return ((Number) explanation.get("value")).floatValue();
+        }
+        for (Object detail : (List<Object>) explanation.getOrDefault("details", List.of())) {
+            Float value = part((Map<String, Object>) detail, part);
+            if (value != null) {
+                return value;
+            }
+        }
+        return null;
+    }
+
     /** An itc_weight the request names, and the model's (its manifest's) where it names none. */
     public void testExplainShowsTheItmAndWeightedItcParts() throws Exception {
         float modelWeight = ModelBundle.load(ReferenceData.modelsDir().resolve(ReferenceData.MODEL_ID)).itcWeight();
@@ -226,10 +288,10 @@ public class FuseRankSearchIntegTests extends ESIntegTestCase {
         assertThat(ObjectPath.evaluate(top, "_explanation.description"), startsWith("fuserank_itm score_mode [itm_plus_itc]"));
         assertThat(ObjectPath.evaluate(top, "_explanation.details.0.description"),
             startsWith("raw score: ITM logit + itc_weight [" + weight + "] * ITC dot product"));
-        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.0.description"), startsWith("ITM match logit"));
+        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.0.description"), startsWith("itm: ITM match logit"));
         assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.description"),
             startsWith("itc_weight [" + weight + "] * ITC dot product"));
-        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.details.0.description"), startsWith("ITC dot product"));
+        assertThat(ObjectPath.evaluate(top, "_explanation.details.0.details.1.details.0.description"), startsWith("itc: ITC dot product"));
         double itm = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.0.value")).doubleValue();
         double weighted = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.1.value")).doubleValue();
         double itc = ((Number) ObjectPath.evaluate(top, "_explanation.details.0.details.1.details.0.value")).doubleValue();

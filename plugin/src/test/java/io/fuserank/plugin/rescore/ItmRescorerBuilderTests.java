@@ -45,7 +45,7 @@ import static org.hamcrest.Matchers.sameInstance;
 public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<ItmRescorerBuilder> {
 
     private static final int MAX_WINDOW = 256;
-    private final Supplier<ItmServices> services = () -> new ItmServices(null, MAX_WINDOW);
+    private final Supplier<ItmServices> services = () -> new ItmServices(null, MAX_WINDOW, new RescoredWindows());
     private final SearchModule searchModule = new SearchModule(Settings.EMPTY, List.of(new FuseRankPlugin()));
 
     @Override
