@@ -80,15 +80,21 @@ def test_the_bundle_is_complete_and_checksummed_as_modelbundle_requires(trained)
 
 @pytest.mark.skipif(not list((ROOT / "index-tools" / "target").glob("fuserank-index-tools-*.jar")),
                     reason="the CLI is not built (mvn package): the Java ModelBundle check needs it")
-def test_the_java_side_loads_the_bundle_and_encodes_with_it(trained):
+def test_the_java_side_loads_the_bundle_and_refuses_the_images_training_skipped(trained):
     tmp_path, _ = trained
+    images = tmp_path / "data" / "images"
     result = subprocess.run(
-        [str(ROOT / "bin" / "fuserank"), "encode", "--model", str(tmp_path / "models" / "mine"),
-         "--images", str(tmp_path / "data" / "images" / "001.png"), "--text", "a green square"],
+        [str(ROOT / "bin" / "fuserank"), "encode", "--model", str(tmp_path / "models" / "mine"), "--batch-size", "1",
+         "--images", str(images / "001.png"), str(images / "huge.png"), str(images / "broken.png")],
         capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(lines) == 2 and all(len(line["embedding"]) == 16 for line in lines)
+    assert result.returncode == 1 and len(lines) == 3, result.stderr[-2000:]
+    assert len(lines[0]["embedding"]) == json.loads((tmp_path / "models" / "mine" / "manifest.json").read_text())["embedding"]["dim"]
+    skipped = {line.split("\t")[1]: line.split("\t")[2] for line in
+               (tmp_path / "models" / "mine.train" / "skipped-images.tsv").read_text().splitlines()[1:]}
+    # The same limit, and the same words, on both sides.
+    assert "TOO_MANY_PIXELS: " + lines[1]["error"] == skipped["images/huge.png"]
+    assert "error" in lines[2] and skipped["images/broken.png"].startswith("CORRUPT")
 
 
 def test_the_bad_images_are_skipped_with_their_reasons_and_counted(trained):
