@@ -23,12 +23,13 @@ import io
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Sequence, Union
 
 import numpy as np
 import torch
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray]
@@ -105,10 +106,62 @@ def load_annotations(path: Path) -> list[dict]:
 # image preprocessing
 
 
+# The Java side's guards (``ImagePreprocessor.Limits.DEFAULT``), checked from the header before any
+# pixel is decoded, so that a collection that indexes also trains and the other way round;
+# tests/test_image_limits.py reads the Java values and asserts these equal them.
+MAX_ENCODED_BYTES = 32 << 20
+MAX_PIXELS = 40_000_000
+# PIL's own guard at the same limit: it warns above it and raises DecompressionBombError above twice
+# it, both inside Image.open, before ``_open`` can compare the header's size.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# The formats the Java decoder reads (ImagePreprocessor.READERS); MPO is PIL's name for a JPEG with
+# extra frames (many cameras), whose first frame any JPEG reader decodes.
+JAVA_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})
+
+
+class ImageRejected(ValueError):
+    """An image refused before or while decoding, for a ``reason`` named as the Java side's
+    ``ImageDecodeException.Reason``: EMPTY, TOO_LARGE_ENCODED, TOO_MANY_PIXELS, UNSUPPORTED_FORMAT
+    or CORRUPT."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
 def _open(source: ImageSource) -> Image.Image:
-    if isinstance(source, (bytes, bytearray)):
-        return Image.open(io.BytesIO(source))
-    return Image.open(source)
+    """Opens an image after the Java side's checks: encoded size, format, then the header's
+    pixel count, all before the pixels are decoded (``Image.open`` reads the header only)."""
+    length = len(source) if isinstance(source, (bytes, bytearray)) else os.path.getsize(source)
+    if length == 0:
+        raise ImageRejected("EMPTY", "image is empty [0] bytes")
+    if length > MAX_ENCODED_BYTES:
+        raise ImageRejected("TOO_LARGE_ENCODED", f"image has [{length}] bytes, more than the limit [{MAX_ENCODED_BYTES}]")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+    except Image.DecompressionBombError as e:
+        raise ImageRejected("TOO_MANY_PIXELS", f"{e} (the limit is [{MAX_PIXELS}] pixels)") from e
+    except UnidentifiedImageError as e:
+        raise ImageRejected("UNSUPPORTED_FORMAT", f"image format not recognised: {e}") from e
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        image.close()
+        raise ImageRejected("TOO_MANY_PIXELS",
+                            f"image has [{width} x {height}] = [{width * height}] pixels, more than the limit [{MAX_PIXELS}]")
+    return image
+
+
+def check_image(source: ImageSource, size: int) -> None:
+    """Decodes ``source`` as training would and raises ``ImageRejected`` where the Java side
+    would refuse it: over a limit, a format it does not read, or pixels that do not decode."""
+    with _open(source) as image:
+        if image.format not in JAVA_FORMATS:
+            raise ImageRejected("UNSUPPORTED_FORMAT",
+                                f"format [{image.format}] is not one the indexer reads {sorted(JAVA_FORMATS)}")
+    load_rgb(source, size)
 
 
 def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
@@ -151,9 +204,15 @@ def load_rgb(source: ImageSource, size: int | None = None) -> np.ndarray:
     With ``size`` (the model's input size), only the pixels at ``(s * i, s * j)`` of the image as
     stored, before the EXIF orientation, are kept, ``s = subsample_step(width, height, size)``:
     the pixels the Java decoder's source subsampling keeps.
+
+    Raises ``ImageRejected`` for an image over the Java side's limits (``MAX_ENCODED_BYTES``,
+    ``MAX_PIXELS``, read from the header before decoding) or one whose pixels do not decode.
     """
     with _open(source) as image:
-        image.load()
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError) as e:  # what PIL's decoders raise on damaged data
+            raise ImageRejected("CORRUPT", f"the pixels do not decode: {e}") from e
         step = 1 if size is None else subsample_step(image.width, image.height, size)
         orientation = image.getexif().get(ExifTags.Base.Orientation, 1)  # what exif_transpose applies
         rgb = _to_rgb(ImageOps.exif_transpose(image))

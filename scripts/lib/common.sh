@@ -47,3 +47,13 @@ venv_dir() {
   if [ -n "${FUSERANK_VENV:-}" ]; then printf '%s\n' "$FUSERANK_VENV"; return; fi
   printf '%s/fuserank/venv-%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}" "$(sha256sum "$req" | cut -c1-12)"
 }
+
+# Dies unless the directory $1 holds no file tracked by git, or $2 is "force": scripts that write a
+# model bundle must not overwrite a shipped one (models/fuserank-small) by default.
+require_untracked_out() {
+  local out="$1" force="${2:-}" tracked
+  # A directory outside the clone is never tracked (git ls-files then fails).
+  tracked="$(git -C "$FUSERANK_ROOT" ls-files -- "$out" 2>/dev/null | head -n 1 || true)"
+  [ -z "$tracked" ] || [ "$force" = force ] \
+    || die "--out [$out] holds files tracked by git (e.g. [$tracked]): a shipped model; choose another --out, or pass --force to overwrite it"
+}

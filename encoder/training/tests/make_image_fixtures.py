@@ -129,6 +129,15 @@ def _raw_png(samples: np.ndarray, color_type: int, bit_depth: int) -> bytes:
             + _png_chunk(b"IEND", b""))
 
 
+def header_only_png(width: int, height: int) -> bytes:
+    """A valid PNG signature and IHDR declaring ``width x height`` RGB pixels, one tiny IDAT and
+    IEND: a few dozen bytes whose header alone says it is over a pixel limit (a decompression bomb
+    as a decoder first sees it)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + _png_chunk(b"IEND", b""))
+
+
 def _exif(orientation: int) -> Image.Exif:
     exif = Image.Exif()
     exif[0x0112] = orientation

@@ -182,7 +182,12 @@ public final class AnnComparison implements Callable<Integer> {
         List<float[]> captions;
         long start = System.nanoTime();
         try (InProcessModel encoders = InProcessModel.open(model, threads, 1)) {
-            images = List.of(encoders.imageEmbeddings(split));
+            InProcessModel.ImageEmbeddings embedded = encoders.imageEmbeddings(split);
+            images = List.of(embedded.kept());
+            if (embedded.refused().isEmpty() == false) {
+                log("%d images cannot be encoded and are left out, e.g. [%s]: %s", embedded.refused().size(),
+                    split.imagePaths().get(embedded.refused().firstKey()), embedded.refused().get(embedded.refused().firstKey()));
+            }
             captions = List.of(encoders.captionEmbeddings(split.captions()));
         }
         log("encoded %d images and %d captions in %.1f s", images.size(), captions.size(), (System.nanoTime() - start) / 1e9);

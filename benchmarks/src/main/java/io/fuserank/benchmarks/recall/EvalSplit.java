@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * An evaluation split in the Flickr30K/COCO Karpathy layout ALBEF reads:
@@ -75,6 +76,32 @@ public record EvalSplit(Path imageRoot, List<String> imagePaths, List<String> ca
         int captionCount = imageCaptions[maxImages - 1][imageCaptions[maxImages - 1].length - 1] + 1;
         return new EvalSplit(imageRoot, imagePaths.subList(0, maxImages), captions.subList(0, captionCount),
             Arrays.copyOf(captionImage, captionCount), Arrays.copyOf(imageCaptions, maxImages));
+    }
+
+    /**
+     * The split without {@code images} (indices into this split) and their captions, renumbered
+     * in file order: what is left to evaluate when some images cannot be indexed.
+     */
+    public EvalSplit without(Set<Integer> images) {
+        List<String> paths = new ArrayList<>();
+        List<String> kept = new ArrayList<>();
+        List<Integer> owner = new ArrayList<>();
+        List<int[]> imageCaptionsKept = new ArrayList<>();
+        for (int i = 0; i < imagePaths.size(); i++) {
+            if (images.contains(i)) {
+                continue;
+            }
+            int[] own = new int[imageCaptions[i].length];
+            for (int c = 0; c < own.length; c++) {
+                own[c] = kept.size();
+                kept.add(captions.get(imageCaptions[i][c]));
+                owner.add(paths.size());
+            }
+            imageCaptionsKept.add(own);
+            paths.add(imagePaths.get(i));
+        }
+        return new EvalSplit(imageRoot, List.copyOf(paths), List.copyOf(kept),
+            owner.stream().mapToInt(Integer::intValue).toArray(), imageCaptionsKept.toArray(int[][]::new));
     }
 
     /** Writes the split as Karpathy-format annotations (for the CLI, when {@link #limit} cut it) and returns the path. */

@@ -15,7 +15,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * The bundle's encoders and fusion scorer in this process: the exact-ITC reference (and the ANN
@@ -61,25 +66,52 @@ public final class InProcessModel implements AutoCloseable {
         return text.encode(caption);
     }
 
-    /** Every image's ITC embedding, in split order. */
-    public float[][] imageEmbeddings(EvalSplit split) throws IOException, OrtException {
+    /**
+     * Every image's ITC embedding, in split order, with {@code null} for an image the encoder
+     * refuses (over a limit, damaged, unreadable): the images the CLI could not index either.
+     */
+    public ImageEmbeddings imageEmbeddings(EvalSplit split) throws OrtException {
         float[][] out = new float[split.imagePaths().size()][];
+        SortedMap<Integer, String> refused = new TreeMap<>();
         for (int start = 0; start < out.length; start += BATCH) {
-            List<byte[]> batch = new ArrayList<>();
+            List<Integer> batch = new ArrayList<>();
+            List<byte[]> bytes = new ArrayList<>();
             for (int i = start; i < Math.min(out.length, start + BATCH); i++) {
-                batch.add(Files.readAllBytes(split.imageFile(i)));
+                try {
+                    bytes.add(Files.readAllBytes(split.imageFile(i)));
+                    batch.add(i);
+                } catch (IOException e) {
+                    refused.put(i, "UNREADABLE: cannot read [" + split.imageFile(i) + "]: " + e.getMessage());
+                }
             }
-            List<Encoding> encodings;
+            if (batch.isEmpty()) {
+                continue;
+            }
             try {
-                encodings = images.encode(batch);
-            } catch (ImageDecodeException e) {
-                throw new IOException("an image of the batch starting at [" + split.imagePaths().get(start) + "] cannot be decoded: " + e.getMessage(), e);
-            }
-            for (int i = 0; i < encodings.size(); i++) {
-                out[start + i] = encodings.get(i).embedding();
+                List<Encoding> encodings = images.encode(bytes);
+                for (int b = 0; b < batch.size(); b++) {
+                    out[batch.get(b)] = encodings.get(b).embedding();
+                }
+            } catch (ImageDecodeException batchFailure) {
+                // One image spoils its batch: encode them one by one to find which.
+                for (int b = 0; b < batch.size(); b++) {
+                    try {
+                        out[batch.get(b)] = images.encode(List.of(bytes.get(b))).get(0).embedding();
+                    } catch (ImageDecodeException e) {
+                        refused.put(batch.get(b), e.reason() + ": " + e.getMessage());
+                    }
+                }
             }
         }
-        return out;
+        return new ImageEmbeddings(out, Collections.unmodifiableSortedMap(refused));
+    }
+
+    /** {@link #imageEmbeddings}' answer: {@code vectors[i]} null exactly where {@code refused} holds image {@code i}'s reason. */
+    public record ImageEmbeddings(float[][] vectors, SortedMap<Integer, String> refused) {
+        /** The vectors of the images not refused, in split order (the rows of {@link EvalSplit#without}). */
+        public float[][] kept() {
+            return Arrays.stream(vectors).filter(Objects::nonNull).toArray(float[][]::new);
+        }
     }
 
     /** Every caption's ITC embedding, in split order. */

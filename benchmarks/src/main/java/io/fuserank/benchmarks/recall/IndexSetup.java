@@ -20,13 +20,17 @@ final class IndexSetup {
     private IndexSetup() {
     }
 
-    /** Creates (replacing) {@code index} of {@code kind} ({@code image} or {@code caption}) and indexes the split into it. */
+    /**
+     * Creates (replacing) {@code index} of {@code kind} ({@code image} or {@code caption}) and
+     * indexes the split into it; the CLI's dead-letter file goes to {@code outDir}.
+     */
     static void build(EsJson engine, Path model, String modelId, Path annotations, Path imageRoot, String index,
-                      String kind, long expectedDocuments) throws IOException {
+                      String kind, long expectedDocuments, Path outDir) throws IOException {
         cli("create-index", index, "--url", engine.base().toString(), "--model", model.toString(), "--model-id", modelId,
             "--kind", kind, "--replicas", "0", "--overwrite");
         List<String> args = new ArrayList<>(List.of("index", index, "--kind", kind, "--url", engine.base().toString(),
-            "--model", model.toString(), "--karpathy", annotations.toString(), "--no-progress"));
+            "--model", model.toString(), "--karpathy", annotations.toString(), "--no-progress",
+            "--dead-letter", outDir.resolve(index + "-dead-letter.jsonl").toString()));
         if (kind.equals("image")) {
             args.addAll(List.of("--image-root", imageRoot.toString()));
         }

@@ -9,6 +9,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -96,32 +97,45 @@ public final class RecallHarness implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validate();
-        EvalSplit split = EvalSplit.load(annotations, imageRoot).limit(maxImages);
+        EvalSplit listed = EvalSplit.load(annotations, imageRoot).limit(maxImages);
         String name = dataset != null ? dataset : annotations.getFileName().toString().replaceFirst("\\.json$", "");
         Path outDir = out != null ? out : Path.of("benchmarks", "target", "recall", name);
         Files.createDirectories(outDir);
         String runId = name + "-" + Instant.now().toString();
         EsJson engine = new EsJson(URI.create(url), new ObjectMapper(), Duration.ofMinutes(10));
-        log("%s: %d images, %d captions; node %s", name, split.imagePaths().size(), split.captions().size(), url);
+        log("%s: %d images, %d captions; node %s", name, listed.imagePaths().size(), listed.captions().size(), url);
 
         try (InProcessModel local = InProcessModel.open(model, threads, ks.stream().max(Integer::compare).orElse(16))) {
             String id = modelId != null ? modelId : local.bundle().name();
             String imageIndex = indexPrefix + "-" + name + "-images";
             String captionIndex = indexPrefix + "-" + name + "-captions";
+            // Images the encoder refuses (the CLI would dead-letter them) leave the evaluation with
+            // their captions; the rest is indexed and evaluated.
+            InProcessModel.ImageEmbeddings embedded = local.imageEmbeddings(listed);
+            EvalSplit split = listed.without(embedded.refused().keySet());
+            Path unindexable = writeUnindexable(outDir, listed, embedded.refused());
+            if (embedded.refused().isEmpty() == false) {
+                log("%d of %d images cannot be indexed (listed in %s): evaluating the other %d images and their %d captions",
+                    embedded.refused().size(), listed.imagePaths().size(), unindexable.toAbsolutePath(),
+                    split.imagePaths().size(), split.captions().size());
+            }
+            if (split.imagePaths().isEmpty()) {
+                throw new IOException("none of the [" + listed.imagePaths().size() + "] images can be indexed: see " + unindexable);
+            }
             if (reuseIndices == false) {
-                Path ann = maxImages > 0 ? split.writeKarpathy(outDir.resolve("annotations.json")) : annotations;
+                Path ann = split != listed || maxImages > 0 ? split.writeKarpathy(outDir.resolve("annotations.json")) : annotations;
                 long start = System.nanoTime();
-                IndexSetup.build(engine, model, id, ann, imageRoot, imageIndex, "image", split.imagePaths().size());
-                IndexSetup.build(engine, model, id, ann, imageRoot, captionIndex, "caption", split.captions().size());
+                IndexSetup.build(engine, model, id, ann, imageRoot, imageIndex, "image", split.imagePaths().size(), outDir);
+                IndexSetup.build(engine, model, id, ann, imageRoot, captionIndex, "caption", split.captions().size(), outDir);
                 log("indexed both in %.1f s", (System.nanoTime() - start) / 1e9);
             }
             EngineQueries queries = new EngineQueries(engine, local, id, split, imageIndex, captionIndex, itcWeight);
             float effectiveItcWeight = itcWeight != null ? itcWeight : local.bundle().itcWeight();
             log("knn_itm_itc ranks by ITM logit + %s x ITC (%s)", effectiveItcWeight, itcWeight != null ? "--itc-weight" : "the model's");
-            Results results = new Results(runId, name, id, effectiveItcWeight);
+            Results results = new Results(runId, name, id, effectiveItcWeight, embedded.refused().size());
 
             // Exact ITC in this process: the reference the ANN loss is measured against.
-            float[][] imageVectors = local.imageEmbeddings(split);
+            float[][] imageVectors = embedded.kept();
             float[][] captionVectors = local.captionEmbeddings(split.captions());
             BruteForce exact = new BruteForce(List.of(imageVectors));
             float[][] t2i = ExactItc.scores(captionVectors, exact);
@@ -168,6 +182,17 @@ public final class RecallHarness implements Callable<Integer> {
             log("outputs in %s", outDir.toAbsolutePath());
         }
         return 0;
+    }
+
+    /**
+     * {@code unindexable-images.tsv} in {@code outDir}: each refused image's path and reason (a
+     * header only when there is none), so a run always says what it left out.
+     */
+    static Path writeUnindexable(Path outDir, EvalSplit listed, Map<Integer, String> refused) throws IOException {
+        StringBuilder tsv = new StringBuilder("image\treason\n");
+        refused.forEach((image, reason) -> tsv.append(listed.imagePaths().get(image)).append('\t')
+            .append(reason.replace('\t', ' ').replace('\n', ' ')).append('\n'));
+        return Files.writeString(outDir.resolve("unindexable-images.tsv"), tsv);
     }
 
     private void latency(EvalSplit split, EngineQueries queries, Results results) throws Exception {

@@ -43,7 +43,7 @@ final class RecallReport {
 
     void write() throws IOException {
         ObjectNode json = JSON.createObjectNode().put("dataset", results.dataset()).put("model", results.model())
-            .put("itc_weight", results.itcWeight())
+            .put("itc_weight", results.itcWeight()).put("unindexable_images", results.unindexableImages())
             .put("gemm_gflops", results.gemmGflops()).put("fusion_flops_per_pair", results.flopsPerPair());
         var agreement = json.putArray("client_rerank_top1_agreement");
         results.agreements().forEach(a -> agreement.addObject().put("k", a.k()).put("share", a.share()));
@@ -66,6 +66,10 @@ final class RecallReport {
                 r.path("ir_r5").asDouble(), r.path("ir_r10").asDouble(), r.path("rsum").asDouble()));
         }
         md.append(String.format(Locale.ROOT, "\nknn_itm_itc ranks by ITM logit + %s x ITC dot product.\n", results.itcWeight()));
+        if (results.unindexableImages() > 0) {
+            md.append(String.format(Locale.ROOT, "\n%d images of the split cannot be indexed (unindexable-images.tsv) and are left out "
+                + "with their captions: the recall above is over the others.\n", results.unindexableImages()));
+        }
         for (JsonNode r : results.rows("ann")) {
             md.append(String.format(Locale.ROOT, "\nANN loss: the node's knn top-10 holds %.2f%% of the exact ITC top-10 (num_candidates %d).\n",
                 100 * r.path("recall_at_10").asDouble(), r.path("ann_param").asInt()));

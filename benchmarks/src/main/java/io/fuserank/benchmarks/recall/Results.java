@@ -21,18 +21,27 @@ final class Results {
     private final String dataset;
     private final String model;
     private final float itcWeight;
+    private final int unindexableImages;
     private final String timestamp = Instant.now().toString();
     private final List<ObjectNode> rows = new ArrayList<>();
     private final List<Agreement> agreements = new ArrayList<>();
     private double gemmGflops = Double.NaN;
     private long flopsPerPair;
 
-    /** {@code itcWeight}: the W of the {@code knn_itm_itc} mode's {@code ITM logit + W x ITC}. */
-    Results(String runId, String dataset, String model, float itcWeight) {
+    /**
+     * {@code itcWeight}: the W of the {@code knn_itm_itc} mode's {@code ITM logit + W x ITC};
+     * {@code unindexableImages}: the split's images left out because the encoder refuses them.
+     */
+    Results(String runId, String dataset, String model, float itcWeight, int unindexableImages) {
         this.runId = runId;
         this.dataset = dataset;
         this.model = model;
         this.itcWeight = itcWeight;
+        this.unindexableImages = unindexableImages;
+    }
+
+    int unindexableImages() {
+        return unindexableImages;
     }
 
     float itcWeight() {

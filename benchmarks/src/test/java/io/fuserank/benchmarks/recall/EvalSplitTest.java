@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -46,5 +47,21 @@ class EvalSplitTest {
         Path missing = Files.writeString(root.resolve("missing.json"), "[{\"image\": \"nope.png\", \"caption\": [\"x\"]}]");
         e = assertThrows(IOException.class, () -> EvalSplit.load(missing, root));
         assertTrue(e.getMessage().contains("nope.png"), e.getMessage());
+    }
+
+    @Test
+    void withoutDropsImagesWithTheirCaptionsAndRenumbers() throws IOException {
+        for (String image : List.of("a.png", "b.png", "c.png")) {
+            Files.createFile(root.resolve(image));
+        }
+        Path ann = Files.writeString(root.resolve("ann.json"),
+            "[{\"image\": \"a.png\", \"caption\": [\"a one\", \"a two\"]}, {\"image\": \"b.png\", \"caption\": [\"b one\"]},"
+                + " {\"image\": \"c.png\", \"caption\": [\"c one\", \"c two\"]}]");
+        EvalSplit split = EvalSplit.load(ann, root).without(Set.of(1));
+        assertEquals(List.of("a.png", "c.png"), split.imagePaths());
+        assertEquals(List.of("a one", "a two", "c one", "c two"), split.captions());
+        assertArrayEquals(new int[] {0, 0, 1, 1}, split.captionImage());
+        assertArrayEquals(new int[] {2, 3}, split.imageCaptions()[1]);
+        assertEquals(split.captions(), EvalSplit.load(split.writeKarpathy(root.resolve("kept.json")), root).captions());
     }
 }
