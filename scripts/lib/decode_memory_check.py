@@ -42,8 +42,13 @@ INDEX = "fuserank-decode-memory-check"
 SHAPES = ((6300, 6300), (79000, 506))
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+def png(width: int, height: int, bit_depth: int = 8, colour_type: int = 2, idat: bytes | None = None) -> bytes:
+    """A PNG with this IHDR and ``idat`` as its compressed data (default: one compressed empty row, a header bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    body = idat if idat is not None else zlib.compress(b"\x00" * 16)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
 def large_rgba16_png(variant: int, width: int, height: int) -> bytes:
@@ -60,8 +65,7 @@ def large_rgba16_png(variant: int, width: int, height: int) -> bytes:
     for _ in range(height - 1):
         data.append(packer.compress(same))
     data.append(packer.flush())
-    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)  # 16 bits, colour type 6 (RGBA)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"".join(data)) + _chunk(b"IEND", b"")
+    return png(width, height, bit_depth=16, colour_type=6, idat=b"".join(data))  # colour type 6: RGBA
 
 
 def _request(url: str, method: str, body: dict | None = None, timeout: float = 300) -> tuple[int, dict]:

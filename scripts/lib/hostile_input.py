@@ -37,7 +37,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from decode_memory_check import check_concurrent_large_images
+from decode_memory_check import check_concurrent_large_images, png
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "models" / "fuserank-small" / "reference"
@@ -97,15 +97,6 @@ def reference_image(i: int = 0) -> bytes:
 
 def reference_captions() -> list[str]:
     return json.loads((REFERENCE / "reference.json").read_text())["captions"]
-
-
-def png(width: int, height: int, bit_depth: int = 8, colour_type: int = 2, idat: bytes | None = None) -> bytes:
-    """A PNG with the given IHDR; its IDAT is ``idat`` or one compressed empty row (a header bomb)."""
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    body = idat if idat is not None else zlib.compress(b"\x00" * 16)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
 def gif_header_bomb() -> bytes:
