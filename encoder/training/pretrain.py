@@ -10,6 +10,10 @@ ALBEF's protocol (retrieval_eval.py): ITC alone and ITC + ITM rerank at each ``-
     python pretrain.py --train-ann D/train.json --val-ann D/val.json --image-root D \\
         --preset small --epochs 10 --out runs/small
     torchrun --nproc-per-node 8 pretrain.py ... --preset base --bf16
+
+A recipe (``--recipe recipes/NAME.json``, one per shipped model stage) holds a stage's settings
+as data: a JSON object of this script's long options without the dashes; options given on the
+command line override it. Data paths stay on the command line.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ MODES = ("pretrain", "finetune", "itm")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--recipe", type=Path, help="a JSON recipe (recipes/*.json) whose options become the defaults")
     p.add_argument("--train-ann", type=Path, required=True, help="Karpathy-format annotation JSON")
     p.add_argument("--val-ann", type=Path, help="validation annotations, evaluated every epoch")
     p.add_argument("--test-ann", type=Path, help="test annotations, evaluated once at the end")
@@ -97,7 +102,35 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--peak-tflops", type=float, help="accelerator peak for model-FLOPs utilisation (H200 bf16: 989)")
+    recipe = p.parse_known_args(argv)[0].recipe
+    if recipe is not None:
+        p.set_defaults(**recipe_defaults(p, recipe))
     return p.parse_args(argv)
+
+
+def recipe_defaults(parser: argparse.ArgumentParser, recipe: Path) -> dict:
+    """The recipe's options as parser defaults, so that options on the command line win. Keys
+    are long options without the dashes ("warmup-steps"); a key the parser does not know, or a
+    value of the wrong kind, is refused naming the key."""
+    if not recipe.is_file():
+        raise FileNotFoundError(f"--recipe [{recipe}] does not exist")
+    options = json.loads(recipe.read_text(encoding="utf-8"))
+    actions = {a.option_strings[0][2:]: a for a in parser._actions if a.option_strings and a.option_strings[0].startswith("--")}
+    defaults = {}
+    for key, value in options.items():
+        action = actions.get(key)
+        if action is None or key in ("recipe", "help"):
+            raise ValueError(f"recipe [{recipe}] sets unknown option [{key}]; valid: {sorted(set(actions) - {'recipe', 'help'})}")
+        if action.choices is not None and value not in action.choices:
+            raise ValueError(f"recipe [{recipe}] sets [{key}] to [{value}]; valid: {list(action.choices)}")
+        flag = action.const is not None or isinstance(action, argparse.BooleanOptionalAction)
+        if flag and not isinstance(value, bool):
+            raise ValueError(f"recipe [{recipe}] sets the switch [{key}] to [{value}], not true or false")
+        converted = value
+        if action.type is not None and not flag:
+            converted = [action.type(v) for v in value] if isinstance(value, list) else action.type(value)
+        defaults[action.dest] = converted
+    return defaults
 
 
 # ---- distributed helpers -------------------------------------------------------------------

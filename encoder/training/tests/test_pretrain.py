@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -208,3 +209,36 @@ def test_sharding_hands_each_rank_whole_batches():
     shards = [list(pretrain.OneCaptionPerImageSampler(pairs, seed=0, world=2, rank=r, batch_size=3)) for r in (0, 1)]
     assert len(shards[0]) == len(shards[1]) == 3  # 3 full batches of 3: one each, the odd one and the rest dropped
     assert not set(shards[0]) & set(shards[1])
+
+
+RECIPES = sorted((Path(pretrain.__file__).parent / "recipes").glob("*.json"))
+PATHS = ["--train-ann", "t.json", "--image-root", "images", "--out", "run"]
+
+
+def test_the_shipped_recipes_exist_and_parse():
+    assert {r.stem for r in RECIPES} == {"small-pretrain", "small-finetune", "small-itm-position", "small-itm-relations",
+                                         "emoji", "base-gpu"}
+    for recipe in RECIPES:
+        args = pretrain.parse_args(["--recipe", str(recipe), *PATHS])
+        for key, value in json.loads(recipe.read_text()).items():
+            assert getattr(args, key.replace("-", "_")) == value, (recipe.name, key)
+
+
+def test_options_on_the_command_line_override_the_recipe():
+    recipe = Path(pretrain.__file__).parent / "recipes" / "small-itm-position.json"
+    args = pretrain.parse_args(["--recipe", str(recipe), *PATHS, "--epochs", "1", "--in-batch-negatives"])
+    assert args.epochs == 1 and args.in_batch_negatives is True
+    assert args.lr == 1e-3 and args.reset_fusion is True and args.mode == "itm"
+    assert pretrain.parse_args(PATHS).epochs == 10  # no recipe: the parser's own defaults
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"learning-rate": 1e-3}, r"sets unknown option \[learning-rate\]"),
+    ({"mode": "distill"}, r"sets \[mode\] to \[distill\]; valid: \['pretrain', 'finetune', 'itm'\]"),
+    ({"reset-fusion": "yes"}, r"sets the switch \[reset-fusion\] to \[yes\], not true or false"),
+])
+def test_a_recipe_with_a_bad_option_is_refused_naming_it(tmp_path, options, message):
+    recipe = tmp_path / "bad.json"
+    recipe.write_text(json.dumps(options))
+    with pytest.raises(ValueError, match=message):
+        pretrain.parse_args(["--recipe", str(recipe), *PATHS])
