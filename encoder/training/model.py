@@ -35,8 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-IMAGE_POSITIONS = ("learned", "sincos")
-FUSION_ATTENTION = ("bidirectional", "causal")
+# Experiment switches that were removed (docs/experiments.md), with the value the code now always
+# implements: the ViT patchify, learned image positions, bidirectional fusion self-attention.
+RETIRED_SWITCHES = {"conv_stem": False, "image_positions": "learned", "fusion_attention": "bidirectional"}
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,6 @@ class ModelConfig:
     alpha: float = 0.4  # momentum-distillation weight (ramped from 0 by the trainer)
     mlm_probability: float = 0.15
     bridge: bool = False
-    # Convolutional stem in place of the patchify (Xiao et al., 2021): each image token then
-    # sees a whole small object, not a slice of one. See VisionTransformer.
-    conv_stem: bool = False
-    # "learned" (ViT, ALBEF) or "sincos": fixed 2D sine-cosine image positions, also added back
-    # to the stored token features. See VisionTransformer and ALBEF.encode_image.
-    image_positions: str = "learned"
-    # "bidirectional" (ALBEF) or "causal": fusion self-attention sees only earlier words and ITM
-    # reads the last word, not [CLS]. See FusionEncoder.
-    fusion_attention: str = "bidirectional"
     # Fixed 2D sine-cosine codes added to the image tokens inside the fusion encoder, so it can
     # read where each token is whatever the image encoder kept. See FusionEncoder.
     fusion_image_positions: bool = False
@@ -84,16 +76,8 @@ class ModelConfig:
         for width, heads, name in ((self.vision_width, self.vision_heads, "vision"), (self.text_width, self.text_heads, "text")):
             if width % heads:
                 raise ValueError(f"{name} width [{width}] is not a multiple of its heads [{heads}]")
-        if self.image_positions not in IMAGE_POSITIONS:
-            raise ValueError(f"unknown image_positions [{self.image_positions}]; valid: {list(IMAGE_POSITIONS)}")
-        if self.fusion_attention not in FUSION_ATTENTION:
-            raise ValueError(f"unknown fusion_attention [{self.fusion_attention}]; valid: {list(FUSION_ATTENTION)}")
-        if self.image_positions == "sincos" and self.vision_width % 4:
-            raise ValueError(f"sincos image positions need a vision width divisible by 4, not [{self.vision_width}]")
         if self.fusion_image_positions and self.text_width % 4:
             raise ValueError(f"fusion image positions need a text width divisible by 4, not [{self.text_width}]")
-        if self.conv_stem and (self.patch_size & (self.patch_size - 1) or self.patch_size < 4):
-            raise ValueError(f"conv_stem needs a power-of-two patch_size >= 4, not [{self.patch_size}]")
         if self.bridge and (self.fusion_layers > self.text_layers or self.fusion_layers > self.vision_layers):
             raise ValueError(
                 f"bridge needs fusion_layers [{self.fusion_layers}] <= text_layers [{self.text_layers}] "
@@ -116,6 +100,20 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "ModelConfig":
+        """The config a checkpoint or a bundle's manifest records. Keys of removed experiment
+        switches (docs/experiments.md) are accepted only at the value the code now always
+        implements, so older checkpoints load; any other value names a model this code cannot
+        build and is refused."""
+        config = dict(config)
+        for key, built in RETIRED_SWITCHES.items():
+            value = config.pop(key, built)
+            if value != built:
+                raise ValueError(f"config [{key}] is [{value}]: that switch was removed (docs/experiments.md) "
+                                 f"and only [{built}] is built")
+        return cls(**config)
 
 
 PRESETS = {
@@ -202,42 +200,14 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-def conv_stem(width: int, patch_size: int) -> nn.Sequential:
-    """"Early Convolutions Help Transformers See Better" (Xiao et al., 2021, arXiv 2106.14881):
-    stride-2 3x3 convolutions down to the patch grid, then a stride-1 3x3 and a 1x1 projection.
-
-    Why here: the patchify's tokens each hold an 8x8 slice of a shape, so "which colour is the
-    circle" needs the ViT to assemble shapes across tokens, which ITC (a bag of attributes) never
-    asks it to do; the fusion encoder then has no token that says "red circle" to cross-attend to.
-    With a receptive field of about four patches, every token sees a whole small shape. Departures
-    from the paper: GELU and no BatchNorm (one code path for training, the momentum copy and the
-    ONNX export); channels double per stage up to the ViT width; He-initialised (below).
-    Measured later: the small model already told swapped colours and kinds apart (95%), and on the
-    scenes this stem trained slower than the patchify; it is kept as an option, off by default.
-    """
-    stages = int(math.log2(patch_size))
-    channels = [3] + [max(16, width >> (stages - i)) for i in range(1, stages + 1)]
-    layers: list[nn.Module] = []
-    for c_in, c_out in zip(channels, channels[1:]):
-        layers += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.GELU()]
-    layers += [nn.Conv2d(channels[-1], width, kernel_size=3, padding=1), nn.GELU(), nn.Conv2d(width, width, kernel_size=1)]
-    for layer in layers:
-        if isinstance(layer, nn.Conv2d):
-            # He init keeps the signal's scale through the stack. PyTorch's default shrinks it about
-            # threefold per layer, so the stem's output started 100x weaker than the patchify's,
-            # below the position embeddings, and ITC learnt several times slower.
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-            nn.init.zeros_(layer.bias)
-    return nn.Sequential(*layers)
-
-
 def sincos_2d_positions(grid: int, width: int) -> torch.Tensor:
     """Fixed 2D sine-cosine position embeddings (MAE, He et al. 2022; MoCo v3, Chen et al. 2021):
     half the channels encode the column, half the row, each as sines and cosines of geometrically
     spaced frequencies. Returns [1, 1 + grid*grid, width] with a zero row for [CLS].
 
     Over the grid the low-frequency sines rise monotonically with the coordinate, so "is A left of
-    B" is close to a linear read-out of the two tokens' codes."""
+    B" is close to a linear read-out of the two tokens' codes. Used by the fusion encoder's
+    ``fusion_image_positions``."""
     quarter = width // 4
     omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
     rows, cols = torch.meshgrid(torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij")
@@ -249,32 +219,15 @@ def sincos_2d_positions(grid: int, width: int) -> torch.Tensor:
 
 
 class VisionTransformer(nn.Module):
-    """ViT (Dosovitskiy et al., 2021): returns every block's token states, the last one normed.
-
-    With ``image_positions="sincos"`` the position embeddings are fixed (a buffer), not learned.
-    Why: the learned ones start at std 0.02 against patch content of about 0.2 and ITC, which
-    only asks "which attributes are present", never needs them, so the trained small model ranked
-    "A left of B" against "B left of A" at chance (51%, ITC and ITM alike) while it told swapped
-    colours apart 93-95% of the time. Fixed codes keep every token's place in the residual stream.
-    Measured on the scenes: not sufficient. With them (and even with hand-made tokens
-    holding each patch's colour and exact coordinates) the fusion encoder stayed near 60% on
-    relation-inverted captions. ``tools/fusion_relation_toy.py`` shows why: a saddle in the fusion
-    encoder (the subject's and the object's lookups get cancelling gradients), which the image
-    side cannot remove; its docstring lists what breaks it.
-    """
+    """ViT (Dosovitskiy et al., 2021): patchify, [CLS], learned positions, pre-LN blocks; returns
+    every block's token states, the last one normed."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        if cfg.conv_stem:
-            self.patch_embed = conv_stem(cfg.vision_width, cfg.patch_size)
-        else:
-            self.patch_embed = nn.Conv2d(3, cfg.vision_width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+        self.patch_embed = nn.Conv2d(3, cfg.vision_width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.vision_width))
-        if cfg.image_positions == "sincos":
-            self.register_buffer("pos_embed", sincos_2d_positions(cfg.image_size // cfg.patch_size, cfg.vision_width))
-        else:
-            self.pos_embed = nn.Parameter(torch.zeros(1, cfg.image_tokens, cfg.vision_width))
-            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.image_tokens, cfg.vision_width))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         self.blocks = nn.ModuleList(
             Block(cfg.vision_width, cfg.vision_heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.vision_layers)
@@ -323,12 +276,6 @@ class FusionEncoder(nn.Module):
     """Text tokens attend to themselves and cross-attend to image tokens (ALBEF's multimodal
     encoder); with ``bridge`` each layer reads its own uni-modal layer (BridgeTower).
 
-    ``fusion_attention="causal"`` masks the text self-attention as BLIP's image-grounded text
-    decoder does (Li et al., 2022), but keeps the ITM head, read from the last word
-    (:meth:`readout`). Why: with a causal mask the subject and the object of "A left of B" are
-    not interchangeable, which in ``tools/fusion_relation_toy.py`` breaks the symmetry that keeps
-    the plain design at chance. On the scenes it made ITM learn far more slowly (docs/training.md).
-
     ``fusion_image_positions`` adds fixed 2D sine-cosine codes (:func:`sincos_2d_positions`) to
     the image tokens before every cross-attention, as DETR adds its spatial codes to the memory
     (Carion et al., 2020). Why: cross-attention is a weighted sum over the tokens, blind to their
@@ -339,8 +286,8 @@ class FusionEncoder(nn.Module):
     encoder trained on those same frozen features learnt "the red square is on the left" (99.8%
     after 500 steps) and then "A left of B" against "B left of A" (65.5% 500 steps later and
     rising; a scratch run with other random draws reached 99.4%); without them both stayed at
-    chance. Unlike ``image_positions="sincos"`` it leaves the image encoder and the stored features alone, so it
-    can be added to a trained dual encoder (``pretrain.py --mode itm``)."""
+    chance. It leaves the image encoder and the stored features alone, so it can be added to a
+    trained dual encoder (``pretrain.py --mode itm``)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -362,10 +309,6 @@ class FusionEncoder(nn.Module):
         """text_feats: [B, N, L, W], image_feats: [B, N, T, W] (N = feature_layers);
         masks: [B, L], [B, T]. Returns the fused text states [B, L, W]."""
         text_attn = additive_mask(text_mask, text_feats.dtype)
-        if self.cfg.fusion_attention == "causal":
-            length = text_mask.shape[1]
-            later = torch.ones(length, length, dtype=torch.bool, device=text_mask.device).triu(1)
-            text_attn = torch.where(later, torch.finfo(text_feats.dtype).min, text_attn)  # [B, 1, L, L]
         image_attn = additive_mask(image_mask, image_feats.dtype)
         if self.cfg.fusion_image_positions:
             image_feats = image_feats + self.image_position_codes.to(image_feats.dtype)  # [1, 1, T, W]
@@ -380,14 +323,6 @@ class FusionEncoder(nn.Module):
                 context = image_feats[:, 0]
             x = layer(x, text_attn, context, image_attn)
         return self.norm(x)
-
-    def readout(self, fused: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
-        """The state ITM reads: [CLS] (ALBEF), or with causal attention the last word, the only
-        one that has seen the whole caption. Assumes right padding."""
-        if self.cfg.fusion_attention != "causal":
-            return fused[:, 0]
-        last = (text_mask.sum(dim=1) - 1).clamp(min=0)
-        return fused.gather(1, last.view(-1, 1, 1).expand(-1, 1, fused.shape[-1])).squeeze(1)
 
 
 class ALBEF(nn.Module):
@@ -434,13 +369,7 @@ class ALBEF(nn.Module):
         vision, vision_proj, feature_proj = self._parts(momentum, "vision", "vision_proj", "image_feature_proj")
         states = vision(pixels)
         embedding = F.normalize(vision_proj(states[-1][:, 0]), dim=-1)
-        layers = states[-self.cfg.feature_layers:]
-        if self.cfg.image_positions == "sincos":
-            # Positions added again to the tokens the fusion encoder cross-attends to, as DETR adds
-            # them to the memory at every cross-attention (Carion et al., 2020): the spatial
-            # relations are the fusion encoder's to judge, whatever the ViT kept of them.
-            layers = [s + vision.pos_embed for s in layers]
-        feats = torch.cat([feature_proj(s) for s in layers], dim=1)  # layer-major
+        feats = torch.cat([feature_proj(s) for s in states[-self.cfg.feature_layers:]], dim=1)  # layer-major
         return embedding, feats
 
     def encode_text(self, ids, mask, momentum: bool = False):
@@ -461,9 +390,9 @@ class ALBEF(nn.Module):
         return fusion(text_layers, text_mask, image_layers, image_mask)
 
     def itm_logits(self, text_feats, text_mask, image_feats, image_mask):
-        """[B, 2] (no-match, match) logits from the fusion readout (ALBEF's ITM head on [CLS])."""
+        """[B, 2] (no-match, match) logits of ALBEF's ITM head on the fused [CLS] state."""
         fused = self.fuse(text_feats, text_mask, image_feats, image_mask)
-        return self.itm_head(self.fusion.readout(fused, text_mask))
+        return self.itm_head(fused[:, 0])
 
     def reset_fusion(self):
         """Fresh fusion encoder and ITM head (and the fusion's momentum copy), initialised as at

@@ -10,6 +10,10 @@ ALBEF's protocol (retrieval_eval.py): ITC alone and ITC + ITM rerank at each ``-
     python pretrain.py --train-ann D/train.json --val-ann D/val.json --image-root D \\
         --preset small --epochs 10 --out runs/small
     torchrun --nproc-per-node 8 pretrain.py ... --preset base --bf16
+
+A recipe (``--recipe recipes/NAME.json``, one per shipped model stage) holds a stage's settings
+as data: a JSON object of this script's long options without the dashes; options given on the
+command line override it. Data paths stay on the command line.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import json
 import math
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -34,7 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import data
 import retrieval_eval
-from model import ALBEF, FUSION_ATTENTION, IMAGE_POSITIONS, ModelConfig, preset
+from model import ALBEF, ModelConfig, preset
 from negatives import CaptionSwapper
 from tokenizer import TextTokenizer, train_wordpiece
 
@@ -46,6 +49,7 @@ MODES = ("pretrain", "finetune", "itm")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--recipe", type=Path, help="a JSON recipe (recipes/*.json) whose options become the defaults")
     p.add_argument("--train-ann", type=Path, required=True, help="Karpathy-format annotation JSON")
     p.add_argument("--val-ann", type=Path, help="validation annotations, evaluated every epoch")
     p.add_argument("--test-ann", type=Path, help="test annotations, evaluated once at the end")
@@ -55,14 +59,6 @@ def parse_args(argv=None):
     p.add_argument("--vocab-size", type=int, default=2000, help="when training the tokenizer")
     p.add_argument("--preset", default="small", choices=["tiny", "small", "base"])
     p.add_argument("--bridge", action=argparse.BooleanOptionalAction, default=False, help="BridgeTower bridge layers")
-    p.add_argument("--image-positions", choices=IMAGE_POSITIONS,
-                   help="ViT position embeddings (default: the preset's); sincos: fixed 2D, also added to the token features")
-    p.add_argument("--conv-stem", action=argparse.BooleanOptionalAction, default=None,
-                   help="convolutional stem instead of the ViT patchify (default: the preset's)")
-    p.add_argument("--fusion-attention", choices=FUSION_ATTENTION,
-                   help="fusion self-attention (default: the preset's); causal: each word sees only earlier ones, ITM reads the last")
-    p.add_argument("--fusion-layers", type=int,
-                   help="fusion encoder depth (default: the preset's); with --init, deeper than the checkpoint's grows it (new layers on top)")
     p.add_argument("--fusion-image-positions", action=argparse.BooleanOptionalAction, default=None,
                    help="add fixed 2D sincos codes to the image tokens inside the fusion encoder (default: the preset's, "
                         "or with --init the checkpoint's)")
@@ -84,8 +80,6 @@ def parse_args(argv=None):
     p.add_argument("--queue-warmup-steps", type=int, help="contrast in-batch only for this many steps (default: one epoch)")
     p.add_argument("--hard-negative-ramp-epochs", type=float, default=0.0,
                    help="ramp the share of ITC-sampled ITM negatives from 0 to 1 over this many epochs (0: ALBEF, all hard)")
-    p.add_argument("--group-batches", action=argparse.BooleanOptionalAction, default=False,
-                   help="put images whose first captions share a bag of words into the same batch")
     p.add_argument("--swap-vocab", type=Path,
                    help="swap vocabulary JSON (scenes.py writes swap_vocab.json): add word-swapped caption ITM negatives")
     p.add_argument("--in-batch-negatives", action=argparse.BooleanOptionalAction, default=True,
@@ -108,7 +102,35 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--peak-tflops", type=float, help="accelerator peak for model-FLOPs utilisation (H200 bf16: 989)")
+    recipe = p.parse_known_args(argv)[0].recipe
+    if recipe is not None:
+        p.set_defaults(**recipe_defaults(p, recipe))
     return p.parse_args(argv)
+
+
+def recipe_defaults(parser: argparse.ArgumentParser, recipe: Path) -> dict:
+    """The recipe's options as parser defaults, so that options on the command line win. Keys
+    are long options without the dashes ("warmup-steps"); a key the parser does not know, or a
+    value of the wrong kind, is refused naming the key."""
+    if not recipe.is_file():
+        raise FileNotFoundError(f"--recipe [{recipe}] does not exist")
+    options = json.loads(recipe.read_text(encoding="utf-8"))
+    actions = {a.option_strings[0][2:]: a for a in parser._actions if a.option_strings and a.option_strings[0].startswith("--")}
+    defaults = {}
+    for key, value in options.items():
+        action = actions.get(key)
+        if action is None or key in ("recipe", "help"):
+            raise ValueError(f"recipe [{recipe}] sets unknown option [{key}]; valid: {sorted(set(actions) - {'recipe', 'help'})}")
+        if action.choices is not None and value not in action.choices:
+            raise ValueError(f"recipe [{recipe}] sets [{key}] to [{value}]; valid: {list(action.choices)}")
+        flag = action.const is not None or isinstance(action, argparse.BooleanOptionalAction)
+        if flag and not isinstance(value, bool):
+            raise ValueError(f"recipe [{recipe}] sets the switch [{key}] to [{value}], not true or false")
+        converted = value
+        if action.type is not None and not flag:
+            converted = [action.type(v) for v in value] if isinstance(value, list) else action.type(value)
+        defaults[action.dest] = converted
+    return defaults
 
 
 # ---- distributed helpers -------------------------------------------------------------------
@@ -137,18 +159,11 @@ class OneCaptionPerImageSampler(torch.utils.data.Sampler):
     """An epoch visits every image once with one of its captions drawn at random, so a batch
     holds distinct images (ITM hard negatives need other images) and all captions get seen over
     the epochs. Seeded by (seed, epoch); sharded for DDP in whole batches.
-
-    With ``image_groups`` (lists of image indices), each group's images are emitted next to each
-    other, so they share a batch: in-batch ITC negatives and ALBEF's in-batch ITM hard negatives
-    can only be as hard as what the batch holds, and with random batches an image's true
-    confusers (same words, other binding) almost never share its batch.
     """
 
-    def __init__(self, pairs_by_image: list[list[int]], seed: int, world: int = 1, rank: int = 0,
-                 batch_size: int = 1, image_groups: list[list[int]] | None = None):
+    def __init__(self, pairs_by_image: list[list[int]], seed: int, world: int = 1, rank: int = 0, batch_size: int = 1):
         self.pairs_by_image = pairs_by_image
         self.seed, self.world, self.rank, self.batch_size = seed, world, rank, batch_size
-        self.image_groups = image_groups or [[i] for i in range(len(pairs_by_image))]
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
@@ -156,11 +171,8 @@ class OneCaptionPerImageSampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         rng = random.Random(self.seed * 100_003 + self.epoch)
-        groups = [list(g) for g in self.image_groups]
-        rng.shuffle(groups)
-        for group in groups:
-            rng.shuffle(group)
-        order = [i for group in groups for i in group]
+        order = list(range(len(self.pairs_by_image)))
+        rng.shuffle(order)
         if self.world > 1:
             # Whole batches, the same number on every rank (collectives need equal step counts).
             batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
@@ -174,16 +186,6 @@ class OneCaptionPerImageSampler(torch.utils.data.Sampler):
         if self.world == 1:
             return len(self.pairs_by_image)
         return self._batches_per_rank() * self.batch_size
-
-
-def same_words_groups(annotations: list[dict]) -> list[list[int]]:
-    """Images whose first captions use the same multiset of words, grouped: on the synthetic
-    scenes exactly the confuser groups; on real data (COCO, Flickr30K) almost all singletons."""
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for index, entry in enumerate(annotations):
-        key = tuple(sorted(data.pre_caption(entry["caption"][0]).split()))
-        groups.setdefault(key, []).append(index)
-    return list(groups.values())
 
 
 def pairs_by_image(pairs: list[tuple[int, str]]) -> list[list[int]]:
@@ -375,25 +377,6 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
-def load_growing_fusion(model: ALBEF, state: dict, source_fusion_layers: int) -> None:
-    """Loads ``state`` into ``model``; when the model's fusion encoder is deeper than the
-    checkpoint's (``--init`` with a larger ``--fusion-layers``), the checkpoint's layers become the
-    first ones and the new layers on top keep their fresh initialisation. Only those new layers'
-    weights may be missing and nothing may be left over; anything else is an error naming the keys.
-    A shallower model than the checkpoint is refused: dropping trained layers is not a warm start."""
-    depth = model.cfg.fusion_layers
-    if depth < source_fusion_layers:
-        raise ValueError(f"--fusion-layers [{depth}] is less than the checkpoint's [{source_fusion_layers}]: "
-                         "a fusion encoder can only grow from a checkpoint")
-    result = model.load_state_dict(state, strict=False)
-    new_layer = re.compile(r"^fusion(_m)?\.layers\.(\d+)\.")
-    unexpected_missing = [k for k in result.missing_keys
-                          if not (m := new_layer.match(k)) or int(m.group(2)) < source_fusion_layers]
-    if unexpected_missing or result.unexpected_keys:
-        raise ValueError(f"the checkpoint does not fit the model: missing {unexpected_missing[:5]}, "
-                         f"unexpected {result.unexpected_keys[:5]}")
-
-
 def tokenizer_from_checkpoint(checkpoint: dict, max_tokens: int) -> TextTokenizer:
     """The tokenizer a checkpoint carries (the library loads only from a file, so through a
     temporary one)."""
@@ -405,7 +388,7 @@ def tokenizer_from_checkpoint(checkpoint: dict, max_tokens: int) -> TextTokenize
 
 def model_from_checkpoint(path: Path, map_location="cpu") -> tuple[ALBEF, dict]:
     checkpoint = load_checkpoint(path, map_location)
-    model = ALBEF(ModelConfig(**checkpoint["config"]))
+    model = ALBEF(ModelConfig.from_dict(checkpoint["config"]))
     model.load_state_dict(checkpoint["model"])
     return model, checkpoint
 
@@ -467,15 +450,12 @@ def main(argv=None) -> dict:
         dist.barrier()
 
     if source is not None:
-        cfg = ModelConfig(**source["config"])
-        if init is not None and args.fusion_layers is not None and args.fusion_layers != cfg.fusion_layers:
-            cfg = replace(cfg, fusion_layers=args.fusion_layers)
+        cfg = ModelConfig.from_dict(source["config"])
         if init is not None and args.fusion_image_positions is not None:
             cfg = replace(cfg, fusion_image_positions=args.fusion_image_positions)
     else:
         # Options left unset keep the preset's value.
-        optional = {key: getattr(args, key) for key in ("image_positions", "conv_stem", "fusion_attention", "alpha",
-                                                           "fusion_layers", "fusion_image_positions")}
+        optional = {key: getattr(args, key) for key in ("alpha", "fusion_image_positions")}
         overrides = {"bridge": args.bridge, **{k: v for k, v in optional.items() if v is not None}}
         cfg = preset(args.preset, **overrides)
     tokenizer = TextTokenizer(tokenizer_path, cfg.max_tokens)
@@ -483,7 +463,7 @@ def main(argv=None) -> dict:
                          "cls_id": tokenizer.cls_id, "sep_id": tokenizer.sep_id, "mask_id": tokenizer.mask_id})
     model = ALBEF(cfg).to(device)
     if init is not None:
-        load_growing_fusion(model, init["model"], ModelConfig(**init["config"]).fusion_layers)
+        model.load_state_dict(init["model"])
         if args.reset_fusion:
             model.reset_fusion()
         model.copy_to_momentum()
@@ -491,8 +471,7 @@ def main(argv=None) -> dict:
         # Departure from ALBEF, which trains ITM jointly with ITC: here the dual encoders (and so
         # ITC retrieval and every stored vector) stay exactly as they are, and only the reranker
         # learns. On two CPU cores a step is also about 2.5 times faster than a joint one, which
-        # makes the thousands of steps the toy needs for relations affordable (docs/training.md: the ITM
-        # stage, which says what it has not achieved yet).
+        # makes the thousands of steps relations need affordable (docs/training.md: the ITM stage).
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith(("fusion.", "itm_head."))
     optimizer = build_optimizer(model, args)
@@ -511,9 +490,7 @@ def main(argv=None) -> dict:
     transform = data.ImageTransform(cfg.image_size)
     train_set = data.RetrievalTrainDataset(args.train_ann, args.image_root, transform)
     sampler = OneCaptionPerImageSampler(
-        pairs_by_image(train_set.pairs), args.seed, world, rank, args.batch_size,
-        same_words_groups(train_set.annotations) if args.group_batches else None,
-    )
+        pairs_by_image(train_set.pairs), args.seed, world, rank, args.batch_size)
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=args.batch_size, sampler=sampler, collate_fn=collate(tokenizer, swapper, args.seed + rank),
         num_workers=args.workers, drop_last=True, persistent_workers=args.workers > 0,

@@ -13,10 +13,7 @@ exact realised fraction is returned by :func:`generate`); the rest are independe
 1-3 shapes.
 
 Two shapes are always related ("A left of B"); a single shape is placed by an absolute position
-("a red square at the top"). With ``--position-third`` the unrelated third shape of a 3-shape
-scene is too ("..., plus a red square at the top"): in ``tools/fusion_relation_toy.py`` reading
-where one looked-up shape is must be learnt before comparing two can be, and the third shape's
-position is that lesson inside the scenes. Off by default, which keeps the published splits.
+("a red square at the top").
 
 Output is the Flickr30K/COCO Karpathy layout ALBEF reads: ``<out>/<split>.json`` is a list of
 ``{"image": "images/<split>/000000.png", "caption": [5 strings]}`` with ``<out>`` as the image
@@ -27,8 +24,7 @@ description and its confuser group id for error analysis; training code can igno
 captions in ALBEF's pretraining data; ``<out>/train_with_regions.json`` is ``train.json`` with
 them added to each image. They are for training the
 ITM reranker (``pretrain.py --mode itm``): to check "A left of B" the fusion encoder must first
-learn to find one named shape and say where it is (``tools/fusion_relation_toy.py``), and the
-scenes' own captions almost never ask that (single-shape images are under 3% of them).
+learn to find one named shape and say where it is, and the scenes' own captions almost never ask that (single-shape images are under 3% of them).
 ``<out>/train_relations.json`` holds *relation captions* only: the related pair of each 2-3 shape
 train image, from both points of view ("a big red square to the left of a small blue circle", "a
 small blue circle to the right of a big red square"), each with a phrase whose inversion is its
@@ -134,12 +130,12 @@ class Shape:
 
 @dataclass(frozen=True)
 class Scene:
-    """``shapes[0] relation shapes[1]`` when there are 2+ shapes; the last shape of a 1- or
-    3-shape scene (the one no relation names) has an absolute ``position`` instead."""
+    """``shapes[0] relation shapes[1]`` when there are 2+ shapes; the only shape of a 1-shape
+    scene has an absolute ``position`` instead."""
 
     shapes: tuple[Shape, ...]
     relation: str | None = None  # for 2+ shapes
-    position: str | None = None  # for 1 shape, and for 3 with position_third: where the unrelated one is
+    position: str | None = None  # for 1 shape: where it is
 
     def canonical(self) -> str:
         """One description per distinct scene, independent of pixel positions and phrasing.
@@ -156,8 +152,6 @@ class Scene:
         text = f"a {a.words()} {RELATION_PHRASES[rel][0]} a {b.words()}"
         if len(self.shapes) == 3:
             text += f", and a {self.shapes[2].words()}"
-            if self.position is not None:
-                text += f" {POSITION_PHRASES[self.position][0]}"
         return text
 
 
@@ -202,7 +196,7 @@ def _relation_holds(rel: str, a: tuple[int, int, int], b: tuple[int, int, int], 
 
 def _place(rng: random.Random, ids, relation, position, image_size) -> list[Shape] | None:
     """Rejection-sample centres; ``None`` if the layout did not fit after many tries.
-    ``position`` constrains the unrelated shape: the only one, or the third."""
+    ``position`` constrains the only shape of a 1-shape scene."""
     gap = max(2, image_size // 32)
     margin = 1
     for _ in range(200):
@@ -248,9 +242,9 @@ def _position_box(position: str, r: int, image_size: int) -> tuple[int, int, int
     return boxes[position]
 
 
-def _random_scene(rng: random.Random, n_shapes: int, image_size: int, position_third: bool) -> Scene | None:
+def _random_scene(rng: random.Random, n_shapes: int, image_size: int) -> Scene | None:
     ids = _random_identities(rng, n_shapes)
-    position = rng.choice(POSITIONS) if n_shapes == 1 or (n_shapes == 3 and position_third) else None
+    position = rng.choice(POSITIONS) if n_shapes == 1 else None
     relation = rng.choice(RELATIONS) if n_shapes > 1 else None
     shapes = _place(rng, ids, relation, position, image_size)
     return Scene(tuple(shapes), relation=relation, position=position) if shapes else None
@@ -385,12 +379,10 @@ def _multi_caption(scene: Scene, rng: random.Random, template: int) -> str:
     x, y = _sized(rng, a), _sized(rng, b)
     phrase = rng.choice(RELATION_PHRASES[rel])
     its = ITS_PHRASES[INVERSE[rel]]  # where b is, seen from a
-    # With position_third the third shape is placed absolutely and the caption says where.
-    where = f" {rng.choice(POSITION_PHRASES[scene.position])}" if scene.position else ""
-    also = f", plus a {_sized(rng, rest[0])}{where}" if rest else ""
+    also = f", plus a {_sized(rng, rest[0])}" if rest else ""
     count = "two" if len(scene.shapes) == 2 else "three"
     if template == MULTI_TEMPLATES:
-        third = f" and a {_sized(rng, rest[0])}{where}" if rest else ""
+        third = f" and a {_sized(rng, rest[0])}" if rest else ""
         return f"{count} shapes: a {x}, a {y}{third}"
     templates = (
         f"a {x} {phrase} a {y}{also}",
@@ -435,7 +427,7 @@ def draw(scene: Scene, image_size: int, background: int) -> Image.Image:
 
 
 def _split_scenes(rng: random.Random, n: int, seen: set[str], image_size: int,
-                  confuser_fraction: float, position_third: bool = False) -> list[tuple[Scene, int | None]]:
+                  confuser_fraction: float) -> list[tuple[Scene, int | None]]:
     """``n`` scenes with canonical descriptions not in ``seen`` (which is updated).
 
     Confuser groups come first until ``confuser_fraction`` of ``n`` is covered, then
@@ -451,7 +443,7 @@ def _split_scenes(rng: random.Random, n: int, seen: set[str], image_size: int,
                                f"{len(seen)} canonical scenes already used")
         remaining_grouped = target - len(out)
         if remaining_grouped >= 2:
-            base = _random_scene(rng, rng.choice((2, 3)), image_size, position_third)
+            base = _random_scene(rng, rng.choice((2, 3)), image_size)
             if base is None:
                 failures += 1
                 continue
@@ -466,7 +458,7 @@ def _split_scenes(rng: random.Random, n: int, seen: set[str], image_size: int,
             group_id += 1
         else:
             # Mostly 2-3 shapes: there are only a few hundred distinct single-shape scenes.
-            scene = _random_scene(rng, rng.choices((1, 2, 3), weights=(1, 3, 3))[0], image_size, position_third)
+            scene = _random_scene(rng, rng.choices((1, 2, 3), weights=(1, 3, 3))[0], image_size)
             if scene is None or scene.canonical() in seen:
                 failures += 1
                 continue
@@ -477,10 +469,8 @@ def _split_scenes(rng: random.Random, n: int, seen: set[str], image_size: int,
 
 
 def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0,
-             image_size: int = 64, confuser_fraction: float = CONFUSER_FRACTION,
-             position_third: bool = False) -> dict:
-    """Write the three splits under ``out_dir`` and return counts and the confuser fraction.
-    ``position_third`` also places the third shape of 3-shape scenes (see the module doc)."""
+             image_size: int = 64, confuser_fraction: float = CONFUSER_FRACTION) -> dict:
+    """Write the three splits under ``out_dir`` and return counts and the confuser fraction."""
     counts = {"train": n_train, "val": n_val, "test": n_test}
     for split, n in counts.items():
         if n < 0:
@@ -491,12 +481,12 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
         raise ValueError(f"confuser_fraction must be in [0, 1], got {confuser_fraction}")
     out_dir = Path(out_dir)
     seen: set[str] = set()
-    stats: dict = {"seed": seed, "image_size": image_size, "position_third": position_third}
+    stats: dict = {"seed": seed, "image_size": image_size}
     grouped_total = 0
     # Test first, each split from its own stream: the test set depends only on seed and n_test.
     for split in ("test", "val", "train"):
         rng = random.Random(f"fuserank-scenes:{seed}:{split}")
-        scenes = _split_scenes(rng, counts[split], seen, image_size, confuser_fraction, position_third)
+        scenes = _split_scenes(rng, counts[split], seen, image_size, confuser_fraction)
         image_dir = out_dir / "images" / split
         image_dir.mkdir(parents=True, exist_ok=True)
         entries, sidecar = [], []
@@ -558,12 +548,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--confuser-fraction", type=float, default=CONFUSER_FRACTION)
-    parser.add_argument("--position-third", action="store_true",
-                        help="also place the unrelated third shape by an absolute position, said in the captions")
     args = parser.parse_args(argv)
     stats = generate(args.out, args.train, args.val, args.test, seed=args.seed,
-                     image_size=args.image_size, confuser_fraction=args.confuser_fraction,
-                     position_third=args.position_third)
+                     image_size=args.image_size, confuser_fraction=args.confuser_fraction)
     print(json.dumps(stats, indent=1))
 
 

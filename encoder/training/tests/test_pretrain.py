@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -46,6 +47,18 @@ def test_checkpoint_carries_its_config_and_tokenizer(tiny_run):
     assert checkpoint["config"]["vocab_size"] == model.cfg.vocab_size
     assert json.loads(checkpoint["tokenizer_json"])["model"]["type"] == "WordPiece"
     assert checkpoint["epoch"] == 1 and checkpoint["step"] == 12  # 48 images / batch 8 x 2 epochs
+
+
+def test_a_checkpoint_naming_removed_switches_loads_only_at_their_built_values(tiny_run, tmp_path):
+    checkpoint = torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)
+    retired = {"conv_stem": False, "image_positions": "learned", "fusion_attention": "bidirectional"}
+    old = tmp_path / "old.pt"
+    torch.save({**checkpoint, "config": {**checkpoint["config"], **retired}}, old)
+    model, _ = pretrain.model_from_checkpoint(old)
+    assert model.cfg.to_dict() == checkpoint["config"]
+    torch.save({**checkpoint, "config": {**checkpoint["config"], **retired, "fusion_attention": "causal"}}, old)
+    with pytest.raises(ValueError, match=r"config \[fusion_attention\] is \[causal\]"):
+        pretrain.model_from_checkpoint(old)
 
 
 def test_resume_continues_from_the_saved_step(tiny_run, scenes_dir, tmp_path):
@@ -191,27 +204,6 @@ def test_itm_mode_without_a_checkpoint_is_a_clear_error(scenes_dir, tmp_path):
                        "--out", str(tmp_path / "x"), "--mode", "itm"])
 
 
-def test_same_words_groups_share_a_batch():
-    annotations = [
-        {"caption": ["a red circle left of a blue square"]},
-        {"caption": ["a dog"]},
-        {"caption": ["a blue circle left of a red square"]},  # colours swapped: same words as 0
-        {"caption": ["a cat"]},
-        {"caption": ["a blue square left of a red circle"]},  # positions swapped: same words as 0
-        {"caption": ["a bird"]},
-    ]
-    groups = pretrain.same_words_groups(annotations)
-    assert sorted(map(sorted, groups)) == [[0, 2, 4], [1], [3], [5]]
-    pairs = [[i] for i in range(6)]
-    for epoch in range(5):
-        sampler = pretrain.OneCaptionPerImageSampler(pairs, seed=0, batch_size=3, image_groups=groups)
-        sampler.set_epoch(epoch)
-        order = list(sampler)
-        assert sorted(order) == list(range(6)) and len(sampler) == 6
-        start = min(order.index(i) for i in (0, 2, 4))
-        assert sorted(order[start : start + 3]) == [0, 2, 4]
-
-
 def test_sharding_hands_each_rank_whole_batches():
     pairs = [[i] for i in range(10)]
     shards = [list(pretrain.OneCaptionPerImageSampler(pairs, seed=0, world=2, rank=r, batch_size=3)) for r in (0, 1)]
@@ -219,25 +211,34 @@ def test_sharding_hands_each_rank_whole_batches():
     assert not set(shards[0]) & set(shards[1])
 
 
-def test_init_with_more_fusion_layers_keeps_the_trained_ones_and_adds_fresh_layers(tiny_run, scenes_dir, tmp_path):
-    out = tmp_path / "grown"
-    source = torch.load(tiny_run / "checkpoint_last.pt", weights_only=False)
-    depth = source["config"]["fusion_layers"]
-    model = ALBEF(pretrain.ModelConfig(**{**source["config"], "fusion_layers": depth + 1}))
-    pretrain.load_growing_fusion(model, source["model"], depth)
-    for name, value in model.state_dict().items():
-        if name in source["model"]:
-            assert torch.equal(value, source["model"][name]), name
-    assert any(name.startswith(f"fusion.layers.{depth}.") for name in model.state_dict())
-    assert not any(name.startswith(f"fusion.layers.{depth}.") for name in source["model"])
-    # Shrinking is refused, naming both depths.
-    shallow = ALBEF(pretrain.ModelConfig(**{**source["config"], "fusion_layers": depth - 1}))
-    with pytest.raises(ValueError, match=rf"\[{depth - 1}\].*\[{depth}\]"):
-        pretrain.load_growing_fusion(shallow, source["model"], depth)
-    # The trainer grows it from --init and records the new depth in its checkpoint.
-    pretrain.main([
-        "--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(out),
-        "--init", str(tiny_run / "checkpoint_last.pt"), "--mode", "finetune", "--epochs", "1", "--batch-size", "8",
-        "--queue-warmup-steps", "0", "--log-every", "1", "--threads", "1", "--fusion-layers", str(depth + 1),
-    ])
-    assert torch.load(out / "checkpoint_last.pt", weights_only=False)["config"]["fusion_layers"] == depth + 1
+RECIPES = sorted((Path(pretrain.__file__).parent / "recipes").glob("*.json"))
+PATHS = ["--train-ann", "t.json", "--image-root", "images", "--out", "run"]
+
+
+def test_the_shipped_recipes_exist_and_parse():
+    assert {r.stem for r in RECIPES} == {"small-pretrain", "small-finetune", "small-itm-position", "small-itm-relations",
+                                         "emoji", "base-gpu"}
+    for recipe in RECIPES:
+        args = pretrain.parse_args(["--recipe", str(recipe), *PATHS])
+        for key, value in json.loads(recipe.read_text()).items():
+            assert getattr(args, key.replace("-", "_")) == value, (recipe.name, key)
+
+
+def test_options_on_the_command_line_override_the_recipe():
+    recipe = Path(pretrain.__file__).parent / "recipes" / "small-itm-position.json"
+    args = pretrain.parse_args(["--recipe", str(recipe), *PATHS, "--epochs", "1", "--in-batch-negatives"])
+    assert args.epochs == 1 and args.in_batch_negatives is True
+    assert args.lr == 1e-3 and args.reset_fusion is True and args.mode == "itm"
+    assert pretrain.parse_args(PATHS).epochs == 10  # no recipe: the parser's own defaults
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"learning-rate": 1e-3}, r"sets unknown option \[learning-rate\]"),
+    ({"mode": "distill"}, r"sets \[mode\] to \[distill\]; valid: \['pretrain', 'finetune', 'itm'\]"),
+    ({"reset-fusion": "yes"}, r"sets the switch \[reset-fusion\] to \[yes\], not true or false"),
+])
+def test_a_recipe_with_a_bad_option_is_refused_naming_it(tmp_path, options, message):
+    recipe = tmp_path / "bad.json"
+    recipe.write_text(json.dumps(options))
+    with pytest.raises(ValueError, match=message):
+        pretrain.parse_args(["--recipe", str(recipe), *PATHS])

@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 
 import data
+from model import ModelConfig
 from retrieval_eval import SCORE
 
 BUNDLE = Path(__file__).resolve().parents[3] / "models" / "fuserank-small"
@@ -76,3 +77,9 @@ def test_the_rerank_weight_was_chosen_on_validation(manifest):
 def test_the_score_section_is_the_one_export_writes(manifest):
     """export.py writes retrieval_eval.SCORE; the Java side checks the same text against its code."""
     assert manifest["score"] == SCORE
+
+
+def test_the_manifest_config_builds_the_shipped_model(manifest):
+    """The shipped manifest names removed switches at the values the code now always builds."""
+    cfg = ModelConfig.from_dict(manifest["model"]["config"])
+    assert cfg.fusion_image_positions and not cfg.bridge

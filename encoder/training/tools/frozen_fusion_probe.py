@@ -10,7 +10,7 @@ Two measurements on a scenes data directory (``scenes.py``), the encoders frozen
               1-3 shape image, its centre in the outer third);
      ``rel``: "a A left of a B" vs "a B left of a A" (the related pair, objects exchanged: the same
               words in the same template, so no caption-only shortcut exists).
-   ``--pos-steps`` trains on ``pos`` alone first (the curriculum of ``fusion_relation_toy.py``),
+   ``--pos-steps`` trains on ``pos`` alone first (position before relations, the ITM stage's order),
    then ``--pos-fraction`` of each batch stays ``pos``. Accuracy is measured on the val split.
 
 Measured on the shipped small model (``--checkpoint`` its fine-tuned run): column R^2 0.35, row
