@@ -19,8 +19,9 @@ import java.util.List;
  * calls (reranker/: {@link FusionScorer}, {@link ScoreFormula}, {@link RescoredRanking}), so the
  * scores are the plugin's; it only maps the response's hits onto it.
  *
- * <p>A hit of the window is scored when it has features and (for {@code itm_plus_itc}) a vector and
- * the fusion scorer accepts its blob; otherwise it keeps {@link ScoreFormula#unscored}, as on a node.
+ * <p>A hit of the window is scored when it has features and (for {@code itm_plus_itc}) a vector, the
+ * fusion scorer accepts its blob and its parts give a finite score ({@link ScoreFormula#notFinite});
+ * otherwise it keeps {@link ScoreFormula#unscored}, as on a node.
  * Ties in the window are broken by first-stage rank here, by Lucene doc id on a node (a client
  * cannot see doc ids); scores are unaffected.
  */
@@ -78,6 +79,12 @@ final class ClientSideRerank {
         float[] windowScores = new float[window];
         int[] keys = new int[window];
         for (int i = 0; i < window; i++) {
+            String notFinite = itm[i] == null ? null : formula.notFinite(firstStage[i], itm[i], itc[i]);
+            if (notFinite != null) {
+                unscored.add(first.get(i).id() + ": " + notFinite);
+                itm[i] = null;
+                itc[i] = null;
+            }
             windowScores[i] = itm[i] == null ? formula.unscored(firstStage[i])
                 : formula.score(firstStage[i], itm[i], itc[i] == null ? 0f : itc[i]);
             keys[i] = i;

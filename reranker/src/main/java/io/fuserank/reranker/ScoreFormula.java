@@ -62,6 +62,20 @@ public record ScoreFormula(ScoreMode mode, float queryWeight, float rescoreQuery
     }
 
     /**
+     * Why a hit the fusion encoder scored must still count as unscored, or null when it need not:
+     * its ITC part ({@code itc}, null without a stored vector) or its final score is not finite (a
+     * damaged stored vector, extreme features). The rescorer and the CLI's client-side rerank both
+     * ask, so that no score either of them gives is NaN or infinite.
+     */
+    public String notFinite(float firstStage, float itm, Float itc) {
+        if (itc != null && Float.isFinite(itc) == false) {
+            return "its ITC part is [" + itc + "]";
+        }
+        float score = score(firstStage, itm, itc == null ? 0f : itc);
+        return Float.isFinite(score) ? null : "its score is [" + score + "]";
+    }
+
+    /**
      * {@code raw + 1} from 0 up, {@code 1 / (1 - raw)} below: positive, strictly increasing and
      * continuous (the map Elasticsearch applies to {@code max_inner_product} similarities), so the
      * ranking is exactly the raw score's.

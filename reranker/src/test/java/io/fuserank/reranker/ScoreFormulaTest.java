@@ -9,6 +9,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,6 +19,16 @@ class ScoreFormulaTest {
     private static final float FIRST = 0.9f;
     private static final float ITM = -2.5f;
     private static final float ITC = 0.25f;
+
+    @Test
+    void aScoredHitWhosePartsGiveNoFiniteScoreCountsAsUnscored() {
+        ScoreFormula formula = new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1f, 1f, 256f);
+        assertNull(formula.notFinite(0.5f, 1.5f, 0.9f));
+        assertNull(formula.notFinite(0.5f, 1.5f, null));
+        assertEquals("its ITC part is [NaN]", formula.notFinite(0.5f, 1.5f, Float.NaN));
+        assertEquals("its score is [Infinity]", formula.notFinite(0.5f, 1.5f, Float.MAX_VALUE));
+        assertEquals("its score is [NaN]", new ScoreFormula(ScoreMode.ITM, 1f, 1f, 1f).notFinite(0.5f, Float.NaN, null));
+    }
 
     @Test
     void itmIsTheLogitAlone() {

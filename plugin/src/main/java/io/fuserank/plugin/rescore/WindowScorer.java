@@ -67,11 +67,11 @@ final class WindowScorer {
         if (parts.scored() == false) {
             return new Outcome(formula.unscored(firstStage), parts);
         }
-        float score = formula.score(firstStage, parts.itm(), parts.itc() == null ? 0f : parts.itc());
-        if (Float.isFinite(score) == false) {
-            return new Outcome(formula.unscored(firstStage), unscored("the combined score is [" + score + "]", Rejection.Kind.CORRUPT));
+        String notFinite = formula.notFinite(firstStage, parts.itm(), parts.itc());
+        if (notFinite != null) {
+            return new Outcome(formula.unscored(firstStage), unscored(notFinite, Rejection.Kind.CORRUPT));
         }
-        return new Outcome(score, parts);
+        return new Outcome(formula.score(firstStage, parts.itm(), parts.itc() == null ? 0f : parts.itc()), parts);
     }
 
     /** The parts of {@code candidates}, in order, from one fusion call. */
@@ -100,17 +100,11 @@ final class WindowScorer {
         for (int j = 0; j < rows.size(); j++) {
             int i = rows.get(j);
             Rejection rejection = itm.rejection(j);
-            out[i] = rejection != null ? unscored(rejection.reason(), rejection.kind()) : scored(ctx, candidates[i].vector(), itm.score(j));
+            float[] vector = candidates[i].vector();
+            out[i] = rejection != null ? unscored(rejection.reason(), rejection.kind())
+                : new Parts(itm.score(j), vector == null ? null : ScoreFormula.itc(ctx.queryEmbedding(), vector), null, null);
         }
         return out;
-    }
-
-    private static Parts scored(ItmRescoreContext ctx, float[] vector, float itm) {
-        Float itc = vector == null ? null : ScoreFormula.itc(ctx.queryEmbedding(), vector);
-        if (itc != null && Float.isFinite(itc) == false) {
-            return unscored("the ITC dot product with [" + ctx.vectorField() + "] is [" + itc + "]", Rejection.Kind.CORRUPT);
-        }
-        return new Parts(itm, itc, null, null);
     }
 
     private static Parts unscored(String reason, Rejection.Kind fault) {

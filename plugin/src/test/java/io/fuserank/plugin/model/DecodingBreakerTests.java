@@ -1,7 +1,7 @@
 package io.fuserank.plugin.model;
 
-import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.FuseRankSettings;
+import io.fuserank.plugin.FuseRankSingleNodeTestCase;
 import org.elasticsearch.ElasticsearchException;
 import org.elasticsearch.ExceptionsHelper;
 import org.elasticsearch.action.bulk.BulkItemResponse;
@@ -16,10 +16,8 @@ import org.elasticsearch.common.xcontent.XContentHelper;
 import org.elasticsearch.index.query.QueryBuilders;
 import org.elasticsearch.indices.breaker.CircuitBreakerService;
 import org.elasticsearch.indices.breaker.CircuitBreakerStats;
-import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.rest.RestStatus;
 import org.elasticsearch.search.builder.SearchSourceBuilder;
-import org.elasticsearch.test.ESSingleNodeTestCase;
 import org.elasticsearch.xcontent.NamedXContentRegistry;
 import org.elasticsearch.xcontent.XContentParser;
 import org.elasticsearch.xcontent.XContentParserConfiguration;
@@ -32,8 +30,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
-import java.util.Collection;
-import java.util.List;
 import java.util.Map;
 
 import static org.elasticsearch.test.hamcrest.ElasticsearchAssertions.assertHitCount;
@@ -50,23 +46,15 @@ import static org.hamcrest.Matchers.greaterThan;
  * indexed); a small image still goes through, and once the requests are answered the breaker
  * holds nothing.
  */
-public class DecodingBreakerTests extends ESSingleNodeTestCase {
+public class DecodingBreakerTests extends FuseRankSingleNodeTestCase {
 
     private static final String MODEL = "fuserank-small";
     private static final Path REPOSITORY = Path.of("..").toAbsolutePath().normalize();
     private static final Path MAPPINGS = REPOSITORY.resolve("example-queries").resolve("mappings");
 
     @Override
-    protected Collection<Class<? extends Plugin>> getPlugins() {
-        return List.of(FuseRankPlugin.class);
-    }
-
-    @Override
-    protected Settings nodeSettings() {
-        return Settings.builder().put(super.nodeSettings())
-            .put("fuserank.models.path", REPOSITORY.resolve("models").toString())
-            .put("breaker." + FuseRankSettings.BREAKER_NAME + ".limit", "512kb")
-            .build();
+    protected Settings suiteSettings() {
+        return Settings.builder().put("breaker." + FuseRankSettings.BREAKER_NAME + ".limit", "512kb").build();
     }
 
     private static byte[] largePng() throws IOException {
