@@ -12,8 +12,10 @@ The image pipeline, in order (Java repeats each step):
 2. to 8-bit RGB; images with alpha are composited over white with
    ``out = (c * a + 255 * (255 - a) + 127) // 255`` per channel (integers);
    16-bit grayscale keeps the high byte (``v >> 8``);
-3. bilinear resize to ``size x size`` with half-pixel centres, no antialiasing, in float32,
-   horizontal pass first, then vertical (see ``resize_bilinear``);
+3. resize to ``size x size`` by the bundle's rule (``RESIZE_RULES``): ours is bilinear with
+   half-pixel centres, no antialiasing, in float32, horizontal pass first, then vertical (see
+   ``resize_bilinear``); imported checkpoints name PIL's resamplers (``resize_pil``), which
+   Java reproduces byte for byte (``PilResample``);
 4. ``(v / 255 - mean[c]) / std[c]`` in float32, laid out CHW.
 """
 
@@ -179,19 +181,41 @@ def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
 # that the bilinear resize still sees several source pixels per output pixel.
 SUBSAMPLE_FACTOR = 4
 
+# The resize rules a bundle's manifest may name (``image.resize``), each to the PIL filter it
+# reproduces, or None for ours (``resize_bilinear``). Java's ``ImagePreprocessor.ResizeRule``
+# lists the same names.
+BILINEAR_HALF_PIXEL = "bilinear_half_pixel_no_antialias"
+RESIZE_RULES = {
+    BILINEAR_HALF_PIXEL: None,
+    "pil_bilinear": Image.Resampling.BILINEAR,
+    "pil_bicubic": Image.Resampling.BICUBIC,
+    "pil_lanczos": Image.Resampling.LANCZOS,
+}
 
-def subsample_step(width: int, height: int, size: int) -> int:
+
+def _check_rule(resize: str) -> None:
+    if resize not in RESIZE_RULES:
+        raise ValueError(f"image resize rule [{resize}] is not one of {sorted(RESIZE_RULES)}")
+
+
+def subsample_step(width: int, height: int, size: int, resize: str = BILINEAR_HALF_PIXEL) -> int:
     """The stride that thins a ``width x height`` image on its way to a ``size x size`` input.
 
-    The largest ``s`` with ``min(width, height) / s >= SUBSAMPLE_FACTOR * size``, at least 1: only
-    images far larger than the model needs are thinned (for a 384 model, a shorter side of 3,072
-    pixels or more). The Java decoder (``ImagePreprocessor.subsampleStep``) then never decodes the
-    other pixels, which bounds its memory; ``load_rgb`` keeps the same ones.
+    For our own rule, the largest ``s`` with ``min(width, height) / s >= SUBSAMPLE_FACTOR * size``,
+    at least 1: only images far larger than the model needs are thinned (for a 384 model, a
+    shorter side of 3,072 pixels or more). The Java decoder (``ImagePreprocessor.subsampleStep``)
+    then never decodes the other pixels, which bounds its memory; ``load_rgb`` keeps the same ones.
+
+    For a PIL rule, always 1: thinning would change the pixels the source model saw, and the
+    pixel limit (``MAX_PIXELS``) with the Java side's memory budget already bounds the memory.
     """
+    _check_rule(resize)
+    if RESIZE_RULES[resize] is not None:
+        return 1
     return max(1, min(width, height) // (SUBSAMPLE_FACTOR * size))
 
 
-def load_rgb(source: ImageSource, size: int | None = None) -> np.ndarray:
+def load_rgb(source: ImageSource, size: int | None = None, resize: str = BILINEAR_HALF_PIXEL) -> np.ndarray:
     """Decode an image file (path or bytes) into uint8 RGB ``[H, W, 3]``.
 
     EXIF orientation is applied first (phones store rotated JPEGs). Alpha — RGBA, LA, PA, or a
@@ -202,7 +226,7 @@ def load_rgb(source: ImageSource, size: int | None = None) -> np.ndarray:
     through PIL's ``convert("RGB")``.
 
     With ``size`` (the model's input size), only the pixels at ``(s * i, s * j)`` of the image as
-    stored, before the EXIF orientation, are kept, ``s = subsample_step(width, height, size)``:
+    stored, before the EXIF orientation, are kept, ``s = subsample_step(width, height, size, resize)``:
     the pixels the Java decoder's source subsampling keeps.
 
     Raises ``ImageRejected`` for an image over the Java side's limits (``MAX_ENCODED_BYTES``,
@@ -213,7 +237,7 @@ def load_rgb(source: ImageSource, size: int | None = None) -> np.ndarray:
             image.load()
         except (OSError, SyntaxError, ValueError) as e:  # what PIL's decoders raise on damaged data
             raise ImageRejected("CORRUPT", f"the pixels do not decode: {e}") from e
-        step = 1 if size is None else subsample_step(image.width, image.height, size)
+        step = 1 if size is None else subsample_step(image.width, image.height, size, resize)
         orientation = image.getexif().get(ExifTags.Base.Orientation, 1)  # what exif_transpose applies
         rgb = _to_rgb(ImageOps.exif_transpose(image))
     return rgb if step == 1 else _keep_stored_grid(rgb, step, orientation)
@@ -293,8 +317,23 @@ def resize_bilinear(rgb: np.ndarray, size: int) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
+def resize_pil(rgb: np.ndarray, size: int, resize: str) -> np.ndarray:
+    """``rgb`` resized by PIL's own ``Image.resize((size, size), filter)`` with the filter the
+    rule names (Pillow's defaults otherwise: no ``reducing_gap``), as float32 ``[size, size, 3]``
+    holding the 8-bit result: what BLIP's image processor and ALBEF's torchvision transform do
+    to a PIL image."""
+    _check_rule(resize)
+    resample = RESIZE_RULES[resize]
+    if resample is None:
+        raise ValueError(f"image resize rule [{resize}] is not a PIL rule")
+    return np.asarray(Image.fromarray(rgb, "RGB").resize((size, size), resample), dtype=np.float32)
+
+
 def normalize(resized: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """``(v / 255 - mean[c]) / std[c]`` in float32, HWC in, CHW out."""
+    """``(v / 255 - mean[c]) / std[c]`` in float32, HWC in, CHW out.
+
+    For 8-bit values this is bit-identical to transformers' ``rescale`` then ``normalize``
+    (``float32(v * (1 / 255))`` in float64 equals ``float32(v) / 255`` for every v in 0..255)."""
     mean32 = np.asarray(mean, dtype=np.float32).reshape(1, 1, 3)
     std32 = np.asarray(std, dtype=np.float32).reshape(1, 1, 3)
     scaled = resized.astype(np.float32, copy=False) / np.float32(255)
@@ -307,7 +346,8 @@ class ImageTransform:
 
     No random augmentation: training and inference share one deterministic transform so the
     image vectors stored in the index match what the model learned on. ``manifest()`` is what
-    the model bundle records so Java can check it implements the same thing.
+    the model bundle records so Java can check it implements the same thing. ``resize`` names
+    the resize rule (``RESIZE_RULES``): ours by default, a PIL one for an imported checkpoint.
     """
 
     def __init__(
@@ -315,6 +355,7 @@ class ImageTransform:
         size: int,
         mean: Sequence[float] = (0.5, 0.5, 0.5),
         std: Sequence[float] = (0.5, 0.5, 0.5),
+        resize: str = BILINEAR_HALF_PIXEL,
     ):
         if size < 1:
             raise ValueError(f"size must be positive, got [{size}]")
@@ -322,12 +363,18 @@ class ImageTransform:
             raise ValueError(f"mean and std need 3 values each, got [{mean}] and [{std}]")
         if any(s == 0 for s in std):
             raise ValueError(f"std must not contain zero, got [{std}]")
+        _check_rule(resize)
         self.size = int(size)
+        self.resize = resize
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
-        resized = resize_bilinear(load_rgb(source, self.size), self.size)
+        rgb = load_rgb(source, self.size, self.resize)
+        if RESIZE_RULES[self.resize] is None:
+            resized = resize_bilinear(rgb, self.size)
+        else:
+            resized = resize_pil(rgb, self.size, self.resize)
         return torch.from_numpy(normalize(resized, self.mean, self.std))
 
     def manifest(self) -> dict:
@@ -335,7 +382,7 @@ class ImageTransform:
             "size": self.size,
             "mean": list(self.mean),
             "std": list(self.std),
-            "resize": "bilinear_half_pixel_no_antialias",
+            "resize": self.resize,
             "alpha": "composite_over_white",
             "exif_orientation": True,
             "channel_order": "RGB",

@@ -31,9 +31,10 @@ public final class ImageEncoder implements AutoCloseable {
     private final int width;
 
     public ImageEncoder(ModelBundle bundle, ImagePreprocessor preprocessor, InferenceOptions options) throws OrtException {
-        if (preprocessor.size() != bundle.imageSize()) {
+        if (preprocessor.height() != bundle.imageSize() || preprocessor.width() != bundle.imageSize()) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                "preprocessor size [%d] does not match the bundle's image size [%d]", preprocessor.size(), bundle.imageSize()));
+                "preprocessor size [%d x %d] does not match the bundle's image size [%d]",
+                preprocessor.height(), preprocessor.width(), bundle.imageSize()));
         }
         this.preprocessor = preprocessor;
         this.embeddingDim = bundle.embeddingDim();
@@ -47,10 +48,9 @@ public final class ImageEncoder implements AutoCloseable {
         return preprocessor;
     }
 
-    /** Floats of one preprocessed image, {@code 3 x size x size}. */
+    /** Floats of one preprocessed image, {@code 3 x height x width}. */
     public int pixelsPerImage() {
-        int size = preprocessor.size();
-        return 3 * size * size;
+        return preprocessor.pixelsPerImage();
     }
 
     /** Decodes, preprocesses and encodes encoded image files, in order. */
@@ -99,13 +99,14 @@ public final class ImageEncoder implements AutoCloseable {
 
     /** Encodes {@code count} preprocessed images laid out back to back in {@code pixels}. */
     public List<Encoding> encodePixels(float[] pixels, int count) throws OrtException {
-        int size = preprocessor.size();
+        int imageHeight = preprocessor.height();
+        int imageWidth = preprocessor.width();
         if (count < 1 || pixels.length != count * pixelsPerImage()) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                "[%d] pixel values do not hold [%d] images of [3 x %d x %d]", pixels.length, count, size, size));
+                "[%d] pixel values do not hold [%d] images of [3 x %d x %d]", pixels.length, count, imageHeight, imageWidth));
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment();
-        try (OnnxTensor input = OnnxTensor.createTensor(env, FloatBuffer.wrap(pixels), new long[] {count, 3, size, size});
+        try (OnnxTensor input = OnnxTensor.createTensor(env, FloatBuffer.wrap(pixels), new long[] {count, 3, imageHeight, imageWidth});
              OrtSession.Result result = session.run(Map.of("pixels", input))) {
             FloatBuffer embeddings = floats(result, "embedding");
             FloatBuffer features = floats(result, "token_features");

@@ -32,6 +32,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Encoded image bytes to the float32 tensor the image encoder takes, reproducing the Python
@@ -41,15 +42,19 @@ import java.util.Objects;
  * <ol>
  *   <li>decode with javax.imageio (JPEG and WebP by TwelveMonkeys, PNG, GIF and BMP by the JDK),
  *       first frame only, keeping only every {@link #subsampleStep s}-th pixel of every s-th row
- *       of an image much larger than the model's input ({@code data.subsample_step}), then apply
- *       the EXIF orientation ({@link ImageMetadata});</li>
+ *       of an image much larger than the model's input ({@code data.subsample_step}; our own
+ *       resize rule only, see {@link ResizeRule}), then apply the EXIF orientation
+ *       ({@link ImageMetadata});</li>
  *   <li>to 8-bit RGB from the raster samples, as PIL stores them: gray repeated, 16-bit samples
  *       keep the high byte, alpha (including palette tRNS) composited over white with
  *       {@code (c * a + 255 * (255 - a) + 127) / 255}; embedded ICC profiles are ignored, as PIL
  *       ignores them;</li>
- *   <li>bilinear resize to {@code size x size}, half-pixel centres, no antialiasing, float32,
- *       horizontal pass first;</li>
- *   <li>{@code (v / 255 - mean[c]) / std[c]} in float32, CHW.</li>
+ *   <li>resize to {@code height x width} by the manifest's {@link ResizeRule}: ours is bilinear,
+ *       half-pixel centres, no antialiasing, float32, horizontal pass first; the {@code pil_*}
+ *       rules are PIL's {@code Image.resize} byte for byte ({@link PilResample});</li>
+ *   <li>{@code (v / 255 - mean[c]) / std[c]} in float32, CHW. On 8-bit values this equals
+ *       transformers' {@code rescale} (float64 {@code v * (1 / 255)} cast to float32) followed by
+ *       its float32 {@code normalize} bit for bit: the two casts agree for every v in 0..255.</li>
  * </ol>
  *
  * <p>For PNG, GIF, BMP and lossless WebP the RGB bytes equal PIL's and the tensor equals Python's
@@ -74,11 +79,10 @@ import java.util.Objects;
  */
 public final class ImagePreprocessor {
 
-    /** The manifest values of the steps this class implements; anything else is refused. */
-    static final String RESIZE = "bilinear_half_pixel_no_antialias";
+    /** The manifest value of the alpha step this class implements; anything else is refused. */
     static final String ALPHA = "composite_over_white";
 
-    /** Large enough for any real input size, small enough that {@code 3 * size * size} fits an int. */
+    /** Large enough for any real input size, small enough that {@code 3 * height * width} fits an int. */
     static final int MAX_SIZE = 8192;
 
     /**
@@ -121,23 +125,40 @@ public final class ImagePreprocessor {
         }
     }
 
-    private final int size;
+    private final ResizeRule rule;
+    private final int height;
+    private final int width;
     private final float[] mean;
     private final float[] std;
     private final Limits limits;
     private final MemoryBudget budget;
 
     /**
+     * Our own pipeline ({@link ResizeRule#BILINEAR_HALF_PIXEL}) to a {@code size x size} input.
+     *
      * @param mean per-channel mean, as numpy's float32 would hold it
      * @param std  per-channel standard deviation, none zero
      */
     public ImagePreprocessor(int size, float[] mean, float[] std, Limits limits) {
-        this(size, mean, std, limits, MemoryBudget.UNBOUNDED);
+        this(ResizeRule.BILINEAR_HALF_PIXEL, size, size, mean, std, limits);
     }
 
-    private ImagePreprocessor(int size, float[] mean, float[] std, Limits limits, MemoryBudget budget) {
-        if (size < 1 || size > MAX_SIZE) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "size must be in [1, %d], got [%d]", MAX_SIZE, size));
+    /**
+     * @param rule   how the decoded image is resized
+     * @param height the model's input height
+     * @param width  the model's input width
+     * @param mean   per-channel mean, as numpy's float32 would hold it
+     * @param std    per-channel standard deviation, none zero
+     */
+    public ImagePreprocessor(ResizeRule rule, int height, int width, float[] mean, float[] std, Limits limits) {
+        this(rule, height, width, mean, std, limits, MemoryBudget.UNBOUNDED);
+    }
+
+    private ImagePreprocessor(ResizeRule rule, int height, int width, float[] mean, float[] std, Limits limits,
+                              MemoryBudget budget) {
+        if (height < 1 || height > MAX_SIZE || width < 1 || width > MAX_SIZE) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                "height and width must be in [1, %d], got [%d] and [%d]", MAX_SIZE, height, width));
         }
         if (mean == null || std == null || mean.length != 3 || std.length != 3) {
             throw new IllegalArgumentException("mean and std need 3 values each, got "
@@ -149,7 +170,9 @@ public final class ImagePreprocessor {
                     + Arrays.toString(mean) + " and " + Arrays.toString(std));
             }
         }
-        this.size = size;
+        this.rule = Objects.requireNonNull(rule, "rule");
+        this.height = height;
+        this.width = width;
         this.mean = mean.clone();
         this.std = std.clone();
         this.limits = Objects.requireNonNull(limits, "limits");
@@ -162,19 +185,22 @@ public final class ImagePreprocessor {
      * {@link MemoryBudget#UNBOUNDED}.
      */
     public ImagePreprocessor withBudget(MemoryBudget budget) {
-        return new ImagePreprocessor(size, mean, std, limits, budget);
+        return new ImagePreprocessor(rule, height, width, mean, std, limits, budget);
     }
 
     /**
      * From a bundle manifest's {@code "image"} object, as {@code data.ImageTransform.manifest()}
-     * writes it. The fields naming the steps must name the ones this class implements, so a
+     * writes it. The fields naming the steps must name ones this class implements, so a
      * bundle trained with another pipeline fails at load instead of giving wrong vectors.
+     * {@code size} is one integer (a square input) or {@code {"height": h, "width": w}}.
      *
      * @throws IllegalArgumentException naming the field and its value
      */
     public static ImagePreprocessor fromManifest(JsonNode image, Limits limits) {
         Objects.requireNonNull(image, "image");
-        requireText(image, "resize", RESIZE);
+        JsonNode resize = image.path("resize");
+        ResizeRule rule = (resize.isTextual() ? ResizeRule.byManifestName(resize.textValue()) : Optional.<ResizeRule>empty())
+            .orElseThrow(() -> badField("resize", resize, ResizeRule.manifestNames()));
         requireText(image, "alpha", ALPHA);
         requireText(image, "channel_order", "RGB");
         requireText(image, "layout", "NCHW");
@@ -187,32 +213,73 @@ public final class ImagePreprocessor {
             throw badField("exif_orientation", exif, "true");
         }
         JsonNode size = image.path("size");
-        if (!size.isIntegralNumber() || !size.canConvertToInt()) {
-            throw badField("size", size, "an integer");
+        int height;
+        int width;
+        if (size.isObject()) {
+            height = intField(size, "height");
+            width = intField(size, "width");
+        } else if (size.isIntegralNumber() && size.canConvertToInt()) {
+            height = size.intValue();
+            width = height;
+        } else {
+            throw badField("size", size, "an integer or {\"height\": h, \"width\": w}");
         }
-        return new ImagePreprocessor(size.intValue(), floats(image, "mean"), floats(image, "std"), limits);
+        return new ImagePreprocessor(rule, height, width, floats(image, "mean"), floats(image, "std"), limits);
     }
 
+    private static int intField(JsonNode size, String field) {
+        JsonNode value = size.path(field);
+        if (!value.isIntegralNumber() || !value.canConvertToInt()) {
+            throw badField("size." + field, value, "an integer");
+        }
+        return value.intValue();
+    }
+
+    public ResizeRule rule() {
+        return rule;
+    }
+
+    public int height() {
+        return height;
+    }
+
+    public int width() {
+        return width;
+    }
+
+    /**
+     * The side of a square input.
+     *
+     * @throws IllegalStateException if the input is not square (use {@link #height} and {@link #width})
+     */
     public int size() {
-        return size;
+        if (height != width) {
+            throw new IllegalStateException(String.format(Locale.ROOT,
+                "the input is [%d x %d], not square: use height() and width()", height, width));
+        }
+        return height;
     }
 
-    /** Encoded image bytes to float32 CHW {@code [3 * size * size]}. */
+    /** Floats of one preprocessed image, {@code 3 x height x width}. */
+    public int pixelsPerImage() {
+        return 3 * height * width;
+    }
+
+    /** Encoded image bytes to float32 CHW {@code [3 * height * width]}. */
     public float[] preprocess(byte[] encoded) throws ImageDecodeException {
-        float[] out = new float[3 * size * size];
+        float[] out = new float[pixelsPerImage()];
         preprocessInto(encoded, out, 0);
         return out;
     }
 
     /**
-     * As {@link #preprocess}, writing {@code 3 * size * size} floats at {@code out[offset]} (one
+     * As {@link #preprocess}, writing {@code 3 * height * width} floats at {@code out[offset]} (one
      * slot of a batch). The memory budget holds the image's reservation until the floats are written.
      */
     public void preprocessInto(byte[] encoded, float[] out, int offset) throws ImageDecodeException {
-        int length = 3 * size * size;
-        Objects.checkFromIndexSize(offset, length, out.length);
+        Objects.checkFromIndexSize(offset, pixelsPerImage(), out.length);
         try (Decoded decoded = decode(encoded)) {
-            normalize(resizeBilinear(decoded.rgb(), size), size, mean, std, out, offset);
+            normalize(rule.resize(decoded.rgb(), height, width), height * width, mean, std, out, offset);
         }
     }
 
@@ -266,12 +333,13 @@ public final class ImagePreprocessor {
                 long height = reader.getHeight(0);
                 checkPixels(width, height);
                 int orientation = ImageMetadata.orientation(encoded);
-                int step = subsampleStep(width, height, size);
+                int step = rule.subsamples() ? subsampleStep(width, height, Math.max(this.height, this.width)) : 1;
                 boolean thinAfter = step > 1 && !subsamplesExactly(spi);
                 long keptWidth = subsampled(width, step);
                 long keptHeight = subsampled(height, step);
                 long rasterPixels = thinAfter ? width * height + keptWidth * keptHeight : keptWidth * keptHeight;
-                long bytes = decodingBytes(rasterPixels * rasterBytesPerPixel(reader), keptWidth, keptHeight, orientation, size, encoded.length);
+                long bytes = decodingBytes(rasterPixels * rasterBytesPerPixel(reader), keptWidth, keptHeight, orientation,
+                    this.height, this.width, encoded.length);
                 reservation = reserve(bytes, String.format(Locale.ROOT, "decoding a [%s] image of [%d x %d] pixels", format, width, height));
                 BufferedImage image = readFirstImage(reader, thinAfter ? 1 : step);
                 Rgb rgb = ImageMetadata.orient(toRgb(thinAfter ? keepEvery(image, step) : image), orientation);
@@ -335,11 +403,13 @@ public final class ImagePreprocessor {
     }
 
     /**
-     * {@code data.subsample_step}: the decoding stride for an image going to a {@code size x size}
-     * input, the largest {@code s} with {@code min(width, height) / s >= SUBSAMPLE_FACTOR * size},
-     * at least 1. The decoder then keeps the pixels at {@code (s * i, s * j)} of the image as
-     * stored, before the EXIF orientation: for a 384 model a 6,000 x 4,000 photo is decoded as
-     * 3,000 x 2,000 (a quarter of the pixels), a 640 x 480 one whole.
+     * {@code data.subsample_step} for our own resize rule: the decoding stride for an image going
+     * to a {@code size x size} input (the larger side of a non-square one), the largest {@code s}
+     * with {@code min(width, height) / s >= SUBSAMPLE_FACTOR * size}, at least 1. The decoder then
+     * keeps the pixels at {@code (s * i, s * j)} of the image as stored, before the EXIF
+     * orientation: for a 384 model a 6,000 x 4,000 photo is decoded as 3,000 x 2,000 (a quarter
+     * of the pixels), a 640 x 480 one whole. The {@code pil_*} rules decode every pixel
+     * ({@link ResizeRule}).
      */
     static int subsampleStep(long width, long height, int size) {
         return (int) Math.max(1, Math.min(width, height) / ((long) SUBSAMPLE_FACTOR * size));
@@ -380,18 +450,20 @@ public final class ImagePreprocessor {
      * at once (an upper bound of the peak): the encoded bytes twice (the copy without a colour
      * profile, the input stream's cache), the decoder's rasters, the 8-bit RGB copy of the
      * {@code width x height} pixels kept, the oriented copy when the EXIF orientation moves
-     * pixels, and the two float passes of {@link #resizeBilinear}. The decoders' own transient
+     * pixels, and the two float passes of {@link #resizeBilinear} (more than the two 8-bit
+     * passes and the float copy of {@link PilResample}). The decoders' own transient
      * buffers (rows, JPEG and WebP working state) are not counted: they are a few rows, not a
      * whole image.
      *
      * @param rasterBytes the decoder's raster (8 bytes a pixel for 16-bit RGBA), plus the thinned
      *                    copy where the image is decoded whole and then subsampled
      */
-    static long decodingBytes(long rasterBytes, long width, long height, int orientation, int size, long encodedBytes) {
+    static long decodingBytes(long rasterBytes, long width, long height, int orientation, int outHeight, int outWidth,
+                              long encodedBytes) {
         long pixels = width * height;
         long rgbCopies = ImageMetadata.movesPixels(orientation) ? 2 : 1;
         long resizedHeight = ImageMetadata.swapsAxes(orientation) ? width : height;
-        long resize = (resizedHeight * size + (long) size * size) * 3 * Float.BYTES;
+        long resize = (resizedHeight * outWidth + (long) outHeight * outWidth) * 3 * Float.BYTES;
         return 2 * encodedBytes + rasterBytes + rgbCopies * pixels * 3 + resize;
     }
 
@@ -604,46 +676,49 @@ public final class ImagePreprocessor {
     }
 
     /**
-     * {@code data.resize_bilinear}: HWC floats 0..255 of {@code size x size}. Horizontal pass,
-     * then vertical, each output one float multiply-multiply-add without fusing, in numpy's
-     * order, so the result is bit-identical to Python's.
+     * {@code data.resize_bilinear}: HWC floats 0..255 of {@code outHeight x outWidth}. Horizontal
+     * pass, then vertical, each output one float multiply-multiply-add without fusing, in numpy's
+     * order, so the result is bit-identical to Python's (which has square outputs only).
      */
-    static float[] resizeBilinear(Rgb rgb, int size) {
+    static float[] resizeBilinear(Rgb rgb, int outHeight, int outWidth) {
         int width = rgb.width();
         int height = rgb.height();
         byte[] v = rgb.pixels();
-        AxisWeights xs = AxisWeights.of(width, size);
-        float[] rows = new float[Math.multiplyExact(height, size * 3)];
+        AxisWeights xs = AxisWeights.of(width, outWidth);
+        float[] rows = new float[Math.multiplyExact(height, outWidth * 3)];
         for (int y = 0; y < height; y++) {
-            for (int x = 0; x < size; x++) {
+            for (int x = 0; x < outWidth; x++) {
                 int i0 = (y * width + xs.x0()[x]) * 3;
                 int i1 = (y * width + xs.x1()[x]) * 3;
                 float t = xs.t()[x];
                 float u = 1f - t;
-                int o = (y * size + x) * 3;
+                int o = (y * outWidth + x) * 3;
                 for (int c = 0; c < 3; c++) {
                     rows[o + c] = (float) (v[i0 + c] & 0xFF) * u + (float) (v[i1 + c] & 0xFF) * t;
                 }
             }
         }
-        AxisWeights ys = AxisWeights.of(height, size);
-        float[] out = new float[size * size * 3];
-        for (int y = 0; y < size; y++) {
-            int r0 = ys.x0()[y] * size * 3;
-            int r1 = ys.x1()[y] * size * 3;
+        AxisWeights ys = AxisWeights.of(height, outHeight);
+        int rowFloats = outWidth * 3;
+        float[] out = new float[outHeight * rowFloats];
+        for (int y = 0; y < outHeight; y++) {
+            int r0 = ys.x0()[y] * rowFloats;
+            int r1 = ys.x1()[y] * rowFloats;
             float t = ys.t()[y];
             float u = 1f - t;
-            int o = y * size * 3;
-            for (int i = 0; i < size * 3; i++) {
+            int o = y * rowFloats;
+            for (int i = 0; i < rowFloats; i++) {
                 out[o + i] = rows[r0 + i] * u + rows[r1 + i] * t;
             }
         }
         return out;
     }
 
-    /** {@code data.normalize}: {@code (v / 255 - mean[c]) / std[c]}, HWC in, CHW out at {@code out[offset]}. */
-    static void normalize(float[] resized, int size, float[] mean, float[] std, float[] out, int offset) {
-        int plane = size * size;
+    /**
+     * {@code data.normalize}: {@code (v / 255 - mean[c]) / std[c]}, {@code plane} HWC pixels in,
+     * CHW out at {@code out[offset]}.
+     */
+    static void normalize(float[] resized, int plane, float[] mean, float[] std, float[] out, int offset) {
         for (int p = 0; p < plane; p++) {
             for (int c = 0; c < 3; c++) {
                 out[offset + c * plane + p] = (resized[p * 3 + c] / 255f - mean[c]) / std[c];

@@ -137,7 +137,9 @@ class ImagePreprocessorBadInputTest {
     @Test
     void constructorValidates() {
         ImagePreprocessor.Limits limits = ImagePreprocessor.Limits.DEFAULT;
-        assertRefused("size must be in [1, 8192], got [0]", () -> new ImagePreprocessor(0, HALF, HALF, limits));
+        assertRefused("height and width must be in [1, 8192], got [0] and [0]", () -> new ImagePreprocessor(0, HALF, HALF, limits));
+        assertRefused("height and width must be in [1, 8192], got [8] and [8193]",
+            () -> new ImagePreprocessor(ResizeRule.PIL_BICUBIC, 8, 8193, HALF, HALF, limits));
         assertRefused("mean and std need 3 values each, got [0.5, 0.5] and [0.5, 0.5, 0.5]",
             () -> new ImagePreprocessor(8, new float[] {0.5f, 0.5f}, HALF, limits));
         assertRefused("mean must be finite and std finite and non-zero, got [0.5, 0.5, 0.5] and [0.5, 0.0, 0.5]",
@@ -162,15 +164,37 @@ class ImagePreprocessorBadInputTest {
     }
 
     @Test
+    void manifestNamesAPilRuleAndANonSquareSize() throws IOException {
+        ObjectNode image = manifestImage();
+        image.put("resize", "pil_bicubic");
+        image.putObject("size").put("height", 6).put("width", 10);
+        ImagePreprocessor fromManifest = ImagePreprocessor.fromManifest(image, ImagePreprocessor.Limits.DEFAULT);
+        ImagePreprocessor direct = new ImagePreprocessor(ResizeRule.PIL_BICUBIC, 6, 10, HALF, HALF, ImagePreprocessor.Limits.DEFAULT);
+        assertEquals(ResizeRule.PIL_BICUBIC, fromManifest.rule());
+        assertEquals(6, fromManifest.height());
+        assertEquals(10, fromManifest.width());
+        assertThrows(IllegalStateException.class, fromManifest::size);
+        byte[] png = resource("rgba.png");
+        float[] pixels = fromManifest.preprocess(png);
+        assertEquals(3 * 6 * 10, pixels.length);
+        assertTrue(Arrays.equals(direct.preprocess(png), pixels));
+    }
+
+    @Test
     void manifestWithAnotherPipelineIsRefused() {
-        assertManifestRefused(i -> i.put("resize", "bicubic"), "manifest field [image.resize] is [\"bicubic\"], this encoder implements [bilinear_half_pixel_no_antialias]");
+        String rules = "[bilinear_half_pixel_no_antialias, pil_bilinear, pil_bicubic, pil_lanczos]";
+        assertManifestRefused(i -> i.put("resize", "bicubic"), "manifest field [image.resize] is [\"bicubic\"], this encoder implements " + rules);
+        assertManifestRefused(i -> i.put("resize", 3), "manifest field [image.resize] is [3], this encoder implements " + rules);
+        assertManifestRefused(i -> i.remove("resize"), "manifest field [image.resize] is [missing], this encoder implements " + rules);
         assertManifestRefused(i -> i.put("alpha", "drop"), "manifest field [image.alpha] is [\"drop\"], this encoder implements [composite_over_white]");
         assertManifestRefused(i -> i.put("channel_order", "BGR"), "manifest field [image.channel_order] is [\"BGR\"], this encoder implements [RGB]");
         assertManifestRefused(i -> i.put("layout", "NHWC"), "manifest field [image.layout] is [\"NHWC\"], this encoder implements [NCHW]");
         assertManifestRefused(i -> i.put("scale", 1), "manifest field [image.scale] is [1], this encoder implements [255]");
         assertManifestRefused(i -> i.put("exif_orientation", false), "manifest field [image.exif_orientation] is [false], this encoder implements [true]");
-        assertManifestRefused(i -> i.remove("resize"), "manifest field [image.resize] is [missing], this encoder implements [bilinear_half_pixel_no_antialias]");
-        assertManifestRefused(i -> i.put("size", "64"), "manifest field [image.size] is [\"64\"], this encoder implements [an integer]");
+        assertManifestRefused(i -> i.put("size", "64"),
+            "manifest field [image.size] is [\"64\"], this encoder implements [an integer or {\"height\": h, \"width\": w}]");
+        assertManifestRefused(i -> i.putObject("size").put("height", 64),
+            "manifest field [image.size.width] is [missing], this encoder implements [an integer]");
         assertManifestRefused(i -> i.putArray("std").add(0.5).add(0.5), "manifest field [image.std] is [[0.5,0.5]], this encoder implements [3 numbers]");
         assertManifestRefused(i -> i.putArray("mean").add(0.5).add("x").add(0.5), "manifest field [image.mean] is [[0.5,\"x\",0.5]], this encoder implements [3 numbers]");
     }

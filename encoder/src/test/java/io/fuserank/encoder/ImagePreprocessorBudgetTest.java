@@ -124,13 +124,13 @@ class ImagePreprocessorBudgetTest {
     @Test
     void estimateCountsTheOrientedCopyAndTheTransposedResize() {
         long raster = 400 * 300 * 8;
-        long plain = ImagePreprocessor.decodingBytes(raster, 400, 300, ImageMetadata.NORMAL, 16, 1000);
+        long plain = ImagePreprocessor.decodingBytes(raster, 400, 300, ImageMetadata.NORMAL, 16, 16, 1000);
         assertEquals(2_000 + 400 * 300 * (8 + 3) + (300 * 16 + 16 * 16) * 12, plain);
-        long flipped = ImagePreprocessor.decodingBytes(raster, 400, 300, 3, 16, 1000);
+        long flipped = ImagePreprocessor.decodingBytes(raster, 400, 300, 3, 16, 16, 1000);
         assertEquals(plain + 400 * 300 * 3, flipped, "a rotation by 180 degrees copies the RGB once more");
-        long rotated = ImagePreprocessor.decodingBytes(raster, 400, 300, 6, 16, 1000);
+        long rotated = ImagePreprocessor.decodingBytes(raster, 400, 300, 6, 16, 16, 1000);
         assertEquals(flipped + (400 - 300) * 16 * 12, rotated, "after a quarter turn the resize runs over 400 rows");
-        assertEquals(plain, ImagePreprocessor.decodingBytes(raster, 400, 300, 9, 16, 1000), "an orientation PIL ignores copies nothing");
+        assertEquals(plain, ImagePreprocessor.decodingBytes(raster, 400, 300, 9, 16, 16, 1000), "an orientation PIL ignores copies nothing");
     }
 
     @Test

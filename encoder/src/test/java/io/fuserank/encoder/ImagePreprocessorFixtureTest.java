@@ -193,7 +193,7 @@ class ImagePreprocessorFixtureTest {
         }
     }
 
-    private static float[] floats(JsonNode values) {
+    static float[] floats(JsonNode values) {
         float[] out = new float[values.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = (float) values.get(i).doubleValue();
@@ -201,7 +201,7 @@ class ImagePreprocessorFixtureTest {
         return out;
     }
 
-    private static float[] littleEndianFloats(byte[] bytes) {
+    static float[] littleEndianFloats(byte[] bytes) {
         float[] out = new float[bytes.length / Float.BYTES];
         ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
         return out;

@@ -18,7 +18,7 @@ class ImagePreprocessorResizeTest {
         for (int i = 0; i < 16; i++) {
             pixels[3 * i] = pixels[3 * i + 1] = pixels[3 * i + 2] = (byte) (i * 10);
         }
-        float[] out = ImagePreprocessor.resizeBilinear(new ImagePreprocessor.Rgb(4, 4, pixels), 2);
+        float[] out = ImagePreprocessor.resizeBilinear(new ImagePreprocessor.Rgb(4, 4, pixels), 2, 2);
         float[] expected = {25, 45, 105, 125}; // means of the 2 x 2 blocks
         for (int p = 0; p < 4; p++) {
             for (int c = 0; c < 3; c++) {
@@ -33,7 +33,7 @@ class ImagePreprocessorResizeTest {
         for (int i = 0; i < pixels.length; i++) {
             pixels[i] = (byte) (i * 37);
         }
-        float[] out = ImagePreprocessor.resizeBilinear(new ImagePreprocessor.Rgb(5, 5, pixels), 5);
+        float[] out = ImagePreprocessor.resizeBilinear(new ImagePreprocessor.Rgb(5, 5, pixels), 5, 5);
         for (int i = 0; i < pixels.length; i++) {
             assertEquals(pixels[i] & 0xFF, out[i], 0f);
         }
@@ -43,7 +43,7 @@ class ImagePreprocessorResizeTest {
     void upscalingClampsAtTheBorder() {
         // One pixel wide, two high: every output column repeats it, rows blend then clamp.
         byte[] pixels = {0, 0, 0, (byte) 200, (byte) 200, (byte) 200};
-        float[] out = ImagePreprocessor.resizeBilinear(new ImagePreprocessor.Rgb(1, 2, pixels), 4);
+        float[] out = ImagePreprocessor.resizeBilinear(new ImagePreprocessor.Rgb(1, 2, pixels), 4, 4);
         float[] column = {0, 50, 150, 200}; // src y = -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1)
         for (int y = 0; y < 4; y++) {
             for (int x = 0; x < 4; x++) {
@@ -69,7 +69,7 @@ class ImagePreprocessorResizeTest {
         float[] out = new float[hwc.length];
         float[] zero = {0, 0, 0};
         float[] one = {1, 1, 1};
-        ImagePreprocessor.normalize(hwc, 2, zero, one, out, 0);
+        ImagePreprocessor.normalize(hwc, 4, zero, one, out, 0);
         for (int p = 0; p < 4; p++) {
             for (int c = 0; c < 3; c++) {
                 assertEquals(hwc[p * 3 + c] / 255f, out[c * 4 + p], 0f, "pixel " + p + " channel " + c);
