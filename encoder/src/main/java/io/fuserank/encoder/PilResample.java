@@ -1,5 +1,6 @@
 package io.fuserank.encoder;
 
+import java.util.Arrays;
 import java.util.Locale;
 
 /**
@@ -158,18 +159,22 @@ public final class PilResample {
 
     /** Each row resampled to {@code axis.count().length} pixels. */
     private static byte[] horizontal(byte[] in, int width, int height, AxisWeights axis) {
-        int outWidth = axis.first().length;
+        int[] first = axis.first();
+        int[] count = axis.count();
+        int[] weights = axis.weights();
+        int stride = axis.stride();
+        int outWidth = first.length;
         byte[] out = new byte[Math.multiplyExact(height, outWidth * 3)];
         for (int y = 0; y < height; y++) {
             int row = y * width * 3;
             for (int x = 0; x < outWidth; x++) {
-                int k = x * axis.stride();
-                int source = row + axis.first()[x] * 3;
+                int k = x * stride;
+                int source = row + first[x] * 3;
                 int r = HALF;
                 int g = HALF;
                 int b = HALF;
-                for (int j = 0; j < axis.count()[x]; j++, source += 3) {
-                    int w = axis.weights()[k + j];
+                for (int j = 0; j < count[x]; j++, source += 3) {
+                    int w = weights[k + j];
                     r += (in[source] & 0xFF) * w;
                     g += (in[source + 1] & 0xFF) * w;
                     b += (in[source + 2] & 0xFF) * w;
@@ -183,22 +188,29 @@ public final class PilResample {
         return out;
     }
 
-    /** Each column of the {@code width}-pixel rows resampled to {@code axis.count().length} pixels. */
+    /**
+     * Each column of the {@code width}-pixel rows resampled to {@code axis.count().length} pixels,
+     * accumulating whole source rows at a time (integer sums, so the order does not matter).
+     */
     private static byte[] vertical(byte[] in, int width, AxisWeights axis) {
         int outHeight = axis.first().length;
         int rowBytes = width * 3;
         byte[] out = new byte[Math.multiplyExact(outHeight, rowBytes)];
+        int[] sums = new int[rowBytes];
         for (int y = 0; y < outHeight; y++) {
+            Arrays.fill(sums, HALF);
             int k = y * axis.stride();
-            int first = axis.first()[y] * rowBytes;
-            int n = axis.count()[y];
+            int first = axis.first()[y];
+            for (int j = 0; j < axis.count()[y]; j++) {
+                int w = axis.weights()[k + j];
+                int source = (first + j) * rowBytes;
+                for (int i = 0; i < rowBytes; i++) {
+                    sums[i] += (in[source + i] & 0xFF) * w;
+                }
+            }
             int o = y * rowBytes;
             for (int i = 0; i < rowBytes; i++) {
-                int sum = HALF;
-                for (int j = 0, source = first + i; j < n; j++, source += rowBytes) {
-                    sum += (in[source] & 0xFF) * axis.weights()[k + j];
-                }
-                out[o + i] = clip8(sum);
+                out[o + i] = clip8(sums[i]);
             }
         }
         return out;
