@@ -148,6 +148,19 @@ class ImagePreprocessorBudgetTest {
     }
 
     @Test
+    void aPilRuleDecodesTheLargeImageWholeAndReservesIt() throws IOException {
+        RecordingBudget budget = new RecordingBudget();
+        int size = 125; // our own rule would keep every 3rd pixel, as above
+        ImagePreprocessor.Rgb rgb = new ImagePreprocessor(ResizeRule.PIL_BICUBIC, size, size, HALF, HALF,
+            ImagePreprocessor.Limits.DEFAULT).withBudget(budget).decodeRgb(largePng);
+
+        assertEquals(WIDTH, rgb.width());
+        assertEquals(HEIGHT, rgb.height());
+        assertEquals(List.of(2L * largePng.length + PIXELS * (3 + 3) + ((long) HEIGHT * size + size * size) * 3 * Float.BYTES),
+            budget.reserved);
+    }
+
+    @Test
     void subsampleStepKeepsFourTimesTheInputSizeOnTheShorterSide() {
         assertEquals(1, ImagePreprocessor.subsampleStep(640, 480, 384));
         assertEquals(1, ImagePreprocessor.subsampleStep(3071, 5000, 384), "3071 / 2 < 4 x 384");
