@@ -28,7 +28,8 @@ import torch
 
 import data
 import retrieval_eval
-from pretrain import blend_row, evaluate, model_from_checkpoint, tokenizer_from_checkpoint
+from checkpoints import model_from_checkpoint, tokenizer_from_checkpoint
+from evaluation import blend_row, evaluate
 
 # The ITC cosines of a trained model are close together (its temperature, ~0.01 on the scenes,
 # spreads them by 1/temp for the ITC loss), so useful weights reach the hundreds.

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 import data
-from pretrain import embed_eval_set, itm_match_scores, model_from_checkpoint, tokenizer_from_checkpoint
+from checkpoints import model_from_checkpoint, tokenizer_from_checkpoint
+from evaluation import embed_eval_set, itm_match_scores
 
 OUTCOMES = ("correct", "relation mate", "binding mate", "other")
 

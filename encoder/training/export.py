@@ -37,7 +37,7 @@ from torch import nn
 
 import data
 from model import ALBEF, fusion_flops_per_pair
-from pretrain import model_from_checkpoint
+from checkpoints import model_from_checkpoint
 from retrieval_eval import SCORE
 from tokenizer import TextTokenizer, write_fixture
 

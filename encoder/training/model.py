@@ -133,6 +133,53 @@ PRESETS = {
 }
 
 
+@dataclass
+class Batch:
+    """One training batch: images [B, 3, S, S], caption ids and mask [B, L], and ``image_idx``
+    [B], each caption's image id, so that captions of one image are all positives. The optional
+    swap tensors are one word-swapped caption per row (negatives.py): ``swap_ids``/``swap_mask``
+    [B, L] padded to the captions' length, and ``swap_valid`` [B], False where a caption has no
+    swap (the row then holds its own caption and is left out)."""
+
+    pixels: torch.Tensor
+    ids: torch.Tensor
+    mask: torch.Tensor
+    image_idx: torch.Tensor
+    swap_ids: torch.Tensor | None = None
+    swap_mask: torch.Tensor | None = None
+    swap_valid: torch.Tensor | None = None
+
+    def to(self, device) -> Batch:
+        return Batch(*(None if t is None else t.to(device) for t in (
+            self.pixels, self.ids, self.mask, self.image_idx, self.swap_ids, self.swap_mask, self.swap_valid)))
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """What one training step computes (ALBEF.forward).
+
+    - ``alpha``: the momentum-distillation weight of ITC and MLM (ALBEF §3.3).
+    - ``mlm``: add masked language modelling (pretraining only).
+    - ``itc``: train ITC and the encoders; False trains ITM alone on frozen encoders (pretrain.py's
+      ``itm`` mode): the encoders run without gradient, and ITC, the momentum model and the queues
+      are skipped.
+    - ``use_queue``: False contrasts in-batch only (the queue is still filled). From random init
+      the momentum features are all alike, and a queue of near-identical negatives makes "every
+      embedding opposite the queue" a collapse the loss prefers, so the trainer turns the queue on
+      only after a warm-up.
+    - ``hard_ratio``: the share of ITM negatives drawn by ITC similarity (sample_hard_negatives).
+    - ``in_batch_negatives``: False (ITM alone, with swapped captions) keeps the swapped captions
+      as the only ITM negatives.
+    """
+
+    alpha: float
+    mlm: bool = True
+    itc: bool = True
+    use_queue: bool = True
+    hard_ratio: float = 1.0
+    in_batch_negatives: bool = True
+
+
 def preset(name: str, **overrides) -> ModelConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset [{name}]; valid presets: {sorted(PRESETS)}")
@@ -287,7 +334,7 @@ class FusionEncoder(nn.Module):
     after 500 steps) and then "A left of B" against "B left of A" (65.5% 500 steps later and
     rising; a scratch run with other random draws reached 99.4%); without them both stayed at
     chance. It leaves the image encoder and the stored features alone, so it can be added to a
-    trained dual encoder (``pretrain.py --mode itm``)."""
+    trained dual encoder (``pretrain.py``'s ``itm`` mode)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -433,33 +480,27 @@ class ALBEF(nn.Module):
         self.idx_queue[:, positions] = idx.view(1, -1)
         self.queue_ptr[0] = (ptr + n) % q
 
-    def forward(self, pixels, ids, mask, image_idx, alpha: float, mlm: bool = True, use_queue: bool = True,
-                hard_ratio: float = 1.0, gather=None, swap_ids=None, swap_mask=None, swap_valid=None,
-                itc: bool = True, in_batch_negatives: bool = True):
+    def forward(self, batch: Batch, options: StepOptions, gather=None):
         """Training losses for one batch: ITC (+ momentum distillation), ITM with hard negatives,
-        and (pretraining) MLM. ``image_idx`` [B] names each caption's image so that captions of
-        one image are all positives. ``use_queue=False`` contrasts in-batch only (the queue is
-        still filled): from random init the momentum features are all alike, and a queue of
-        near-identical negatives makes "every embedding opposite the queue" a collapse the loss
-        prefers, so the trainer turns the queue on only after a warm-up. ``hard_ratio`` is the
-        share of ITM negatives drawn by ITC similarity (see sample_hard_negatives). ``gather`` all-gathers
-        across DDP ranks (identity if None). ``swap_ids``/``swap_mask`` [B, L] with ``swap_valid`` [B]
-are word-swapped captions (negatives.py), scored against each row's own image as extra ITM
-negatives where valid. ``itc=False`` trains ITM alone on frozen encoders (pretrain.py
-``--mode itm``): the encoders run without gradient and ITC, the momentum model and the queues
-are skipped. ``in_batch_negatives=False`` (ITM-only) keeps the swapped captions as the only
-negatives. Returns a dict of scalar losses."""
-        if not in_batch_negatives and (itc or swap_ids is None):
+        and (pretraining) MLM; which of them, and the step's knobs, ``options`` says (StepOptions).
+        ``batch.image_idx`` names each caption's image so that captions of one image are all
+        positives; ``batch``'s swapped captions (negatives.py), where valid, are scored against their
+        own image as extra ITM negatives. ``gather`` all-gathers across DDP ranks (identity if
+        None). Returns a dict of scalar losses."""
+        pixels, ids, mask, image_idx = batch.pixels, batch.ids, batch.mask, batch.image_idx
+        swap_ids, swap_mask, swap_valid = batch.swap_ids, batch.swap_mask, batch.swap_valid
+        alpha, hard_ratio = options.alpha, options.hard_ratio
+        if not options.in_batch_negatives and (options.itc or swap_ids is None):
             raise ValueError("in_batch_negatives=False needs itc=False and swapped captions")
-        if not itc:
-            if mlm:
+        if not options.itc:
+            if options.mlm:
                 raise ValueError("mlm needs itc: the ITM-only step runs the encoders without gradient")
             with torch.no_grad():
                 image_embed, image_feats = self.encode_image(pixels)
                 text_embed, text_feats = self.encode_text(ids, mask)
                 swap = self._encode_swaps(swap_ids, swap_mask, swap_valid)
             return {"itm": self.itm_loss(image_embed, image_feats, text_embed, text_feats, mask, image_idx,
-                                         hard_ratio, swap, in_batch_negatives)}
+                                         hard_ratio, swap, options.in_batch_negatives)}
         gather = gather or (lambda t: t)
         with torch.no_grad():
             self.temp.clamp_(0.001, 0.5)
@@ -473,7 +514,7 @@ negatives. Returns a dict of scalar losses."""
         # from pretrained encoders; from random init the lagging momentum model gives targets that
         # cannot be told apart and ITC collapses.
         idx = image_idx.view(-1, 1)
-        queue_size = self.cfg.queue_size if use_queue else 0
+        queue_size = self.cfg.queue_size if options.use_queue else 0
         image_queue = self.image_queue[:, :queue_size].clone().detach()
         text_queue = self.text_queue[:, :queue_size].clone().detach()
         idx_all = torch.cat([idx.T, self.idx_queue[:, :queue_size].clone().detach()], dim=1)
@@ -498,7 +539,7 @@ negatives. Returns a dict of scalar losses."""
         loss_itm = self.itm_loss(image_embed, image_feats, text_embed, text_feats, mask, image_idx, hard_ratio,
                                  self._encode_swaps(swap_ids, swap_mask, swap_valid))
         losses = {"itc": loss_itc, "itm": loss_itm}
-        if mlm:
+        if options.mlm:
             image_mask = torch.ones(pixels.shape[0], self.cfg.image_tokens, dtype=mask.dtype, device=mask.device)
             losses["mlm"] = self.mlm_loss(ids, mask, image_feats, image_mask, image_feats_m, alpha)
         return losses

@@ -23,7 +23,7 @@ description and its confuser group id for error analysis; training code can igno
 ("a big red square on the left"), as Visual Genome's region descriptions sit beside COCO's
 captions in ALBEF's pretraining data; ``<out>/train_with_regions.json`` is ``train.json`` with
 them added to each image. They are for training the
-ITM reranker (``pretrain.py --mode itm``): to check "A left of B" the fusion encoder must first
+ITM reranker (``pretrain.py``'s ``itm`` mode): to check "A left of B" the fusion encoder must first
 learn to find one named shape and say where it is, and the scenes' own captions almost never ask that (single-shape images are under 3% of them).
 ``<out>/train_relations.json`` holds *relation captions* only: the related pair of each 2-3 shape
 train image, from both points of view ("a big red square to the left of a small blue circle", "a

@@ -10,8 +10,8 @@ Each step calls the module that owns it:
    so a collection that trains also indexes, and one bad file never stops a run;
 3. carve the test and validation splits out of the training images where none is given: seeded,
    by whole images, so one image's captions never land in two splits;
-4. ``pretrain.py``: from scratch (``--mode pretrain``: a WordPiece tokenizer trained on the
-   training captions, ITC + ITM + MLM) or from ``--init`` (``--mode finetune``, ALBEF's retrieval
+4. ``pretrain.train``: from scratch (mode ``pretrain``: a WordPiece tokenizer trained on the
+   training captions, ITC + ITM + MLM) or from ``--init`` (mode ``finetune``, ALBEF's retrieval
    fine-tuning: the checkpoint's weights, config and tokenizer, ITC + ITM);
 5. ``blend_weight.py``: the ITC weight of the reranked score, chosen on validation, reported on test;
 6. ``export.py``: the bundle, whose manifest recommends that weight.
@@ -41,7 +41,9 @@ import data
 import export
 import pretrain
 import retrieval_eval
+from checkpoints import load_checkpoint
 from model import preset
+from recipes import RunFiles, TrainSettings
 
 # Held-out splits carved from the training file: this share of its images each, at least one and
 # at most HOLDOUT_CAP (evaluation scores every caption against every image).
@@ -209,7 +211,7 @@ def prepare_splits(args, size: int, work: Path) -> dict[str, Path]:
 def image_size(args) -> int:
     """The model's input size: the --init checkpoint's, else the preset's."""
     if args.init:
-        return pretrain.load_checkpoint(args.init)["config"]["image_size"]
+        return load_checkpoint(args.init)["config"]["image_size"]
     return preset(args.preset).image_size
 
 
@@ -229,20 +231,18 @@ def main(argv=None) -> dict:
     run = work / "run"
     shutil.rmtree(run, ignore_errors=True)
     threads = ["--threads", str(args.threads)] if args.threads else []
-    train_argv = [
-        "--mode", mode, "--train-ann", str(paths["train"]), "--val-ann", str(paths["val"]),
-        "--image-root", str(args.image_root), "--out", str(run), "--epochs", str(args.epochs),
-        "--batch-size", str(batch_size), "--lr", str(args.lr or LEARNING_RATE[mode]),
-        "--warmup-steps", str(args.warmup_steps if args.warmup_steps is not None else WARMUP_STEPS[mode]),
-        "--eval-k", *map(str, args.eval_k), "--seed", str(args.seed), *threads,
-    ]
-    train_argv += ["--init", str(args.init)] if args.init else ["--preset", args.preset, "--vocab-size", str(args.vocab_size)]
-    if args.max_steps:
-        train_argv += ["--max-steps", str(args.max_steps)]
+    settings = TrainSettings.from_dict({
+        "mode": mode, "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": batch_size,
+        "lr": args.lr or LEARNING_RATE[mode],
+        "warmup_steps": args.warmup_steps if args.warmup_steps is not None else WARMUP_STEPS[mode],
+        "eval_k": args.eval_k, "seed": args.seed,
+        **({} if args.init else {"preset": args.preset, "vocab_size": args.vocab_size}),
+    }, "train_model.py")
+    files = RunFiles(train_ann=paths["train"], val_ann=paths["val"], image_root=args.image_root, out=run, init=args.init)
     note(f"{'fine-tuning ' + str(args.init) if args.init else 'pretraining the ' + args.preset + ' preset'} "
          f"for {args.epochs} epochs (log: {run / 'log.jsonl'})")
     with stdout_to_stderr():
-        pretrain.main(train_argv)
+        pretrain.train(settings, files, threads=args.threads)
         shutil.copyfile(run / "checkpoint_best.pt", work / "checkpoint.pt")
         note("choosing the ITC weight on validation, reporting test")
         report = blend_weight.main([

@@ -2,10 +2,17 @@
 
 from pathlib import Path
 
+import json
+
 import pytest
 
 import pretrain
 import scenes
+
+
+def settings(**values) -> list[str]:
+    """pretrain.py's --set options for ``values`` (TrainSettings fields)."""
+    return [arg for key, value in values.items() for arg in ("--set", f"{key}={json.dumps(value)}")]
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +28,7 @@ def tiny_run(scenes_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run")
     pretrain.main([
         "--train-ann", str(scenes_dir / "train.json"), "--val-ann", str(scenes_dir / "val.json"),
-        "--image-root", str(scenes_dir), "--out", str(out), "--preset", "tiny", "--epochs", "2",
-        "--batch-size", "8", "--warmup-steps", "2", "--log-every", "2", "--eval-k", "4", "8",
-        "--vocab-size", "200", "--threads", "1",
+        "--image-root", str(scenes_dir), "--out", str(out), "--threads", "1",
+        *settings(preset="tiny", epochs=2, batch_size=8, warmup_steps=2, log_every=2, eval_k=[4, 8], vocab_size=200),
     ])
     return out

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import blend_weight
-from pretrain import blend_row
+from evaluation import blend_row
 
 
 def row(img_r1, r_mean=50.0):

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import export
-from pretrain import model_from_checkpoint
+from checkpoints import model_from_checkpoint
+from conftest import settings
 
 
 @pytest.fixture(scope="module")
@@ -133,14 +134,13 @@ def export_two_step_run(scenes_dir, tmp_path, flags, out):
 
     run = tmp_path / f"run-{out.name}"
     pretrain.main(["--train-ann", str(scenes_dir / "train.json"), "--image-root", str(scenes_dir), "--out", str(run),
-                   "--preset", "tiny", *flags, "--epochs", "1", "--max-steps", "2", "--batch-size", "8",
-                   "--vocab-size", "200", "--threads", "1"])
+                   "--threads", "1", *settings(preset="tiny", epochs=1, max_steps=2, batch_size=8, vocab_size=200, **flags)])
     return export.export_bundle(run / "checkpoint_last.pt", out, scenes_dir / "test.json", scenes_dir, reference_count=2)
 
 
 def test_fusion_image_positions_export_and_match_pytorch(scenes_dir, tmp_path):
     out = tmp_path / "bundle-fusion-image-positions"
-    m = export_two_step_run(scenes_dir, tmp_path, ["--fusion-image-positions"], out)
+    m = export_two_step_run(scenes_dir, tmp_path, {"fusion_image_positions": True}, out)
     assert m["model"]["config"]["fusion_image_positions"] is True
     parity = m["export_check"]["max_abs_diff_vs_pytorch"]
     assert parity["itm_logits"] <= 1e-3 and parity["image_token_features"] <= 1e-4, parity
@@ -149,7 +149,7 @@ def test_fusion_image_positions_export_and_match_pytorch(scenes_dir, tmp_path):
 def test_bridge_model_exports_per_layer_features(scenes_dir, tmp_path):
     """BridgeTower: the stored features carry one block per fusion layer and still match."""
     out = tmp_path / "bridge-bundle"
-    m = export_two_step_run(scenes_dir, tmp_path, ["--bridge"], out)
+    m = export_two_step_run(scenes_dir, tmp_path, {"bridge": True}, out)
     assert m["model"]["bridge"] is True and m["token_features"]["feature_layers"] == m["model"]["config"]["fusion_layers"] == 2
     image_tokens = m["token_features"]["image_tokens"]
     assert read(out, "image_token_features").shape[1] == m["token_features"]["feature_layers"] * image_tokens

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model import (ALBEF, ModelConfig, fusion_flops_per_pair, mask_tokens, preset, sample_hard_negatives,
+from model import (ALBEF, Batch, ModelConfig, StepOptions, fusion_flops_per_pair, mask_tokens, preset, sample_hard_negatives,
                    sincos_2d_positions)
 
 
@@ -162,8 +162,8 @@ def test_itm_with_swaps_only_scores_each_caption_against_its_own_swap():
     swap_ids = ids.flip(1).clone()  # any other caption will do
     swap_valid = torch.tensor([True, False, True, True])
     with torch.no_grad():
-        loss = model(pixels, ids, mask, image_idx, alpha=0.0, mlm=False, itc=False, in_batch_negatives=False,
-                     swap_ids=swap_ids, swap_mask=mask, swap_valid=swap_valid)["itm"]
+        loss = model(Batch(pixels, ids, mask, image_idx, swap_ids, mask, swap_valid),
+                     StepOptions(alpha=0.0, mlm=False, itc=False, in_batch_negatives=False))["itm"]
         _, image_feats = model.encode_image(pixels)
         _, text_feats = model.encode_text(ids, mask)
         _, swap_feats = model.encode_text(swap_ids[swap_valid], mask[swap_valid])
@@ -173,7 +173,7 @@ def test_itm_with_swaps_only_scores_each_caption_against_its_own_swap():
     expected = F.cross_entropy(logits, torch.tensor([1, 1, 1, 1, 0, 0, 0]))
     torch.testing.assert_close(loss, expected)
     with pytest.raises(ValueError, match="in_batch_negatives=False needs itc=False and swapped captions"):
-        model(pixels, ids, mask, image_idx, alpha=0.0, mlm=False, itc=False, in_batch_negatives=False)
+        model(Batch(pixels, ids, mask, image_idx), StepOptions(alpha=0.0, mlm=False, itc=False, in_batch_negatives=False))
 
 
 def test_fusion_image_positions_need_a_text_width_divisible_by_four():
@@ -185,14 +185,14 @@ def test_itm_only_step_trains_the_fusion_encoder_and_head_alone():
     model = tiny(fusion_image_positions=True)
     pixels, ids, mask, image_idx = batch(model.cfg)
     # With swapped captions too: they must not train the text encoder either.
-    losses = model(pixels, ids, mask, image_idx, alpha=0.0, mlm=False, itc=False,
-                   swap_ids=ids.flip(1).clone(), swap_mask=mask, swap_valid=torch.ones(4, dtype=torch.bool))
+    losses = model(Batch(pixels, ids, mask, image_idx, ids.flip(1).clone(), mask, torch.ones(4, dtype=torch.bool)),
+                   StepOptions(alpha=0.0, mlm=False, itc=False))
     assert set(losses) == {"itm"}
     losses["itm"].backward()
     with_grad = {n.split(".")[0] for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     assert with_grad == {"fusion", "itm_head"}
     with pytest.raises(ValueError, match="mlm needs itc"):
-        model(pixels, ids, mask, image_idx, alpha=0.0, mlm=True, itc=False)
+        model(Batch(pixels, ids, mask, image_idx), StepOptions(alpha=0.0, mlm=True, itc=False))
 
 
 def test_a_config_naming_a_removed_switch_at_its_built_value_loads():
@@ -234,7 +234,7 @@ def test_loss_falls_on_tiny_within_60_steps():
     for step in range(60):
         for group in optimizer.param_groups:
             group["lr"] = 1e-3 * min(1.0, (step + 1) / 10)
-        losses = model(pixels, ids, mask, idx + 8 * step, alpha=0.0)
+        losses = model(Batch(pixels, ids, mask, idx + 8 * step), StepOptions(alpha=0.0))
         loss = sum(losses.values())
         optimizer.zero_grad()
         loss.backward()
@@ -279,7 +279,7 @@ def test_queue_replaces_the_oldest_entries_and_wraps():
 def test_training_step_fills_the_queue_with_momentum_features():
     model = tiny()
     pixels, ids, mask, idx = batch(model.cfg)
-    model(pixels, ids, mask, idx + 7, alpha=0.4)
+    model(Batch(pixels, ids, mask, idx + 7), StepOptions(alpha=0.4))
     assert int(model.queue_ptr) == 4
     assert model.idx_queue[0, :4].tolist() == [7, 8, 9, 10]
     with torch.no_grad():
@@ -338,7 +338,7 @@ def test_unknown_preset_lists_the_valid_ones():
 def test_a_training_step_gives_finite_losses_and_gradients(bridge):
     model = tiny(bridge=bridge)
     pixels, ids, mask, idx = batch(model.cfg)
-    losses = model(pixels, ids, mask, idx, alpha=0.4)
+    losses = model(Batch(pixels, ids, mask, idx), StepOptions(alpha=0.4))
     assert set(losses) == {"itc", "itm", "mlm"} and all(torch.isfinite(v) for v in losses.values())
     sum(losses.values()).backward()
     assert model.fusion.layers[0].cross.k.weight.grad.abs().sum() > 0
@@ -364,12 +364,11 @@ def test_swapped_caption_negatives_join_the_itm_loss_only_where_valid():
     swap_ids = ids.flip(1).clone()
     none_valid = torch.zeros(4, dtype=torch.bool)
     torch.manual_seed(5)
-    plain = model(pixels, ids, mask, idx, alpha=0.0, mlm=False)["itm"]
+    plain = model(Batch(pixels, ids, mask, idx), StepOptions(alpha=0.0, mlm=False))["itm"]
     torch.manual_seed(5)
-    masked_out = model(pixels, ids, mask, idx, alpha=0.0, mlm=False, swap_ids=swap_ids, swap_mask=mask,
-                       swap_valid=none_valid)["itm"]
+    masked_out = model(Batch(pixels, ids, mask, idx, swap_ids, mask, none_valid), StepOptions(alpha=0.0, mlm=False))["itm"]
     torch.manual_seed(5)
-    with_swaps = model(pixels, ids, mask, idx, alpha=0.0, mlm=False, swap_ids=swap_ids, swap_mask=mask,
-                       swap_valid=torch.tensor([True, False, True, True]))["itm"]
+    with_swaps = model(Batch(pixels, ids, mask, idx, swap_ids, mask, torch.tensor([True, False, True, True])),
+                       StepOptions(alpha=0.0, mlm=False))["itm"]
     assert torch.allclose(plain, masked_out)
     assert torch.isfinite(with_swaps) and not torch.allclose(plain, with_swaps)

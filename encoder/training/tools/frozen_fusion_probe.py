@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import data  # noqa: E402
-import pretrain  # noqa: E402
+import checkpoints  # noqa: E402
 import scenes  # noqa: E402
 from model import ALBEF  # noqa: E402
 
@@ -109,7 +109,7 @@ def main(argv=None) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = random.Random(args.seed)
-    model, checkpoint = pretrain.model_from_checkpoint(args.checkpoint)
+    model, checkpoint = checkpoints.model_from_checkpoint(args.checkpoint)
     if args.position_codes and not model.cfg.fusion_image_positions:
         coded = ALBEF(replace(model.cfg, fusion_image_positions=True))
         coded.load_state_dict(model.state_dict())  # the codes are a buffer, not in the state dict
@@ -117,7 +117,7 @@ def main(argv=None) -> dict:
     if args.reset_fusion:
         model.reset_fusion()
     model.eval()
-    tokenizer = pretrain.tokenizer_from_checkpoint(checkpoint, model.cfg.max_tokens)
+    tokenizer = checkpoints.tokenizer_from_checkpoint(checkpoint, model.cfg.max_tokens)
     size, grid = model.cfg.image_size, model.cfg.image_size // model.cfg.patch_size
 
     split_data = {}
