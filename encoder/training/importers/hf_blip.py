@@ -13,8 +13,8 @@ BLIP's retrieval model has three parts the bundle maps one to one:
 
 Everything is computed by the model's own modules, exactly as ``BlipForImageTextRetrieval.forward``
 does; the reference outputs come from that forward itself. One difference from BLIP's own code:
-BLIP's retrieval evaluation replaces the first token with ``[ENC]`` before the ITM
-(``blip_retrieval.py``), while the Hugging Face forward runs the ITM on the ids as tokenized
+BLIP's retrieval evaluation (``train_retrieval.py``) replaces the first token with ``[ENC]``
+before the ITM, while the Hugging Face forward runs the ITM on the ids as tokenized
 (``[CLS]`` first). The bundle reproduces the Hugging Face forward, which is the checkpoint's
 published interface.
 
@@ -46,8 +46,8 @@ from tokenizer import FIXTURE_TEXTS
 
 ARCHITECTURE = "BlipForImageTextRetrieval"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-# BLIP's retrieval configs tokenize captions to at most 35 tokens (configs/retrieval_*.yaml and
-# blip_retrieval.py: max_length=35); the Hugging Face checkpoints keep BERT's 512 in their tokenizer config.
+# BLIP's retrieval evaluation tokenizes captions to at most 35 tokens (train_retrieval.py: max_length=35);
+# the Hugging Face checkpoints keep BERT's 512 in their tokenizer config.
 BLIP_RETRIEVAL_MAX_TOKENS = 35
 FUSION_INPUTS = {"input_ids": "text.token_ids", "attention_mask": "text.attention_mask",
                  "image_features": "image.token_features"}

@@ -41,7 +41,8 @@ def tiny_config(image_size: int = 32, patch_size: int = 8) -> BlipConfig:
 
 
 def _vocabulary(tiny: bool) -> list[str]:
-    vocab = SPECIAL + WORDS + [chr(c) for c in range(ord("a"), ord("z") + 1)] + [f"##{chr(c)}" for c in range(ord("a"), ord("z") + 1)]
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    vocab = list(dict.fromkeys(SPECIAL + WORDS + letters + [f"##{c}" for c in letters]))
     if not tiny:  # BERT-base's size, so that [DEC] and [ENC] land on 30522 and 30523 as in BLIP's
         vocab += [f"[unused{i}]" for i in range(30522 - len(vocab))]
     return vocab
@@ -57,12 +58,12 @@ def write_checkpoint(out: Path, config: BlipConfig, seed: int = 0, safetensors: 
         weights = out / "model.safetensors"
         torch.save(load_file(str(weights)), out / "pytorch_model.bin")
         weights.unlink()
-    vocab_file = out / "vocab.txt"
-    vocab_file.write_text("\n".join(_vocabulary(tiny)) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True)
+    vocab = _vocabulary(tiny)
+    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
     tokenizer.add_special_tokens(BLIP_ADDED)
     tokenizer.model_max_length = 512
     tokenizer.save_pretrained(out)
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")  # published checkpoints carry both
     size = config.vision_config.image_size
     BlipImageProcessorPil(size={"height": size, "width": size}).save_pretrained(out)
     return out
