@@ -25,6 +25,7 @@ i.e. ``itm_plus_itc`` with ``itc_weight`` 1 (docs/scores.md).
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ import onnxruntime as ort
 import torch
 import transformers
 from PIL import Image
+from safetensors import SafetensorError
 from torch import nn
 from torch.nn.functional import normalize
 
@@ -128,7 +130,7 @@ def read_checkpoint(directory: Path) -> Checkpoint:
     try:
         model, info = transformers.BlipForImageTextRetrieval.from_pretrained(
             directory, local_files_only=True, output_loading_info=True, attn_implementation="eager")
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as e:
         raise CheckpointError(f"[{weights}] could not be loaded as {ARCHITECTURE}: {e}") from e
     for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
         keys = sorted(str(k) for k in info.get(kind) or [])
@@ -220,7 +222,7 @@ def reference_images(directory: Path, count: int = 4) -> list[Path]:
         rgb = np.stack([(x * 255 // max(w - 1, 1)), (y * 255 // max(h - 1, 1)), ((x + y) * 7) % 256], axis=-1)
         rgb = np.clip(rgb + rng.integers(-24, 25, rgb.shape), 0, 255).astype(np.uint8)
         path = directory / (f"{i:02d}.jpg" if i == 3 else f"{i:02d}.png")
-        Image.fromarray(rgb, "RGB").save(path, quality=90) if path.suffix == ".jpg" else Image.fromarray(rgb, "RGB").save(path)
+        Image.fromarray(rgb, "RGB").save(path, **({"quality": 90} if path.suffix == ".jpg" else {}))
         paths.append(path)
     return paths
 

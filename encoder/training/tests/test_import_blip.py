@@ -189,6 +189,8 @@ def grow_vocabulary(directory, words):
     (lambda d: edit_json(d / "config.json", model_type="clip"), r"config.json\].*model_type \[clip\]"),
     (lambda d: (d / "model.safetensors").unlink(), r"\[model.safetensors\] or \[pytorch_model.bin\]"),
     (lambda d: (d / "preprocessor_config.json").unlink(), r"\[preprocessor_config.json\]"),
+    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:5000]),
+     r"model.safetensors\] could not be loaded as BlipForImageTextRetrieval"),
     (lambda d: edit_weights(d / "model.safetensors", lambda w: w.pop("itm_head.weight")),
      r"model.safetensors\] has missing keys \['itm_head.weight'\]"),
     (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update(extra_head=torch.zeros(2))),
