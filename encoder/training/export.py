@@ -23,27 +23,24 @@ models are not covered by Hugging Face optimum), dynamic batch and token axes, c
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import shutil
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
 
 import data
+from bundle_io import BUNDLE_FORMAT, OPSET, ReferenceWriter, export_graph, file_entries
+from feature_codec import CODECS, bytes_per_item
+from fusion_contract import check_manifest, fusion_section
 from model import ALBEF, fusion_flops_per_pair
 from checkpoints import model_from_checkpoint
 from retrieval_eval import SCORE
 from tokenizer import TextTokenizer, write_fixture
-
-OPSET = 17  # loaded by ONNX Runtime 1.29 (Java) and every onnxruntime wheel we pin
-BUNDLE_FORMAT = 1
-CODECS = ("fp32", "fp16", "int8")
 
 
 class ImageEncoderGraph(nn.Module):
@@ -107,41 +104,10 @@ def graph_specs(model: ALBEF) -> dict:
     }
 
 
-def export_graph(module: nn.Module, example: tuple, spec: dict, path: Path):
-    names_in = [t["name"] for t in spec["inputs"]]
-    names_out = [t["name"] for t in spec["outputs"]]
-    dynamic = {
-        t["name"]: {i: axis for i, axis in enumerate(t["shape"]) if isinstance(axis, str)}
-        for t in spec["inputs"] + spec["outputs"]
-    }
-    torch.onnx.export(
-        module, example, str(path), input_names=names_in, output_names=names_out, dynamic_axes=dynamic,
-        opset_version=OPSET, do_constant_folding=True, dynamo=False,
-    )
-    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-class ReferenceWriter:
-    """Raw little-endian arrays + an index: trivial to read from Java with a ByteBuffer."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.index: dict[str, dict] = {}
-        directory.mkdir(parents=True, exist_ok=True)
-
-    def add(self, name: str, array) -> None:
-        array = np.ascontiguousarray(array.detach().cpu().numpy() if torch.is_tensor(array) else array)
-        dtype = {np.dtype("float32"): "float32", np.dtype("int64"): "int64"}[array.dtype]
-        (self.directory / f"{name}.bin").write_bytes(array.astype(array.dtype.newbyteorder("<")).tobytes())
-        self.index[name] = {"file": f"{name}.bin", "dtype": dtype, "shape": list(array.shape)}
+# Where each input of our fusion graph comes from (fusion_contract.py): the text encoder's token
+# features and the tokenizer's mask, the image encoder's token features and a mask over their rows.
+FUSION_INPUTS = {"text_features": "text.token_features", "text_mask": "text.attention_mask",
+                 "image_features": "image.token_features", "image_mask": "image.token_mask"}
 
 
 @torch.no_grad()
@@ -231,7 +197,6 @@ def export_bundle(checkpoint_path: Path, out: Path, reference_ann: Path, image_r
     ref = write_reference(model, tokenizer, transform, reference_ann, image_root, out, reference_count)
     parity = onnx_parity(out, ref, n)
 
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
     manifest = {
         "format_version": BUNDLE_FORMAT,
         "name": name or out.name,
@@ -246,12 +211,15 @@ def export_bundle(checkpoint_path: Path, out: Path, reference_ann: Path, image_r
                  "pad_id": tokenizer.pad_id, "cls_id": tokenizer.cls_id, "sep_id": tokenizer.sep_id},
         "image": transform.manifest(),
         "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
+        "fusion": fusion_section(FUSION_INPUTS),
         "score": SCORE,
         "rerank": rerank or {"itc_weight": 1.0, "chosen_by": "default: BLIP's sum"},
         "fusion_flops_per_pair": fusion_flops_per_pair(cfg, cfg.max_tokens),
+        "bytes_per_image": bytes_per_item(n, cfg.image_tokens, cfg.text_width),
         "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_pytorch": parity},
-        "files": {p.relative_to(out).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files},
+        "files": file_entries(out),
     }
+    check_manifest(manifest)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 

@@ -659,14 +659,22 @@ def _init_weights(module: nn.Module):
         nn.init.zeros_(module.bias)
 
 
-def fusion_flops_per_pair(cfg: ModelConfig, text_tokens: int) -> int:
-    """Multiply-adds x2 of one fusion pass (text tokens x image tokens), for the benchmark's
-    FLOP floor: per layer self-attention, cross-attention and FFN matmuls plus the ITM head."""
-    w, l, t = cfg.text_width, text_tokens, cfg.image_tokens
-    hidden = int(w * cfg.mlp_ratio)
+def fusion_flops(width: int, ffn_width: int, layers: int, text_tokens: int, image_tokens: int,
+                 image_width: int | None = None) -> int:
+    """Multiply-adds x2 of one pass of a fusion encoder (text tokens cross-attending to image
+    tokens), for the benchmark's FLOP floor and the bundles' costs: per layer self-attention,
+    cross-attention and FFN matmuls plus the ITM head. Keys and values are projected from image
+    tokens ``image_width`` wide (default: ``width``)."""
+    w, l, t, v = width, text_tokens, image_tokens, image_width or width
     per_layer = (
         4 * l * w * w + 2 * l * l * w  # self-attention: q,k,v,out projections; scores and mix
-        + 2 * l * w * w + 2 * t * w * w + 2 * l * t * w  # cross: q,out on text; k,v on image; attention
-        + 2 * l * w * hidden  # FFN
+        + 2 * l * w * w + 2 * t * v * w + 2 * l * t * w  # cross: q,out on text; k,v on image; attention
+        + 2 * l * w * ffn_width  # FFN
     )
-    return 2 * (cfg.fusion_layers * per_layer + 2 * w)
+    return 2 * (layers * per_layer + 2 * w)
+
+
+def fusion_flops_per_pair(cfg: ModelConfig, text_tokens: int) -> int:
+    """:func:`fusion_flops` of our fusion encoder at ``text_tokens``."""
+    return fusion_flops(cfg.text_width, int(cfg.text_width * cfg.mlp_ratio), cfg.fusion_layers, text_tokens,
+                        cfg.image_tokens)

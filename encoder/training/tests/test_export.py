@@ -14,6 +14,8 @@ import torch
 import export
 from checkpoints import model_from_checkpoint
 from conftest import settings
+from feature_codec import bytes_per_item
+from fusion_contract import check_manifest
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +97,16 @@ def test_manifest_describes_features_preprocessing_and_text(bundle):
     assert m["rerank"]["itc_weight"] == 1.0, "without a chosen weight the bundle recommends BLIP's sum"
 
 
+def test_manifest_declares_the_fusion_inputs_and_costs(bundle):
+    """The declaration of docs/model-runtime.md, consistent with the graphs; per-image blob sizes."""
+    m = manifest(bundle)
+    check_manifest(m)
+    assert [i["source"] for i in m["fusion"]["directions"]["text_to_image"]["inputs"]] == [
+        "query.token_features", "query.attention_mask", "candidate.token_features", "candidate.token_mask"]
+    f = m["token_features"]
+    assert m["bytes_per_image"] == bytes_per_item(f["feature_layers"], f["image_tokens"], f["width"])
+
+
 def test_the_bundle_recommends_the_blend_reports_weight(tiny_run, scenes_dir, tmp_path):
     report = tmp_path / "blend.json"
     report.write_text(json.dumps({"chosen_itc_weight": {"16": 64.0, "32": 128.0}, "val_ir_r1": {"ITC": 50.0},
@@ -155,3 +167,4 @@ def test_bridge_model_exports_per_layer_features(scenes_dir, tmp_path):
     assert read(out, "image_token_features").shape[1] == m["token_features"]["feature_layers"] * image_tokens
     parity = m["export_check"]["max_abs_diff_vs_pytorch"]
     assert parity["itm_logits"] <= 1e-3 and parity["image_token_features"] <= 1e-4, parity
+    assert m["bytes_per_image"]["fp32"] == 10 + 4 * 2 * image_tokens * m["token_features"]["width"]
