@@ -42,6 +42,25 @@ BERT_MASK_VALUE = -10000.0
 
 
 @dataclass(frozen=True)
+class AlbefInputs:
+    """How ALBEF's retrieval evaluation prepares its inputs, for the bundle's manifest.
+
+    Images (``dataset/__init__.py``, ``test_transform``): ``Image.open(...).convert('RGB')``,
+    ``Resize((image_res, image_res), interpolation=BICUBIC)`` on the PIL image (PIL's bicubic,
+    which antialiases when it downsamples), ``ToTensor``, ``Normalize(mean, std)`` (CLIP's
+    values). Captions (``dataset/caption_dataset.py``, ``Retrieval.py::evaluation``):
+    ``pre_caption(caption, 30)`` (``data.pre_caption``), then ``BertTokenizer('bert-base-uncased')``
+    padded and truncated to 30 tokens, [CLS] and [SEP] included."""
+
+    resize: str = "pil_bicubic"  # a data.RESIZE_RULES name
+    mean: tuple = (0.48145466, 0.4578275, 0.40821073)
+    std: tuple = (0.26862954, 0.26130258, 0.27577711)
+    max_words: int = 30
+    max_tokens: int = 30
+    tokenizer: str = "bert-base-uncased"
+
+
+@dataclass(frozen=True)
 class AlbefConfig:
     """Sizes of an ALBEF retrieval model. Defaults: ALBEF-base at 384² (``configs/config_bert.json``
     and ``configs/Retrieval_*.yaml`` of the ALBEF repository)."""

@@ -17,7 +17,10 @@ width 32), drew every weight at random (seed 1; LayerNorm gains and biases too),
 - ``pre_caption.json``: ALBEF's ``pre_caption`` on tricky captions at max_words 30 and 5;
 - ``albef_base_shapes.json`` and ``config_bert_base.json``: every key and shape of ALBEF's
   full-size retrieval model (its own ``configs/config_bert.json``, image_res 384, embed_dim 256),
-  built on the meta device.
+  built on the meta device;
+- ``test_transform.pt``: ALBEF's retrieval test transform (``dataset/__init__.py``
+  ``create_dataset('re')``, ``re_eval_dataset``) at image_res 16 on every image fixture of
+  ``encoder/src/test/resources/images``.
 
 docs/model-import.md gives the steps to rebuild it.
 """
@@ -27,9 +30,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import ExifTags, Image
 
-from data import pre_caption
-from families.albef import AlbefConfig, AlbefRetrieval
+from data import _ALPHA_MODES, _SIXTEEN_BIT_MODES, ImageTransform, pre_caption
+from families.albef import AlbefConfig, AlbefInputs, AlbefRetrieval
 from families.albef_checkpoint import IGNORED, albef_key, config_from_bert, load_albef, map_state_dict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "albef"
@@ -153,3 +157,33 @@ def test_full_size_config_maps_every_key_and_shape_of_albefs_model():
                          ids=lambda case: repr(case["caption"][:24]) + f"/{case['max_words']}")
 def test_pre_caption_is_albefs(case):
     assert pre_caption(case["caption"], case["max_words"]) == case["albef"]
+
+
+IMAGES = Path(__file__).parents[2] / "src" / "test" / "resources" / "images"
+
+
+def departs_from_albef(path: Path) -> bool:
+    """Where ``data.load_rgb`` decodes on purpose unlike ALBEF's ``Image.open(...).convert('RGB')``:
+    it applies the EXIF orientation (ALBEF does not), composites alpha and transparency over white
+    (ALBEF drops alpha), and keeps the high byte of 16-bit pixels (PIL's conversion clips them)."""
+    with Image.open(path) as image:
+        return (image.getexif().get(ExifTags.Base.Orientation, 1) != 1 or image.mode in _ALPHA_MODES
+                or "transparency" in image.info or image.mode in _SIXTEEN_BIT_MODES)
+
+
+def test_albef_test_transform_is_ours_with_albefs_inputs_except_the_documented_decoding():
+    """ALBEF's own test transform (PIL bicubic resize to image_res, ToTensor, its mean and std)
+    over every image fixture, against ``data.ImageTransform`` with ``AlbefInputs``: equal on every
+    image but those ``departs_from_albef`` names, and different on all of those."""
+    recorded = torch.load(FIXTURES / "test_transform.pt", weights_only=True)
+    inputs = AlbefInputs()
+    transform = ImageTransform(recorded["image_res"], inputs.mean, inputs.std, inputs.resize)
+    assert sorted(recorded["tensors"]) == sorted(f["file"] for f in json.loads((IMAGES / "index.json").read_text())["fixtures"])
+    differ, departing = set(), set()
+    for name, albef in recorded["tensors"].items():
+        if (transform(IMAGES / name) - albef).abs().max().item() > 1e-6:
+            differ.add(name)
+        if departs_from_albef(IMAGES / name):
+            departing.add(name)
+    assert differ == departing
+    assert len(recorded["tensors"]) - len(departing) >= 25
