@@ -15,6 +15,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,7 +148,7 @@ final class SearchCommand implements Callable<Integer> {
      * connection and (client-side) one set of ONNX sessions for all. The options are checked against
      * the first query of each modality before any search; a query that fails later (its image cannot
      * be read or decoded, the node answers an error, shards fail) prints {@code {"query", "error"}}
-     * and the command exits 1 after the others.
+     * and the command exits 1 after the others; a cluster that cannot be reached ends the run.
      */
     private Integer searchBatch() {
         if (text != null || image != null) {
@@ -179,6 +180,9 @@ final class SearchCommand implements Callable<Integer> {
                         failed++;
                     }
                 } catch (IOException e) {
+                    if (e.getCause() instanceof ConnectException) {
+                        throw e; // no node answers: the other queries would fail the same way
+                    }
                     out.println(error.put("error", (line.isText() ? "" : "[" + line.image() + "]: ") + e.getMessage()));
                     failed++;
                 }

@@ -308,6 +308,20 @@ class SearchCommandTest {
     }
 
     @Test
+    void aClusterThatCannotBeReachedEndsTheRun() throws IOException {
+        Path queries = dir.resolve("queries.txt");
+        Files.writeString(queries, "a large blue cross\na red circle\n");
+        String url;
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json("{}"))) {
+            url = node.url();
+        }
+        CliRun run = CliRun.of("search", "images", "--queries", queries.toString(), "--model", MODEL, "--url", url);
+        assertEquals(1, run.exit(), run.toString());
+        assertEquals("", run.out());
+        assertTrue(run.err().contains("error: cannot connect to Elasticsearch at"), run.toString());
+    }
+
+    @Test
     void badQueriesFilesAreBadArgumentsNamingTheLine() throws IOException {
         Path queries = dir.resolve("queries.txt");
         Files.writeString(queries, "a cat\n{\"txt\": \"a dog\"}\n");
