@@ -21,8 +21,7 @@ root. A sidecar ``<out>/<split>_scenes.json`` keeps the structured scene, its ca
 description and its confuser group id for error analysis; training code can ignore it.
 ``<out>/train_regions.json`` holds *region captions* only: one per shape and clear position band
 ("a big red square on the left"), as Visual Genome's region descriptions sit beside COCO's
-captions in ALBEF's pretraining data; ``<out>/train_with_regions.json`` is ``train.json`` with
-them added to each image. They are for training the
+captions in ALBEF's pretraining data. They are for training the
 ITM reranker (``pretrain.py``'s ``itm`` mode): to check "A left of B" the fusion encoder must first
 learn to find one named shape and say where it is, and the scenes' own captions almost never ask that (single-shape images are under 3% of them).
 ``<out>/train_relations.json`` holds *relation captions* only: the related pair of each 2-3 shape
@@ -508,8 +507,6 @@ def generate(out_dir: Path, n_train: int, n_val: int, n_test: int, seed: int = 0
                        for entry, (scene, _) in zip(entries, scenes)]
             _write_json(out_dir / "train_regions.json",
                         [{**entry, "caption": extra} for entry, extra in zip(entries, regions) if extra])
-            _write_json(out_dir / "train_with_regions.json",
-                        [{**entry, "caption": entry["caption"] + extra} for entry, extra in zip(entries, regions)])
             relation_rng = random.Random(f"fuserank-scenes:{seed}:train-relations")
             relations = [relation_captions(scene, relation_rng) for scene, _ in scenes]
             _write_json(out_dir / "train_relations.json",

@@ -22,3 +22,16 @@ benchmarks_java_opts() {
   printf '%s\n' --enable-native-access=ALL-UNNAMED -Dorg.slf4j.simpleLogger.defaultLogLevel=warn
   if [ "$(java_major "$JAVA_HOME")" -ge 24 ]; then printf '%s\n' --sun-misc-unsafe-memory-access=allow; fi
 }
+
+# Prints the directory of the synthetic test split (1,000 images, seed 0: test.json and images/),
+# generating it with encoder/training/scenes.py first when it is missing.
+scenes_test_split() {
+  local scenes="$FUSERANK_ROOT/work/data/scenes" python
+  if [ ! -f "$scenes/test.json" ]; then
+    "$FUSERANK_ROOT/scripts/setup" >&2
+    python="$(venv_dir)/bin/python"
+    note "generating the synthetic test split (1,000 images, seed 0) in $scenes"
+    (cd "$FUSERANK_ROOT/encoder/training" && "$python" scenes.py --out "$scenes" --train 0 --val 0 --test 1000 --seed 0 >/dev/null)
+  fi
+  printf '%s\n' "$scenes"
+}

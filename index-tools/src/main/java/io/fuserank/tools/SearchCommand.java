@@ -1,18 +1,10 @@
 package io.fuserank.tools;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.ImageDecodeException;
-import io.fuserank.encoder.ImageEncoder;
-import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
-import io.fuserank.encoder.ModelBundle;
-import io.fuserank.encoder.TextEncoder;
-import io.fuserank.encoder.TextTokenizer;
 import io.fuserank.reranker.FusionScorer;
-import io.fuserank.reranker.ScoreFormula;
 import io.fuserank.reranker.ScoreMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,10 +15,14 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.ConnectException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -111,38 +107,35 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--client-side", description = "Encode the query and rerank with the local bundle; the nodes only run kNN and return the stored features.")
     boolean clientSide;
 
+    @Option(names = "--queries", paramLabel = "FILE",
+        description = "Many queries in one run (one JVM, one connection, one model load), instead of --text / --image: one text a line, "
+            + "or a JSON line {\"text\": TEXT} or {\"image\": FILE}; blank lines skipped; - is stdin. Prints JSON lines, each hit "
+            + "with \"query\", the query's number from 0.")
+    Path queriesFile;
+
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "ONNX Runtime intra-op threads for --client-side (default: 0, one per core).")
     int threads;
 
     @Override
     public Integer call() {
+        if (queriesFile != null) {
+            return searchBatch();
+        }
         SearchRequests.Plan plan = plan();
-        try (EsHttp es = EsHttp.connect(connection)) {
+        try (EsHttp es = EsHttp.connect(connection); ClientSideSearch local = clientSide ? openClientSide() : null) {
             long start = System.nanoTime();
-            List<SearchRequests.Hit> hits;
-            JsonNode response;
-            if (clientSide) {
-                ClientSide result = searchClientSide(es, plan);
-                hits = parts ? result.hits() : result.hits().stream()
-                    .map(h -> new SearchRequests.Hit(h.rank(), h.index(), h.id(), h.score(), null, null, h.source())).toList();
-                response = result.response();
-            } else {
-                boolean explain = plan.rescored() && parts;
-                String endpoint = "/" + EsHttp.segment(index) + "/_search" + (explain ? "?explain=true" : "");
-                response = es.send("POST", endpoint, SearchRequests.body(plan));
-                hits = SearchRequests.hits(response);
+            Searched searched;
+            try {
+                searched = search(es, local, plan);
+            } catch (ImageDecodeException e) {
+                throw CommandSupport.usage(spec, "--image [" + image + "] cannot be decoded: " + e.getMessage());
             }
-            print(hits, plan);
-            CommandSupport.log(spec, "%d hits of %s, took %d ms (%d ms here): kNN k=%d num_candidates=%d over [%s]%s", hits.size(),
-                response.path("hits").path("total").path("value").asText("?"), response.path("took").asLong(-1),
-                (System.nanoTime() - start) / 1_000_000, plan.knnK(), plan.candidates(), plan.vectorField(),
-                plan.rescored() ? String.format(Locale.ROOT, ", ITM rerank of the top %d with [%s] score_mode [%s]%s",
-                    plan.window(), plan.modelId(), plan.scoreMode(), clientSide ? " here" : "") : "");
-            int failedShards = response.path("_shards").path("failed").asInt(0);
-            if (failedShards > 0) {
-                return CommandSupport.fail(spec, failedShards + " shard(s) failed: " + response.path("_shards").path("failures"));
-            }
-            return CommandSupport.OK;
+            print(searched.hits(), plan);
+            logSearch(plan, searched.hits().size() + " hits of "
+                + searched.response().path("hits").path("total").path("value").asText("?") + ", took "
+                + searched.response().path("took").asLong(-1) + " ms", start);
+            String failed = failedShards(searched.response());
+            return failed == null ? CommandSupport.OK : CommandSupport.fail(spec, failed);
         } catch (IllegalArgumentException e) {
             throw CommandSupport.usage(spec, e.getMessage());
         } catch (IOException | ai.onnxruntime.OrtException e) {
@@ -150,15 +143,147 @@ final class SearchCommand implements Callable<Integer> {
         }
     }
 
-    /** Checks the arguments and works out fields, window and model id; every problem is a bad-argument error. */
+    /**
+     * {@code --queries}: every query of the file, each searched as a single query would be, one
+     * connection and (client-side) one set of ONNX sessions for all. The options are checked against
+     * the first query of each modality before any search; a query that fails later (its image cannot
+     * be read or decoded, the node answers an error, shards fail) prints {@code {"query", "error"}}
+     * and the command exits 1 after the others; a cluster that cannot be reached ends the run.
+     */
+    private Integer searchBatch() {
+        if (text != null || image != null) {
+            throw CommandSupport.usage(spec, "give either --queries or --text / --image, not both");
+        }
+        List<QueryFile.Line> lines = readQueries();
+        Map<Boolean, SearchRequests.Plan> plans = new HashMap<>();
+        for (QueryFile.Line line : lines) {
+            if (plans.containsKey(line.isText()) == false) {
+                plans.put(line.isText(), plan(queryOf(line)));
+            }
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        int failed = 0;
+        int printed = 0;
+        long start = System.nanoTime();
+        try (EsHttp es = EsHttp.connect(connection); ClientSideSearch local = clientSide ? openClientSide() : null) {
+            for (QueryFile.Line line : lines) {
+                ObjectNode error = EsHttp.JSON.createObjectNode().put("query", line.index());
+                try {
+                    Searched searched = search(es, local, plans.get(line.isText()).withQuery(line.query()));
+                    for (SearchRequests.Hit hit : searched.hits()) {
+                        out.println(EsHttp.JSON.createObjectNode().put("query", line.index()).setAll(hit.toJson()));
+                    }
+                    printed += searched.hits().size();
+                    String shards = failedShards(searched.response());
+                    if (shards != null) {
+                        out.println(error.put("error", shards));
+                        failed++;
+                    }
+                } catch (IOException e) {
+                    if (e.getCause() instanceof ConnectException) {
+                        throw e; // no node answers: the other queries would fail the same way
+                    }
+                    out.println(error.put("error", (line.isText() ? "" : "[" + line.image() + "]: ") + e.getMessage()));
+                    failed++;
+                }
+            }
+        } catch (ai.onnxruntime.OrtException e) {
+            out.flush();
+            return CommandSupport.fail(spec, "ONNX Runtime failed: " + e.getMessage());
+        } catch (IOException e) {
+            out.flush();
+            return CommandSupport.fail(spec, e.getMessage());
+        }
+        out.flush();
+        SearchRequests.Plan first = plans.values().iterator().next();
+        logSearch(first, String.format(Locale.ROOT, "%d queries (%d failed), %d hits", lines.size(), failed, printed), start);
+        return failed == 0 ? CommandSupport.OK : CommandSupport.FAILED;
+    }
+
+    private List<QueryFile.Line> readQueries() {
+        List<String> raw;
+        try {
+            raw = "-".equals(queriesFile.toString())
+                ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8).lines().toList()
+                : Files.readAllLines(queriesFile, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw CommandSupport.usage(spec, "--queries [" + queriesFile + "] cannot be read: " + e);
+        }
+        List<QueryFile.Line> lines;
+        try {
+            lines = QueryFile.parse(raw);
+        } catch (IllegalArgumentException e) {
+            throw CommandSupport.usage(spec, "--queries [" + queriesFile + "] " + e.getMessage());
+        }
+        for (QueryFile.Line line : lines) {
+            if (line.isText() == false && Files.isReadable(line.image()) == false) {
+                throw CommandSupport.usage(spec, "--queries [" + queriesFile + "] line " + line.lineNumber() + ": image ["
+                    + line.image() + "] cannot be read");
+            }
+        }
+        return lines;
+    }
+
+    private SearchRequests.Query queryOf(QueryFile.Line line) {
+        try {
+            return line.query();
+        } catch (IOException e) {
+            throw CommandSupport.usage(spec, "--queries [" + queriesFile + "] line " + line.lineNumber() + ": image ["
+                + line.image() + "] cannot be read: " + e);
+        }
+    }
+
+    private ClientSideSearch openClientSide() {
+        return new ClientSideSearch(CommandSupport.loadBundle(spec, model), InferenceOptions.cpu(threads));
+    }
+
+    /** The hits of one query and the response they came from. */
+    private record Searched(List<SearchRequests.Hit> hits, JsonNode response) {
+    }
+
+    /** One query, on the nodes (the plugin) or, with {@code local}, reranked here. */
+    private Searched search(EsHttp es, ClientSideSearch local, SearchRequests.Plan plan) throws IOException, ai.onnxruntime.OrtException {
+        if (local != null) {
+            ClientSideSearch.Result result = local.search(es, index, plan,
+                unscored -> CommandSupport.log(spec, "kept its first-stage score: %s", unscored));
+            List<SearchRequests.Hit> hits = parts ? result.hits() : result.hits().stream()
+                .map(h -> new SearchRequests.Hit(h.rank(), h.index(), h.id(), h.score(), null, null, h.source())).toList();
+            return new Searched(hits, result.response());
+        }
+        boolean explain = plan.rescored() && parts;
+        String endpoint = "/" + EsHttp.segment(index) + "/_search" + (explain ? "?explain=true" : "");
+        JsonNode response = es.send("POST", endpoint, SearchRequests.body(plan));
+        return new Searched(SearchRequests.hits(response), response);
+    }
+
+    private void logSearch(SearchRequests.Plan plan, String what, long startNanos) {
+        CommandSupport.log(spec, "%s (%d ms here): kNN k=%d num_candidates=%d over [%s]%s", what,
+            (System.nanoTime() - startNanos) / 1_000_000, plan.knnK(), plan.candidates(), plan.vectorField(),
+            plan.rescored() ? String.format(Locale.ROOT, ", ITM rerank of the top %d with [%s] score_mode [%s]%s",
+                plan.window(), plan.modelId(), plan.scoreMode(), clientSide ? " here" : "") : "");
+    }
+
+    /** {@code N shard(s) failed: ...} where the response reports failed shards, else null. */
+    private static String failedShards(JsonNode response) {
+        int failed = response.path("_shards").path("failed").asInt(0);
+        return failed > 0 ? failed + " shard(s) failed: " + response.path("_shards").path("failures") : null;
+    }
+
+    /** The plan of the single query {@code --text} or {@code --image}; every problem is a bad-argument error. */
     SearchRequests.Plan plan() {
         if ((text == null) == (image == null)) {
-            throw CommandSupport.usage(spec, text == null ? "give a query: --text TEXT or --image FILE"
+            throw CommandSupport.usage(spec, text == null ? "give a query: --text TEXT, --image FILE or --queries FILE"
                 : "give either --text or --image, not both");
         }
         if (text != null && text.isBlank()) {
             throw CommandSupport.usage(spec, "--text [" + text + "] is empty");
         }
+        return plan(text != null ? new SearchRequests.Query(text, null)
+            : new SearchRequests.Query(null, Base64.getEncoder().encodeToString(readImage())));
+    }
+
+    /** Checks the options for {@code query} and works out fields, window and model id; every problem is a bad-argument error. */
+    SearchRequests.Plan plan(SearchRequests.Query query) {
         if (k < 1 || k > SearchRequests.MAX_NUM_CANDIDATES) {
             throw CommandSupport.usage(spec, "--size [" + k + "] must be between 1 and " + SearchRequests.MAX_NUM_CANDIDATES);
         }
@@ -183,12 +308,6 @@ final class SearchCommand implements Callable<Integer> {
             throw CommandSupport.usage(spec, "--client-side encodes here: it needs --model DIR");
         }
         String id = modelId != null ? modelId : CommandSupport.modelId(model);
-        SearchRequests.Query query;
-        if (text != null) {
-            query = new SearchRequests.Query(text, null);
-        } else {
-            query = new SearchRequests.Query(null, Base64.getEncoder().encodeToString(readImage()));
-        }
         IndexKind documents;
         try {
             documents = kind == null ? query.rescorable() : IndexKind.fromLabel(kind);
@@ -292,60 +411,5 @@ final class SearchCommand implements Callable<Integer> {
 
     private static String number(Float value) {
         return value == null ? "-" : String.format(Locale.ROOT, "%.4f", value);
-    }
-
-    private record ClientSide(List<SearchRequests.Hit> hits, JsonNode response) {
-    }
-
-    /**
-     * kNN with a query vector encoded here, the window's stored features and vectors fetched from
-     * doc values and fields, and the rerank done by the local fusion encoder ({@link ClientSideRerank}).
-     */
-    private ClientSide searchClientSide(EsHttp es, SearchRequests.Plan plan) throws IOException, ai.onnxruntime.OrtException {
-        ModelBundle bundle = CommandSupport.loadBundle(spec, model);
-        InferenceOptions options = InferenceOptions.cpu(threads);
-        Encoding query;
-        if (plan.query().isText()) {
-            try (TextEncoder encoder = new TextEncoder(bundle, TextTokenizer.forBundle(bundle), options)) {
-                query = encoder.encode(text);
-            }
-        } else {
-            ImagePreprocessor pre = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
-            try (ImageEncoder encoder = new ImageEncoder(bundle, pre, options)) {
-                query = encoder.encode(List.of(Files.readAllBytes(image))).get(0);
-            } catch (ImageDecodeException e) {
-                throw new IllegalArgumentException("--image [" + image + "] cannot be decoded: " + e.getMessage(), e);
-            }
-        }
-        ObjectNode body = EsHttp.JSON.createObjectNode();
-        body.put("size", plan.knnK());
-        ObjectNode knn = body.putObject("knn");
-        knn.put("field", plan.vectorField()).put("k", plan.knnK()).put("num_candidates", plan.candidates());
-        ArrayNode vector = knn.putArray("query_vector");
-        for (float v : query.embedding()) {
-            vector.add(v);
-        }
-        if (plan.rescored()) {
-            body.putArray("docvalue_fields").add(plan.featuresField());
-            body.putArray("fields").add(plan.vectorField());
-        }
-        if (plan.documents() == IndexKind.IMAGE) {
-            body.putObject("_source").putArray("excludes").add(IndexKind.IMAGE.sourceField());
-        }
-        JsonNode response = es.send("POST", "/" + EsHttp.segment(index) + "/_search", body);
-        if (plan.rescored() == false) {
-            List<SearchRequests.Hit> first = SearchRequests.hits(response);
-            return new ClientSide(first.subList(0, Math.min(plan.k(), first.size())), response);
-        }
-        // query_weight and rescore_query_weight: the rescorer's defaults, which the plan never overrides
-        ScoreFormula formula = new ScoreFormula(ScoreMode.fromLabel(plan.scoreMode()), 1f, 1f,
-            plan.itcWeight() != null ? plan.itcWeight() : bundle.itcWeight());
-        try (FusionScorer scorer = new FusionScorer(bundle, options, FUSION_BATCH)) {
-            ClientSideRerank.Result result = ClientSideRerank.rerank(scorer, formula, plan, query, response);
-            for (String unscored : result.unscored()) {
-                CommandSupport.log(spec, "kept its first-stage score: %s", unscored);
-            }
-            return new ClientSide(result.hits(), response);
-        }
     }
 }

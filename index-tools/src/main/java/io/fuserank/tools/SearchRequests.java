@@ -1,6 +1,7 @@
 package io.fuserank.tools;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fuserank.reranker.ScorePart;
 
@@ -67,6 +68,15 @@ final class SearchRequests {
         int candidates() {
             return numCandidates != null ? numCandidates : Math.min(MAX_NUM_CANDIDATES, Math.max(64, 4 * knnK()));
         }
+
+        /** This plan for another query of the same modality (one plan serves every query of a {@code --queries} file). */
+        Plan withQuery(Query other) {
+            if (other.isText() != query.isText()) {
+                throw new IllegalArgumentException("a plan for a " + (query.isText() ? "text" : "image") + " query cannot take a "
+                    + (other.isText() ? "text" : "image") + " query");
+            }
+            return new Plan(other, modelId, documents, vectorField, featuresField, k, window, numCandidates, scoreMode, itcWeight);
+        }
     }
 
     static ObjectNode body(Plan plan) {
@@ -93,11 +103,37 @@ final class SearchRequests {
                 itm.put("vector_field", plan.vectorField());
             }
         }
+        excludeImageBytes(body, plan);
+        return body;
+    }
+
+    /**
+     * The body of {@code --client-side}'s search: kNN with the {@code vector} encoded here and, when
+     * the plan reranks, the window's stored token features ({@code docvalue_fields}) and vectors
+     * ({@code fields}) for {@link ClientSideRerank}.
+     */
+    static ObjectNode clientSideBody(Plan plan, float[] vector) {
+        ObjectNode body = EsHttp.JSON.createObjectNode();
+        body.put("size", plan.knnK());
+        ObjectNode knn = body.putObject("knn");
+        knn.put("field", plan.vectorField()).put("k", plan.knnK()).put("num_candidates", plan.candidates());
+        ArrayNode values = knn.putArray("query_vector");
+        for (float v : vector) {
+            values.add(v);
+        }
+        if (plan.rescored()) {
+            body.putArray("docvalue_fields").add(plan.featuresField());
+            body.putArray("fields").add(plan.vectorField());
+        }
+        excludeImageBytes(body, plan);
+        return body;
+    }
+
+    /** The base64 image is the bulk of an image document's {@code _source}; captions stay (they are the answer). */
+    private static void excludeImageBytes(ObjectNode body, Plan plan) {
         if (plan.documents() == IndexKind.IMAGE) {
-            // The base64 image is the bulk of an image document's _source; captions stay (they are the answer).
             body.putObject("_source").putArray("excludes").add(IndexKind.IMAGE.sourceField());
         }
-        return body;
     }
 
     /**

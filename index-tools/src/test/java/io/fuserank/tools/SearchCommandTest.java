@@ -16,6 +16,7 @@ import io.fuserank.reranker.FusionScorer;
 import io.fuserank.reranker.ScoreFormula;
 import io.fuserank.reranker.ScoreMode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -43,7 +44,7 @@ class SearchCommandTest {
     void bothTextAndImageIsABadArgument() {
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--image", IMAGE.toString(), "--model", MODEL),
             "give either --text or --image, not both");
-        assertUsage(CliRun.of("search", "images", "--model", MODEL), "give a query: --text TEXT or --image FILE");
+        assertUsage(CliRun.of("search", "images", "--model", MODEL), "give a query: --text TEXT, --image FILE or --queries FILE");
     }
 
     @Test
@@ -238,6 +239,103 @@ class SearchCommandTest {
             assertEquals("below", third.path("_id").asText());
             assertEquals(Math.min(0.7f, Math.nextDown(Math.min(score, 0.8f))), third.path("score").floatValue(), 0f);
             assertTrue(run.err().contains("kept its first-stage score: bare: no token features in [image_features]"), run.toString());
+
+            // --queries: the same query twice through one set of ONNX sessions prints the single run's lines, numbered
+            Path queries = dir.resolve("queries.txt");
+            Files.writeString(queries, "a large blue cross\n{\"text\": \"a large blue cross\"}\n");
+            CliRun batch = CliRun.of("search", "images", "--queries", queries.toString(), "--model", MODEL, "--url", node.url(),
+                "--client-side", "--window", "2", "--size", "3", "--parts", "--threads", "1");
+            assertEquals(0, batch.exit(), batch.toString());
+            String[] batchLines = batch.out().split("\n");
+            assertEquals(6, batchLines.length, batch.out());
+            for (int i = 0; i < batchLines.length; i++) {
+                ObjectNode expected = JSON.createObjectNode().put("query", i / 3);
+                expected.setAll((ObjectNode) JSON.readTree(lines[i % 3]));
+                assertEquals(expected, JSON.readTree(batchLines[i]));
+            }
         }
+    }
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void queriesFilePrintsEachHitWithItsQueryNumber() throws IOException {
+        String canned = SearchRequestsTest.cannedResponse().toString();
+        Path queries = dir.resolve("queries.txt");
+        Files.writeString(queries, "a large blue cross\n\n{\"text\": \"a red circle\"}\n");
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json(canned))) {
+            CliRun run = CliRun.of("search", "images", "--queries", queries.toString(), "--model", MODEL, "--url", node.url(),
+                "--size", "3", "--parts");
+            assertEquals(0, run.exit(), run.toString());
+            assertEquals(List.of("POST /images/_search?explain=true", "POST /images/_search?explain=true"), node.lines());
+            assertEquals("a large blue cross", JSON.readTree(node.requests.get(0).body()).at("/knn/query_vector_builder/fuserank_text/text").asText());
+            assertEquals("a red circle", JSON.readTree(node.requests.get(1).body()).at("/rescore/fuserank_itm/text").asText());
+            List<SearchRequests.Hit> hits = SearchRequests.hits(SearchRequestsTest.cannedResponse());
+            String[] lines = run.out().split("\n");
+            assertEquals(6, lines.length, run.out());
+            for (int i = 0; i < lines.length; i++) {
+                ObjectNode expected = JSON.createObjectNode().put("query", i / 3);
+                expected.setAll(hits.get(i % 3).toJson());
+                assertEquals(JSON.readTree(expected.toString()), JSON.readTree(lines[i]));
+            }
+            assertTrue(run.err().contains("2 queries (0 failed), 6 hits"), run.toString());
+        }
+    }
+
+    @Test
+    void aQueryThatFailsPrintsItsErrorAndTheOthersStillRun() throws IOException {
+        String canned = SearchRequestsTest.cannedResponse().toString();
+        String error = "{\"error\":{\"type\":\"illegal_argument_exception\",\"reason\":\"no such model\"},\"status\":400}";
+        Path queries = dir.resolve("queries.txt");
+        Files.writeString(queries, "a large blue cross\na broken query\na red circle\n");
+        try (FakeNode node = new FakeNode(r -> r.body().contains("a broken query") ? new FakeNode.Answer(400, error) : FakeNode.Answer.json(canned))) {
+            CliRun run = CliRun.of("search", "images", "--queries", queries.toString(), "--model", MODEL, "--url", node.url(), "--size", "1");
+            assertEquals(1, run.exit(), run.toString());
+            // the canned answer holds three hits: query 0's, query 1's error, query 2's
+            String[] lines = run.out().split("\n");
+            assertEquals(7, lines.length, run.out());
+            int[] query = {0, 0, 0, 1, 2, 2, 2};
+            for (int i = 0; i < lines.length; i++) {
+                assertEquals(query[i], JSON.readTree(lines[i]).path("query").asInt(), lines[i]);
+            }
+            JsonNode failed = JSON.readTree(lines[3]);
+            assertEquals(2, failed.size(), "only query and error: " + lines[3]);
+            assertTrue(failed.path("error").asText().contains("illegal_argument_exception: no such model"), lines[3]);
+            assertEquals("03", JSON.readTree(lines[4]).path("_id").asText());
+            assertTrue(run.err().contains("3 queries (1 failed), 6 hits"), run.toString());
+        }
+    }
+
+    @Test
+    void aClusterThatCannotBeReachedEndsTheRun() throws IOException {
+        Path queries = dir.resolve("queries.txt");
+        Files.writeString(queries, "a large blue cross\na red circle\n");
+        String url;
+        try (FakeNode node = new FakeNode(r -> FakeNode.Answer.json("{}"))) {
+            url = node.url();
+        }
+        CliRun run = CliRun.of("search", "images", "--queries", queries.toString(), "--model", MODEL, "--url", url);
+        assertEquals(1, run.exit(), run.toString());
+        assertEquals("", run.out());
+        assertTrue(run.err().contains("error: cannot connect to Elasticsearch at"), run.toString());
+    }
+
+    @Test
+    void badQueriesFilesAreBadArgumentsNamingTheLine() throws IOException {
+        Path queries = dir.resolve("queries.txt");
+        Files.writeString(queries, "a cat\n{\"txt\": \"a dog\"}\n");
+        assertUsage(CliRun.of("search", "images", "--queries", queries.toString(), "--model", MODEL),
+            "--queries [" + queries + "] line 2 [{\"txt\": \"a dog\"}] is not a query");
+        assertUsage(CliRun.of("search", "images", "--queries", queries.toString(), "--text", "a cat", "--model", MODEL),
+            "give either --queries or --text / --image, not both");
+        assertUsage(CliRun.of("search", "images", "--queries", "no/such.txt", "--model", MODEL),
+            "--queries [no/such.txt] cannot be read");
+        Files.writeString(queries, "a cat\n\n{\"image\": \"no/such.png\"}\n");
+        assertUsage(CliRun.of("search", "captions", "--queries", queries.toString(), "--model", MODEL),
+            "--queries [" + queries + "] line 3: image [no/such.png] cannot be read");
+        Files.writeString(queries, "a cat\n");
+        assertUsage(CliRun.of("search", "images", "--queries", queries.toString(), "--model", MODEL, "--size", "0"),
+            "--size [0] must be between 1 and 10000");
     }
 }
