@@ -56,16 +56,23 @@ public final class TokenIdsCodec {
         return HEADER_BYTES + 4 * tokens;
     }
 
-    /** The blob of {@code ids}, checked against {@code limits} as a reader will check it. */
-    public static byte[] encode(long[] ids, Limits limits) {
+    /** Throws the IllegalArgumentException {@link #encode} would throw for {@code ids}, if any. */
+    public static void check(long[] ids, Limits limits) {
         if (ids.length < 1 || ids.length > limits.maxTokens()) {
             throw new IllegalArgumentException("cannot store [" + ids.length + "] token ids; the model takes " + limits);
         }
-        ByteBuffer out = ByteBuffer.allocate(encodedBytes(ids.length)).order(ByteOrder.LITTLE_ENDIAN);
-        out.put(MAGIC_0).put(MAGIC_1).put((byte) FORMAT_VERSION).put((byte) 0).putShort((short) ids.length);
         for (int i = 0; i < ids.length; i++) {
             checkId(ids[i], i, limits);
-            out.putInt((int) ids[i]);
+        }
+    }
+
+    /** The blob of {@code ids}, checked against {@code limits} as a reader will check it. */
+    public static byte[] encode(long[] ids, Limits limits) {
+        check(ids, limits);
+        ByteBuffer out = ByteBuffer.allocate(encodedBytes(ids.length)).order(ByteOrder.LITTLE_ENDIAN);
+        out.put(MAGIC_0).put(MAGIC_1).put((byte) FORMAT_VERSION).put((byte) 0).putShort((short) ids.length);
+        for (long id : ids) {
+            out.putInt((int) id);
         }
         return out.array();
     }
