@@ -42,13 +42,7 @@ class FusionScorerBlipTest {
         bundle = ModelBundle.load(BLIP);
         scorer = new FusionScorer(bundle, InferenceOptions.cpu(1), 64);
         ReferenceArrays reference = new ReferenceArrays(BLIP);
-        int width = bundle.featureWidth();
-        int tokens = bundle.imageTokens();
-        float[] features = reference.floats("image_token_features");
-        images = new ArrayList<>();
-        for (int i = 0; i < reference.shape("image_token_features")[0]; i++) {
-            images.add(new TokenFeatures(1, tokens, width, Arrays.copyOfRange(features, i * tokens * width, (i + 1) * tokens * width)));
-        }
+        images = reference.tokenFeatures("image_token_features");
         long[] ids = reference.longs("input_ids");
         long[] mask = reference.longs("attention_mask");
         int length = reference.shape("input_ids")[1];
