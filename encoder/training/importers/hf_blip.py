@@ -344,7 +344,7 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
                            "layout": "[tokens = feature_layers x tokens_per_layer, width], layer-major",
                            "codec": codec, "codecs": list(CODECS)},
         "text": {"tokenizer": "tokenizer.json", "max_tokens": limit, "preprocessing": "tokenizer_json",
-                 "tokenizer_class": type(checkpoint.tokenizer).__name__,
+                 "tokenizer_class": type(checkpoint.tokenizer).__name__, "vocab_size": cfg.text_config.vocab_size,
                  "pad_id": checkpoint.tokenizer.pad_token_id, "cls_id": checkpoint.tokenizer.cls_token_id,
                  "sep_id": checkpoint.tokenizer.sep_token_id},
         "image": {"size": s, "mean": [float(m) for m in processor.image_mean], "std": [float(v) for v in processor.image_std],

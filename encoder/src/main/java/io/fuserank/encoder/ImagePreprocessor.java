@@ -79,8 +79,14 @@ import java.util.Optional;
  */
 public final class ImagePreprocessor {
 
-    /** The manifest value of the alpha step this class implements; anything else is refused. */
+    /** The manifest value of our alpha step ({@code data._composite_over_white}). */
     static final String ALPHA = "composite_over_white";
+
+    /**
+     * The manifest value of PIL's {@code convert("RGB")} as BLIP's processor and ALBEF's loader apply
+     * it: alpha (and palette transparency) dropped, the colour samples kept as stored.
+     */
+    static final String ALPHA_DROPPED = "pil_convert_rgb";
 
     /** Large enough for any real input size, small enough that {@code 3 * height * width} fits an int. */
     static final int MAX_SIZE = 8192;
@@ -132,6 +138,16 @@ public final class ImagePreprocessor {
     private final float[] std;
     private final Limits limits;
     private final MemoryBudget budget;
+    private final Decoding decoding;
+
+    /**
+     * How a decoded image becomes RGB before the resize: alpha composited over white (our rule) or
+     * dropped (PIL's {@code convert("RGB")}), and whether the EXIF/XMP orientation is applied.
+     */
+    public record Decoding(boolean compositeAlpha, boolean exifOrientation) {
+        /** Our own rule ({@code data.load_rgb}). */
+        public static final Decoding OWN = new Decoding(true, true);
+    }
 
     /**
      * Our own pipeline ({@link ResizeRule#BILINEAR_HALF_PIXEL}) to a {@code size x size} input.
@@ -151,11 +167,11 @@ public final class ImagePreprocessor {
      * @param std    per-channel standard deviation, none zero
      */
     public ImagePreprocessor(ResizeRule rule, int height, int width, float[] mean, float[] std, Limits limits) {
-        this(rule, height, width, mean, std, limits, MemoryBudget.UNBOUNDED);
+        this(rule, height, width, mean, std, limits, MemoryBudget.UNBOUNDED, Decoding.OWN);
     }
 
     private ImagePreprocessor(ResizeRule rule, int height, int width, float[] mean, float[] std, Limits limits,
-                              MemoryBudget budget) {
+                              MemoryBudget budget, Decoding decoding) {
         if (height < 1 || height > MAX_SIZE || width < 1 || width > MAX_SIZE) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "height and width must be in [1, %d], got [%d] and [%d]", MAX_SIZE, height, width));
@@ -177,6 +193,7 @@ public final class ImagePreprocessor {
         this.std = std.clone();
         this.limits = Objects.requireNonNull(limits, "limits");
         this.budget = Objects.requireNonNull(budget, "budget");
+        this.decoding = Objects.requireNonNull(decoding, "decoding");
     }
 
     /**
@@ -185,7 +202,7 @@ public final class ImagePreprocessor {
      * {@link MemoryBudget#UNBOUNDED}.
      */
     public ImagePreprocessor withBudget(MemoryBudget budget) {
-        return new ImagePreprocessor(rule, height, width, mean, std, limits, budget);
+        return new ImagePreprocessor(rule, height, width, mean, std, limits, budget, decoding);
     }
 
     /**
@@ -201,17 +218,25 @@ public final class ImagePreprocessor {
         JsonNode resize = image.path("resize");
         ResizeRule rule = (resize.isTextual() ? ResizeRule.byManifestName(resize.textValue()) : Optional.<ResizeRule>empty())
             .orElseThrow(() -> badField("resize", resize, ResizeRule.manifestNames()));
-        requireText(image, "alpha", ALPHA);
+        JsonNode alpha = image.path("alpha");
+        if (!alpha.isTextual() || !(alpha.textValue().equals(ALPHA) || alpha.textValue().equals(ALPHA_DROPPED))) {
+            throw badField("alpha", alpha, ALPHA + ", " + ALPHA_DROPPED);
+        }
         requireText(image, "channel_order", "RGB");
         requireText(image, "layout", "NCHW");
+        // v / 255 as our export writes it (scale), or v * (1 / 255) as transformers' processors do (rescale): the same float32 values
         JsonNode scale = image.path("scale");
-        if (!scale.isNumber() || scale.doubleValue() != 255.0) {
-            throw badField("scale", scale, "255");
+        JsonNode rescale = image.path("rescale");
+        boolean byScale = scale.isNumber() && scale.doubleValue() == 255.0;
+        boolean byRescale = scale.isMissingNode() && rescale.isNumber() && rescale.doubleValue() == 1.0 / 255.0;
+        if (!byScale && !byRescale) {
+            throw scale.isMissingNode() && !rescale.isMissingNode() ? badField("rescale", rescale, "1/255") : badField("scale", scale, "255");
         }
         JsonNode exif = image.path("exif_orientation");
-        if (!exif.isBoolean() || !exif.booleanValue()) {
-            throw badField("exif_orientation", exif, "true");
+        if (!exif.isBoolean()) {
+            throw badField("exif_orientation", exif, "true, false");
         }
+        Decoding decoding = new Decoding(alpha.textValue().equals(ALPHA), exif.booleanValue());
         JsonNode size = image.path("size");
         int height;
         int width;
@@ -224,7 +249,12 @@ public final class ImagePreprocessor {
         } else {
             throw badField("size", size, "an integer or {\"height\": h, \"width\": w}");
         }
-        return new ImagePreprocessor(rule, height, width, floats(image, "mean"), floats(image, "std"), limits);
+        return new ImagePreprocessor(rule, height, width, floats(image, "mean"), floats(image, "std"), limits, MemoryBudget.UNBOUNDED,
+            decoding);
+    }
+
+    public Decoding decoding() {
+        return decoding;
     }
 
     private static int intField(JsonNode size, String field) {
@@ -332,7 +362,7 @@ public final class ImagePreprocessor {
                 long width = reader.getWidth(0);
                 long height = reader.getHeight(0);
                 checkPixels(width, height);
-                int orientation = ImageMetadata.orientation(encoded);
+                int orientation = decoding.exifOrientation() ? ImageMetadata.orientation(encoded) : ImageMetadata.NORMAL;
                 int step = rule.subsamples() ? subsampleStep(width, height, Math.max(this.height, this.width)) : 1;
                 boolean thinAfter = step > 1 && !subsamplesExactly(spi);
                 long keptWidth = subsampled(width, step);
@@ -342,7 +372,7 @@ public final class ImagePreprocessor {
                     this.height, this.width, encoded.length);
                 reservation = reserve(bytes, String.format(Locale.ROOT, "decoding a [%s] image of [%d x %d] pixels", format, width, height));
                 BufferedImage image = readFirstImage(reader, thinAfter ? 1 : step);
-                Rgb rgb = ImageMetadata.orient(toRgb(thinAfter ? keepEvery(image, step) : image), orientation);
+                Rgb rgb = ImageMetadata.orient(toRgb(thinAfter ? keepEvery(image, step) : image, decoding.compositeAlpha()), orientation);
                 Decoded decoded = new Decoded(rgb, reservation);
                 reservation = null; // the caller gives it back
                 return decoded;
@@ -540,15 +570,15 @@ public final class ImagePreprocessor {
      * gray through a linear colour space (changing every value) and 16-bit samples with
      * rounding, where PIL keeps the stored 8-bit values and the high byte.
      */
-    private static Rgb toRgb(BufferedImage image) {
+    private static Rgb toRgb(BufferedImage image, boolean composite) {
         ColorModel cm = image.getColorModel();
         if (cm instanceof IndexColorModel palette) {
-            return fromPalette(image.getRaster(), palette);
+            return fromPalette(image.getRaster(), palette, composite);
         }
         if (hasPlainSamples(cm)) {
-            return fromSamples(image.getRaster(), cm.getComponentSize(0), cm.getNumColorComponents() == 1, cm.hasAlpha());
+            return fromSamples(image.getRaster(), cm.getComponentSize(0), cm.getNumColorComponents() == 1, cm.hasAlpha() && composite);
         }
-        return fromArgb(image);
+        return fromArgb(image, composite);
     }
 
     /** Gray or RGB (plus alpha), not premultiplied, every component 8 or 16 bits: samples usable as stored. */
@@ -602,10 +632,10 @@ public final class ImagePreprocessor {
      * PIL composites only when there is a tRNS/transparency entry, but without one every palette
      * alpha is 255 and compositing is the identity.
      */
-    private static Rgb fromPalette(Raster raster, IndexColorModel palette) {
+    private static Rgb fromPalette(Raster raster, IndexColorModel palette, boolean composite) {
         int[] colours = new int[palette.getMapSize()];
         for (int i = 0; i < colours.length; i++) {
-            colours[i] = overWhite(palette.getRGB(i));
+            colours[i] = composite ? overWhite(palette.getRGB(i)) : palette.getRGB(i) & 0xFFFFFF;
         }
         int width = raster.getWidth();
         int height = raster.getHeight();
@@ -625,7 +655,7 @@ public final class ImagePreprocessor {
     }
 
     /** Anything else (a CMYK JPEG converted by TwelveMonkeys, 5-6-5 BMP, ...): sRGB via the colour model. */
-    private static Rgb fromArgb(BufferedImage image) {
+    private static Rgb fromArgb(BufferedImage image, boolean composite) {
         int width = image.getWidth();
         int height = image.getHeight();
         int[] row = new int[width];
@@ -634,7 +664,7 @@ public final class ImagePreprocessor {
         for (int y = 0; y < height; y++) {
             image.getRGB(0, y, width, 1, row, 0, width);
             for (int x = 0; x < width; x++, o += 3) {
-                int rgb = overWhite(row[x]);
+                int rgb = composite ? overWhite(row[x]) : row[x] & 0xFFFFFF;
                 out[o] = (byte) (rgb >> 16);
                 out[o + 1] = (byte) (rgb >> 8);
                 out[o + 2] = (byte) rgb;

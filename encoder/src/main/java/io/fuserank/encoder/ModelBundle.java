@@ -25,12 +25,13 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A model bundle directory as {@code encoder/training/export.py} writes it: three ONNX graphs,
- * {@code tokenizer.json}, {@code manifest.json} and reference outputs.
+ * A model bundle directory as {@code encoder/training/export.py} or an importer writes it: three
+ * ONNX graphs, {@code tokenizer.json}, {@code manifest.json} and reference outputs.
  *
  * <p>{@link #load} checks the whole contract before anything runs a model: the format version,
  * every listed file's presence and sha256, the token-feature codec, and each graph's input and
- * output names, element types and shapes against what ONNX Runtime reads from the graph itself.
+ * output names, element types and shapes against what ONNX Runtime reads from the graph itself,
+ * the text rule ({@link TextRule}) and the declared fusion inputs ({@link FusionDeclaration}).
  * Every failure is a {@link BundleException} naming the file and the manifest field.
  */
 public final class ModelBundle {
@@ -47,6 +48,8 @@ public final class ModelBundle {
 
     private final Path directory;
     private final JsonNode manifest;
+    private FusionDeclaration fusion;
+    private TextRule textRule;
 
     private ModelBundle(Path directory, JsonNode manifest) {
         this.directory = directory;
@@ -84,6 +87,8 @@ public final class ModelBundle {
         bundle.checkCodec();
         bundle.checkItcWeight();
         bundle.checkGraphs();
+        bundle.checkText();
+        bundle.checkFusion();
         return bundle;
     }
 
@@ -140,6 +145,35 @@ public final class ModelBundle {
 
     public int maxTextTokens() {
         return manifest.path("text").path("max_tokens").asInt();
+    }
+
+    /** How a text is prepared before tokenization ({@code text.preprocessing}). */
+    public TextRule textRule() {
+        return textRule;
+    }
+
+    /** The padding id of token-id batches ({@code text.pad_id}, 0 where absent). */
+    public long padId() {
+        return manifest.path("text").path("pad_id").asLong(0);
+    }
+
+    /**
+     * The text embedding table's size: {@code text.vocab_size}, else {@code model.config.vocab_size}
+     * (our own export's config); 0 where neither is given.
+     */
+    public int vocabSize() {
+        JsonNode size = manifest.path("text").path("vocab_size");
+        return (size.isIntegralNumber() ? size : manifest.path("model").path("config").path("vocab_size")).asInt(0);
+    }
+
+    /** The bounds of a stored caption's token ids: 1 to {@link #maxTextTokens()} ids below {@link #vocabSize()}. */
+    public TokenIdsCodec.Limits tokenIdLimits() {
+        return new TokenIdsCodec.Limits(maxTextTokens(), vocabSize());
+    }
+
+    /** The declared fusion inputs ({@code fusion}), checked against the graphs at load. */
+    public FusionDeclaration fusion() {
+        return fusion;
     }
 
     public int imageSize() {
@@ -223,6 +257,28 @@ public final class ModelBundle {
         }
         if (weight.isNumber() == false || Float.isFinite(weight.floatValue()) == false || weight.floatValue() < 0) {
             throw new BundleException("[manifest.json] field [rerank.itc_weight] must be a finite number >= 0, got [" + weight + "]");
+        }
+    }
+
+    private void checkText() throws BundleException {
+        try {
+            textRule = TextRule.fromManifest(manifest.path("text"));
+        } catch (IllegalArgumentException e) {
+            throw new BundleException(e.getMessage(), e);
+        }
+    }
+
+    private void checkFusion() throws BundleException {
+        try {
+            fusion = FusionDeclaration.fromManifest(manifest);
+        } catch (IllegalArgumentException e) {
+            throw new BundleException(e.getMessage(), e);
+        }
+        boolean storesIds = fusion.stores(FusionDeclaration.Modality.TEXT).filter(q -> q == FusionDeclaration.Quantity.TOKEN_IDS)
+            .isPresent();
+        if (storesIds && vocabSize() < 1) {
+            throw new BundleException("[manifest.json] field [text.vocab_size] is missing: caption documents store token ids, "
+                + "which are checked against it");
         }
     }
 

@@ -45,6 +45,18 @@ public final class ReferenceArrays {
         return out;
     }
 
+    /** A float32 array of shape [n, tokens, width] as n one-layer token features (the reference image features). */
+    public List<TokenFeatures> tokenFeatures(String name) throws IOException {
+        int[] shape = shape(name);
+        float[] values = floats(name);
+        int per = shape[1] * shape[2];
+        List<TokenFeatures> out = new ArrayList<>();
+        for (int i = 0; i < shape[0]; i++) {
+            out.add(new TokenFeatures(1, shape[1], shape[2], java.util.Arrays.copyOfRange(values, i * per, (i + 1) * per)));
+        }
+        return out;
+    }
+
     public List<String> captions() {
         List<String> out = new ArrayList<>();
         index.path("captions").forEach(c -> out.add(c.asText()));

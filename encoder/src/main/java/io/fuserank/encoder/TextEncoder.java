@@ -14,8 +14,11 @@ import java.util.Map;
 /**
  * The bundle's {@code text_encoder.onnx}: texts in (cleaned and tokenized by
  * {@link TextTokenizer}), the normalised ITC embedding and the text token features out (ALBEF's
- * first text layers, arXiv 2107.07651 §3.1). The token features keep only real tokens: padding
- * is cut off per text, so a stored caption blob or a query's features never carry pad rows.
+ * first text layers, arXiv 2107.07651 §3.1), where the graph has a {@code token_features} output,
+ * and each text's token ids. Features and ids keep only real tokens: padding is cut off per text,
+ * so a stored caption blob or a query's features never carry pad rows. A graph without
+ * {@code token_features} (an imported BLIP text encoder, whose ITM reads the ids) gives encodings
+ * with null features.
  *
  * <p>One shared, thread-safe ONNX Runtime session.
  */
@@ -26,6 +29,7 @@ public final class TextEncoder implements AutoCloseable {
     private final int embeddingDim;
     private final int layers;
     private final int width;
+    private final boolean hasFeatures;
 
     public TextEncoder(ModelBundle bundle, TextTokenizer tokenizer, InferenceOptions options) throws OrtException {
         this.tokenizer = tokenizer;
@@ -33,6 +37,12 @@ public final class TextEncoder implements AutoCloseable {
         this.layers = bundle.featureLayers();
         this.width = bundle.featureWidth();
         this.session = options.open(bundle.graph("text_encoder"));
+        this.hasFeatures = session.getOutputNames().contains("token_features");
+    }
+
+    /** Whether the encodings carry token features (the graph has a {@code token_features} output). */
+    public boolean hasTokenFeatures() {
+        return hasFeatures;
     }
 
     public TextTokenizer tokenizer() {
@@ -88,22 +98,28 @@ public final class TextEncoder implements AutoCloseable {
              OnnxTensor mask = OnnxTensor.createTensor(env, LongBuffer.wrap(batch.mask()), shape);
              OrtSession.Result result = session.run(Map.of("input_ids", ids, "attention_mask", mask))) {
             FloatBuffer embeddings = ImageEncoder.floats(result, "embedding");
-            FloatBuffer features = ImageEncoder.floats(result, "token_features");
+            FloatBuffer features = hasFeatures ? ImageEncoder.floats(result, "token_features") : null;
             int padded = batch.length();
             List<Encoding> out = new ArrayList<>(batch.rows());
             for (int row = 0; row < batch.rows(); row++) {
                 float[] embedding = new float[embeddingDim];
                 embeddings.get(row * embeddingDim, embedding);
                 int real = batch.tokens(row);
-                float[] values = new float[layers * real * width];
-                for (int layer = 0; layer < layers; layer++) {
-                    int from = ((row * layers + layer) * padded) * width;
-                    features.get(from, values, layer * real * width, real * width);
-                }
-                out.add(new Encoding(embedding, new TokenFeatures(layers, real, width, values)));
+                long[] rowIds = java.util.Arrays.copyOfRange(batch.ids(), row * padded, row * padded + real);
+                out.add(new Encoding(embedding, features == null ? null : features(features, row, padded, real), rowIds));
             }
             return out;
         }
+    }
+
+    /** One row's features, its {@code real} tokens of each layer out of {@code padded}. */
+    private TokenFeatures features(FloatBuffer features, int row, int padded, int real) {
+        float[] values = new float[layers * real * width];
+        for (int layer = 0; layer < layers; layer++) {
+            int from = ((row * layers + layer) * padded) * width;
+            features.get(from, values, layer * real * width, real * width);
+        }
+        return new TokenFeatures(layers, real, width, values);
     }
 
     @Override

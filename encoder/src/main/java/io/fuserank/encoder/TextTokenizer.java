@@ -11,13 +11,14 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The text side of the bundle contract: ALBEF caption cleaning ({@link CaptionCleaner}), then
- * the bundle's {@code tokenizer.json} through DJL's Hugging Face tokenizer with
+ * The text side of the bundle contract: the manifest's {@link TextRule} (ALBEF caption cleaning,
+ * {@link CaptionCleaner}, or none), then the bundle's {@code tokenizer.json} through DJL's Hugging
+ * Face tokenizer with
  * {@code [CLS] ... [SEP]} and truncation to the manifest's {@code max_tokens}. Training tokenizes
  * with the same file and the same cleaning, and {@code reference/tokenizer_fixture.json} pins the
  * ids both sides must produce.
  *
- * <p>Rejects texts that are empty after cleaning (nothing to search for) and texts longer than
+ * <p>Rejects texts that are empty (or blank) after cleaning (nothing to search for) and texts longer than
  * {@code maxChars} characters before any native call, so that a megabyte of query text costs
  * nothing. Thread-safe: DJL's tokenizer handle is shareable.
  */
@@ -38,19 +39,25 @@ public final class TextTokenizer implements AutoCloseable {
     }
 
     private final HuggingFaceTokenizer tokenizer;
-    private final CaptionCleaner cleaner;
+    private final CaptionCleaner cleaner; // null under TextRule.TOKENIZER_JSON
     private final int maxTokens;
     private final int maxChars;
     private final long padId;
 
+    /** A tokenizer that cleans captions as ALBEF's {@code pre_caption} does. */
     public TextTokenizer(Path tokenizerJson, int maxTokens, int maxWords, long padId, int maxChars) {
+        this(tokenizerJson, TextRule.ALBEF_PRE_CAPTION, maxTokens, maxWords, padId, maxChars);
+    }
+
+    /** @param maxWords the words {@link TextRule#ALBEF_PRE_CAPTION} keeps; unused by other rules */
+    public TextTokenizer(Path tokenizerJson, TextRule rule, int maxTokens, int maxWords, long padId, int maxChars) {
         if (maxTokens < 2) {
             throw new IllegalArgumentException("maxTokens must be at least 2 ([CLS] and [SEP]), got [" + maxTokens + "]");
         }
         if (maxChars < 1) {
             throw new IllegalArgumentException("maxChars must be positive, got [" + maxChars + "]");
         }
-        this.cleaner = new CaptionCleaner(maxWords);
+        this.cleaner = rule == TextRule.ALBEF_PRE_CAPTION ? new CaptionCleaner(maxWords) : null;
         this.maxTokens = maxTokens;
         this.maxChars = maxChars;
         this.padId = padId;
@@ -65,10 +72,10 @@ public final class TextTokenizer implements AutoCloseable {
         });
     }
 
-    /** The bundle's tokenizer with its manifest's max tokens, max words and pad id. */
+    /** The bundle's tokenizer with its manifest's text rule, max tokens, max words and pad id. */
     public static TextTokenizer forBundle(ModelBundle bundle) {
         var text = bundle.manifest().path("text");
-        return new TextTokenizer(bundle.tokenizer(), bundle.maxTextTokens(), text.path("max_words").asInt(30),
+        return new TextTokenizer(bundle.tokenizer(), bundle.textRule(), bundle.maxTextTokens(), text.path("max_words").asInt(30),
             text.path("pad_id").asLong(0), DEFAULT_MAX_CHARS);
     }
 
@@ -76,9 +83,10 @@ public final class TextTokenizer implements AutoCloseable {
         return maxTokens;
     }
 
-    /** The cleaned caption, as training saw it. */
+    /** The text as the tokenizer gets it: cleaned as training saw it, or unchanged under {@link TextRule#TOKENIZER_JSON}. */
     public String clean(String text) {
-        return cleaner.clean(checkLength(text));
+        checkLength(text);
+        return cleaner == null ? text : cleaner.clean(text);
     }
 
     /** Throws the IllegalArgumentException {@link #encode} would throw for this text, if any. */
@@ -121,7 +129,7 @@ public final class TextTokenizer implements AutoCloseable {
         if (cleaned.isBlank()) {
             throw new IllegalArgumentException(text.isEmpty()
                 ? "text is empty"
-                : "text [" + abbreviate(text) + "] is empty after caption cleaning");
+                : "text [" + abbreviate(text) + "] is empty after " + (cleaner == null ? "trimming" : "caption cleaning"));
         }
         return cleaned;
     }

@@ -186,11 +186,13 @@ class ImagePreprocessorBadInputTest {
         assertManifestRefused(i -> i.put("resize", "bicubic"), "manifest field [image.resize] is [\"bicubic\"], this encoder implements " + rules);
         assertManifestRefused(i -> i.put("resize", 3), "manifest field [image.resize] is [3], this encoder implements " + rules);
         assertManifestRefused(i -> i.remove("resize"), "manifest field [image.resize] is [missing], this encoder implements " + rules);
-        assertManifestRefused(i -> i.put("alpha", "drop"), "manifest field [image.alpha] is [\"drop\"], this encoder implements [composite_over_white]");
+        assertManifestRefused(i -> i.put("alpha", "drop"), "manifest field [image.alpha] is [\"drop\"], this encoder implements [composite_over_white, pil_convert_rgb]");
         assertManifestRefused(i -> i.put("channel_order", "BGR"), "manifest field [image.channel_order] is [\"BGR\"], this encoder implements [RGB]");
         assertManifestRefused(i -> i.put("layout", "NHWC"), "manifest field [image.layout] is [\"NHWC\"], this encoder implements [NCHW]");
         assertManifestRefused(i -> i.put("scale", 1), "manifest field [image.scale] is [1], this encoder implements [255]");
-        assertManifestRefused(i -> i.put("exif_orientation", false), "manifest field [image.exif_orientation] is [false], this encoder implements [true]");
+        assertManifestRefused(i -> i.put("exif_orientation", "yes"),
+            "manifest field [image.exif_orientation] is [\"yes\"], this encoder implements [true, false]");
+        assertManifestRefused(i -> i.put("rescale", 0.5).remove("scale"), "manifest field [image.rescale] is [0.5], this encoder implements [1/255]");
         assertManifestRefused(i -> i.put("size", "64"),
             "manifest field [image.size] is [\"64\"], this encoder implements [an integer or {\"height\": h, \"width\": w}]");
         assertManifestRefused(i -> i.putObject("size").put("height", 64),

@@ -44,13 +44,7 @@ class FusionScorerTest {
         scorer = new FusionScorer(bundle, InferenceOptions.cpu(1), 64);
         ReferenceArrays reference = new ReferenceArrays(SHIPPED);
         int width = bundle.featureWidth();
-        int imageTokens = bundle.imageTokens();
-        float[] imageFeatures = reference.floats("image_token_features");
-        images = new ArrayList<>();
-        for (int i = 0; i < reference.shape("image_token_features")[0]; i++) {
-            int per = imageTokens * width;
-            images.add(new TokenFeatures(1, imageTokens, width, Arrays.copyOfRange(imageFeatures, i * per, (i + 1) * per)));
-        }
+        images = reference.tokenFeatures("image_token_features");
         float[] textFeatures = reference.floats("text_token_features");
         long[] mask = reference.longs("attention_mask");
         int length = reference.shape("attention_mask")[1];
