@@ -23,7 +23,7 @@ from feature_codec import bytes_per_item
 from fusion_contract import check_manifest
 from importers import CheckpointError, albef
 from retrieval_eval import SCORE
-from tools.albef_tiny_bundle import FIXTURE, TINY_VISION, write_tiny_source
+from tools.albef_tiny_bundle import DEFAULT_OUT, FIXTURE, TINY_VISION, write_tiny_source
 
 TOLERANCE = 1e-4
 
@@ -280,3 +280,16 @@ def test_cli_detects_the_family_and_exits_2_with_the_message(source, tmp_path, c
     assert "albef_tiny.pth] with BERT config [" in capsys.readouterr().err
     assert import_model.main([str(tmp_path), "--out", str(tmp_path / "out"), "--bert-config", "x.json"]) == 2
     assert "--bert-config and --tokenizer are for ALBEF .pth checkpoints" in capsys.readouterr().err
+
+
+def test_the_committed_java_fixture_is_this_importers_output(bundle):
+    """``encoder/src/test/resources/bundles/albef-tiny`` (what the Java tests load) is what the
+    importer writes today: the same contract sections and the same reference outputs."""
+    committed = DEFAULT_OUT
+    ours, theirs = manifest(bundle), manifest(committed)
+    for section in ("format_version", "token_features", "text", "image", "graphs", "fusion", "score", "rerank",
+                    "fusion_flops_per_pair", "bytes_per_image"):
+        assert theirs[section] == ours[section], section
+    assert theirs["model"]["source"]["files"] == ours["model"]["source"]["files"]
+    for name in json.loads((bundle / "reference" / "reference.json").read_text())["arrays"]:
+        np.testing.assert_allclose(reference(committed, name), reference(bundle, name), rtol=0, atol=1e-6, err_msg=name)

@@ -3,7 +3,7 @@
 ``tests/test_import_albef.py`` imports and what the Java tests load
 (``encoder/src/test/resources/bundles/albef-tiny``).
 
-    python tools/albef_tiny_bundle.py [--out ../src/test/resources/bundles/albef-tiny]
+    python -m tools.albef_tiny_bundle [--out ../src/test/resources/bundles/albef-tiny]   # from encoder/training
 
 The checkpoint's ViT is tiny (patch 8, 2 blocks, 2 heads, 32 px: ``TINY_VISION``), not ALBEF's
 fixed ViT-B/16, so it is imported through ``importers.albef.import_bundle(vision=TINY_VISION)``.
