@@ -7,6 +7,7 @@ so that every bundle's graphs, reference files and ``files`` section are written
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,13 @@ def file_entries(bundle: Path) -> dict:
     """The manifest's ``files`` section: every file but the manifest, with its sha256 and size."""
     files = sorted(p for p in bundle.rglob("*") if p.is_file() and p.name != "manifest.json")
     return {p.relative_to(bundle).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files}
+
+
+def read_reference(bundle: Path, name: str) -> np.ndarray:
+    """One array of a bundle's ``reference/`` as ``ReferenceWriter`` wrote it (for tests)."""
+    entry = json.loads((bundle / "reference" / "reference.json").read_text(encoding="utf-8"))["arrays"][name]
+    dtype = {"float32": "<f4", "int64": "<i8"}[entry["dtype"]]
+    return np.fromfile(bundle / "reference" / entry["file"], dtype=dtype).reshape(entry["shape"])
 
 
 class ReferenceWriter:

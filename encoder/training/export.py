@@ -73,13 +73,19 @@ class FusionItmGraph(nn.Module):
 def graph_specs(model: ALBEF) -> dict:
     """Names, dtypes and shapes of each graph's tensors; strings are dynamic axes."""
     c = model.cfg
-    n, w, d, s = c.feature_layers, c.text_width, c.embed_dim, c.image_size
+    return contract_specs(c.image_size, c.embed_dim, c.feature_layers * c.image_tokens, c.text_width)
+
+
+def contract_specs(s: int, d: int, image_layer_tokens: int, w: int) -> dict:
+    """The three graphs' signatures that the Java side reads (``ImageEncoder``, ``TextEncoder``,
+    ``FusionScorer``): ``s``-pixel square images, ``d``-wide ITC vectors, ``image_layer_tokens``
+    stored rows per image and token features ``w`` wide. Shared with ``importers/albef.py``."""
     return {
         "image_encoder": {
             "inputs": [{"name": "pixels", "dtype": "float32", "shape": ["batch", 3, s, s]}],
             "outputs": [
                 {"name": "embedding", "dtype": "float32", "shape": ["batch", d]},
-                {"name": "token_features", "dtype": "float32", "shape": ["batch", n * c.image_tokens, w]},
+                {"name": "token_features", "dtype": "float32", "shape": ["batch", image_layer_tokens, w]},
             ],
         },
         "text_encoder": {
@@ -116,8 +122,7 @@ def write_reference(model: ALBEF, tokenizer: TextTokenizer, transform: data.Imag
     """The first ``count`` images of a real split and one caption of each, with PyTorch's
     preprocessing tensors, embeddings, token features, and ITM logits of every image x caption."""
     annotations = data.load_annotations(ann)[:count]
-    ref = ReferenceWriter(bundle / "reference")
-    (bundle / "reference" / "images").mkdir(exist_ok=True)
+    (bundle / "reference" / "images").mkdir(parents=True, exist_ok=True)
     images, captions = [], []
     for i, entry in enumerate(annotations):
         source = image_root / entry["image"]
@@ -135,18 +140,29 @@ def write_reference(model: ALBEF, tokenizer: TextTokenizer, transform: data.Imag
         text_features.repeat(n_img, 1, 1), mask.repeat(n_img, 1),
         image_features.repeat_interleave(n_txt, dim=0), image_mask,
     ).view(n_img, n_txt, 2)
-    for name, value in [("pixels", pixels), ("image_embedding", image_embedding), ("image_token_features", image_features),
-                        ("input_ids", ids), ("attention_mask", mask), ("text_embedding", text_embedding),
-                        ("text_token_features", text_features), ("itm_logits", logits)]:
-        ref.add(name, value)
     write_fixture(tokenizer, bundle / "reference" / "tokenizer_fixture.json")
+    return save_reference(bundle, images, captions, {
+        "pixels": pixels, "ids": ids, "mask": mask, "image_embedding": image_embedding, "image_features": image_features,
+        "text_embedding": text_embedding, "text_features": text_features, "logits": logits})
+
+
+# The reference arrays' file names (what the Java parity tests read) for write_reference's keys.
+REFERENCE_ARRAYS = {"pixels": "pixels", "image_embedding": "image_embedding", "image_features": "image_token_features",
+                    "ids": "input_ids", "mask": "attention_mask", "text_embedding": "text_embedding",
+                    "text_features": "text_token_features", "logits": "itm_logits"}
+
+
+def save_reference(bundle: Path, images: list[str], captions: list[str], arrays: dict, **about) -> dict:
+    """Write ``arrays`` (``REFERENCE_ARRAYS``' keys; logits ``[image, caption, 2]``) and
+    ``reference/reference.json`` naming the images, captions and ``about``; returns ``arrays``."""
+    ref = ReferenceWriter(bundle / "reference")
+    for key, name in REFERENCE_ARRAYS.items():
+        ref.add(name, arrays[key])
     reference = {"images": images, "captions": captions, "arrays": ref.index,
                  "itm_logits_layout": "[image, caption, (no_match, match)]",
-                 "tokenizer_fixture": "reference/tokenizer_fixture.json"}
+                 "tokenizer_fixture": "reference/tokenizer_fixture.json", **about}
     (bundle / "reference" / "reference.json").write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
-    return {"pixels": pixels, "ids": ids, "mask": mask, "image_embedding": image_embedding,
-            "image_features": image_features, "text_embedding": text_embedding, "text_features": text_features,
-            "logits": logits}
+    return arrays
 
 
 def onnx_parity(bundle: Path, ref: dict, feature_layers: int) -> dict:

@@ -1,10 +1,18 @@
 """Import a published checkpoint directory into a fuserank model bundle (docs/model-import.md).
 
     python import_model.py SRC --out models/NAME [--name NAME] [--codec int8] [--threads N]
+        [--bert-config config_bert.json] [--tokenizer vocab.txt|tokenizer.json]
 
-SRC is the directory as a user has it on disk; today Hugging Face ``BlipForImageTextRetrieval``
-checkpoints (config.json, model.safetensors or pytorch_model.bin, tokenizer files,
-preprocessor_config.json). Prints the costs and the parity of the exported graphs with the
+SRC is the checkpoint as a user has it on disk, and names its family:
+
+* a directory with ``config.json``: Hugging Face ``BlipForImageTextRetrieval`` (config.json,
+  model.safetensors or pytorch_model.bin, tokenizer files, preprocessor_config.json);
+* a ``.pth`` file, or a directory holding one: ALBEF (``importers/albef.py``), read with the BERT
+  config it was trained with (``--bert-config``, default ``config_bert.json`` beside the .pth)
+  and ``bert-base-uncased``'s vocabulary (``--tokenizer``, default ``tokenizer.json`` or
+  ``vocab.txt`` beside the .pth).
+
+Prints the costs and the parity of the exported graphs with the
 source model as JSON on stdout; a checkpoint that cannot be imported exits 2 with the message.
 """
 
@@ -20,7 +28,7 @@ import torch
 
 from feature_codec import CODECS
 from importers import CheckpointError
-from importers import hf_blip
+from importers import albef, hf_blip
 
 
 def main(argv=None) -> int:
@@ -30,6 +38,8 @@ def main(argv=None) -> int:
     p.add_argument("--name", help="the bundle's name (default: --out's directory name)")
     p.add_argument("--codec", default="int8", choices=CODECS, help="token-feature codec the index should use")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--bert-config", type=Path, help="ALBEF: the BERT config JSON it was trained with")
+    p.add_argument("--tokenizer", type=Path, help="ALBEF: bert-base-uncased's vocab.txt or tokenizer.json")
     args = p.parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
@@ -37,7 +47,13 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     started = time.monotonic()
     try:
-        manifest = hf_blip.import_bundle(args.source, args.out, args.name, args.codec)
+        if albef.checkpoint_file(args.source) is not None:
+            manifest = albef.import_bundle(args.source, args.out, args.name, args.codec, args.bert_config, args.tokenizer)
+        elif args.bert_config or args.tokenizer:
+            raise CheckpointError(f"--bert-config and --tokenizer are for ALBEF .pth checkpoints; [{args.source}] "
+                                  f"holds no .pth")
+        else:
+            manifest = hf_blip.import_bundle(args.source, args.out, args.name, args.codec)
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

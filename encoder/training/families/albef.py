@@ -213,10 +213,11 @@ class BertLayer(nn.Module):
         self.mlp = Mlp(w, cfg.text_intermediate)
         self.mlp_norm = nn.LayerNorm(w, eps=cfg.text_eps)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, image: torch.Tensor | None = None,
+                image_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.attn_norm(x + self.attn(x, x, mask))
         if self.cross is not None:
-            x = self.cross_norm(x + self.cross(x, image, None))  # every image token is valid: no mask
+            x = self.cross_norm(x + self.cross(x, image, image_mask))
         return self.mlp_norm(x + self.mlp(x))
 
 
@@ -250,11 +251,14 @@ class FusionEncoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(BertLayer(cfg, cross=True) for _ in range(cfg.fusion_layers))
 
-    def forward(self, text: torch.Tensor, mask: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, text: torch.Tensor, mask: torch.Tensor, image: torch.Tensor,
+                image_mask: torch.Tensor | None = None) -> torch.Tensor:
         attn_mask = padding_mask(mask, text.dtype)
+        # ALBEF passes an all-ones image mask (``image_atts``), which adds 0: None (no mask) is the same.
+        image_attn_mask = None if image_mask is None else padding_mask(image_mask, text.dtype)
         x = text
         for layer in self.layers:
-            x = layer(x, attn_mask, image)
+            x = layer(x, attn_mask, image, image_attn_mask)
         return x
 
 
@@ -287,7 +291,10 @@ class AlbefRetrieval(nn.Module):
         states = self.text(ids, mask)
         return F.normalize(self.text_proj(states[:, 0]), dim=-1), states
 
-    def itm_logits(self, text_states: torch.Tensor, mask: torch.Tensor, image_feats: torch.Tensor) -> torch.Tensor:
-        """Text states [B, L, Wt] with their mask [B, L] and image features [B, N, Wv] ->
-        [B, 2] (no-match, match) logits on the fused [CLS]."""
-        return self.itm_head(self.fusion(text_states, mask, image_feats)[:, 0])
+    def itm_logits(self, text_states: torch.Tensor, mask: torch.Tensor, image_feats: torch.Tensor,
+                   image_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Text states [B, L, Wt] with their mask [B, L] and image features [B, N, Wv], optionally
+        with a [B, N] mask over the image tokens (1 real, 0 batch padding; ALBEF's ``image_atts``)
+        -> [B, 2] (no-match, match) logits on the fused [CLS]. The signature is the bundle
+        contract's fusion graph (``export.FusionItmGraph``)."""
+        return self.itm_head(self.fusion(text_states, mask, image_feats, image_mask)[:, 0])

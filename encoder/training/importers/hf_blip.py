@@ -42,6 +42,7 @@ from bundle_io import BUNDLE_FORMAT, OPSET, ReferenceWriter, export_graph, file_
 from feature_codec import CODECS, bytes_per_item
 from fusion_contract import check_manifest, fusion_section
 from importers import CheckpointError
+from importers.reference_inputs import reference_images
 from model import fusion_flops
 from retrieval_eval import SCORE
 from tokenizer import FIXTURE_TEXTS
@@ -209,22 +210,6 @@ def fusion_flops_per_pair(checkpoint: Checkpoint, text_tokens: int) -> int:
     text, vision = checkpoint.model.config.text_config, checkpoint.model.config.vision_config
     return fusion_flops(text.hidden_size, text.intermediate_size, text.num_hidden_layers, text_tokens,
                         image_tokens(checkpoint), vision.hidden_size)
-
-
-def reference_images(directory: Path, count: int = 4) -> list[Path]:
-    """Generated images of several sizes and aspect ratios (smaller and larger than the model's
-    input, so the resize both upsamples and downsamples), as PNG and one JPEG."""
-    rng = np.random.default_rng(20)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, (h, w) in enumerate([(24, 40), (61, 47), (96, 160), (400, 300)][:count]):
-        y, x = np.mgrid[0:h, 0:w]
-        rgb = np.stack([(x * 255 // max(w - 1, 1)), (y * 255 // max(h - 1, 1)), ((x + y) * 7) % 256], axis=-1)
-        rgb = np.clip(rgb + rng.integers(-24, 25, rgb.shape), 0, 255).astype(np.uint8)
-        path = directory / (f"{i:02d}.jpg" if i == 3 else f"{i:02d}.png")
-        Image.fromarray(rgb, "RGB").save(path, **({"quality": 90} if path.suffix == ".jpg" else {}))
-        paths.append(path)
-    return paths
 
 
 def tokenize(checkpoint: Checkpoint, texts, limit: int):

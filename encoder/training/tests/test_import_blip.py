@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
 import import_model
+from bundle_io import read_reference as reference
 from feature_codec import bytes_per_item
 from fusion_contract import check_manifest
 from importers import CheckpointError, hf_blip
@@ -47,13 +48,6 @@ def manifest(bundle):
 
 def session(bundle, name):
     return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
-
-
-def reference(bundle, name):
-    ref = json.loads((bundle / "reference" / "reference.json").read_text())
-    entry = ref["arrays"][name]
-    dtype = {"float32": "<f4", "int64": "<i8"}[entry["dtype"]]
-    return np.fromfile(bundle / "reference" / entry["file"], dtype=dtype).reshape(entry["shape"])
 
 
 def test_graphs_match_the_source_forward_on_new_inputs(bundle, checkpoint, source_model):
