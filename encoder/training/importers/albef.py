@@ -268,9 +268,8 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
         "text": {"tokenizer": "tokenizer.json", "max_tokens": limit, "preprocessing": "albef_pre_caption",
                  "max_words": AlbefInputs.max_words, "pad_id": src.tokenizer.pad_token_id,
                  "cls_id": src.tokenizer.cls_token_id, "sep_id": src.tokenizer.sep_token_id},
-        "image": {**image_transform(src).manifest(), "differs_from_source": (
-            "ALBEF's convert('RGB') drops alpha and ignores the EXIF orientation; this rule composites alpha "
-            "over white and applies the orientation. Equal on opaque images without an EXIF rotation.")},
+        # ALBEF loads with Image.open(path).convert('RGB'): alpha dropped, the EXIF orientation ignored.
+        "image": {**image_transform(src).manifest(), "alpha": "pil_convert_rgb", "exif_orientation": False},
         "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
         "fusion": fusion_section(FUSION_INPUTS),
         "score": SCORE,
