@@ -28,6 +28,7 @@ class BlipBundleParityTest {
 
     private static final double TOLERANCE = 1e-4;
 
+    private static BundleEncoders encoders;
     private static ModelBundle bundle;
     private static ReferenceArrays reference;
     private static ImagePreprocessor preprocessor;
@@ -36,18 +37,17 @@ class BlipBundleParityTest {
 
     @BeforeAll
     static void open() throws Exception {
-        bundle = ModelBundle.load(FusionDeclarationTest.BLIP);
+        encoders = BundleEncoders.open(FusionDeclarationTest.BLIP);
+        bundle = encoders.bundle();
         reference = new ReferenceArrays(bundle.directory());
-        preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
-        images = new ImageEncoder(bundle, preprocessor, InferenceOptions.cpu(1));
-        texts = new TextEncoder(bundle, TextTokenizer.forBundle(bundle), InferenceOptions.cpu(1));
+        preprocessor = encoders.preprocessor();
+        images = encoders.images();
+        texts = encoders.texts();
     }
 
     @AfterAll
     static void close() throws Exception {
-        images.close();
-        texts.tokenizer().close();
-        texts.close();
+        encoders.close();
     }
 
     @Test

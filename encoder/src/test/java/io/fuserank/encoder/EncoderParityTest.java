@@ -23,6 +23,7 @@ class EncoderParityTest {
 
     private static final double EMBEDDING_TOLERANCE = 1e-4;
 
+    private static BundleEncoders encoders;
     private static ModelBundle bundle;
     private static ReferenceArrays reference;
     private static ImageEncoder images;
@@ -30,18 +31,16 @@ class EncoderParityTest {
 
     @BeforeAll
     static void open() throws Exception {
-        bundle = ModelBundle.load(ModelBundleTest.SHIPPED);
+        encoders = BundleEncoders.open(ModelBundleTest.SHIPPED);
+        bundle = encoders.bundle();
         reference = new ReferenceArrays(bundle.directory());
-        images = new ImageEncoder(bundle, ImagePreprocessor.fromManifest(bundle.manifest().get("image"),
-            ImagePreprocessor.Limits.DEFAULT), InferenceOptions.cpu(1));
-        texts = new TextEncoder(bundle, TextTokenizer.forBundle(bundle), InferenceOptions.cpu(1));
+        images = encoders.images();
+        texts = encoders.texts();
     }
 
     @AfterAll
     static void close() throws Exception {
-        images.close();
-        texts.tokenizer().close();
-        texts.close();
+        encoders.close();
     }
 
     @Test
