@@ -30,6 +30,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from data import load_annotations, pre_caption
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+CONTINUATION = "##"  # BERT's prefix for a piece that continues a word
 
 # Texts for the Java parity fixture: each exercises one part of the pipeline.
 FIXTURE_TEXTS = (
@@ -58,26 +59,37 @@ def train_wordpiece(
     A small vocabulary trained on the captions themselves instead of BERT's 30k: the text
     encoders are trained from scratch, so every id is one the model can learn.
 
-    The library's WordPiece trainer breaks ties in hash-map order, so the same captions can give
-    different ids and even different pieces from run to run (huggingface/tokenizers#1794; seen
-    here: ``diamo`` + ``##nd`` in one run, ``dia`` + ``##mond`` in another). The vocabulary is
-    renumbered canonically (special tokens first, then the rest sorted), so equal token sets get
-    equal ids; the set itself can still differ, which is why the saved file always ships with
-    the model trained on it and is never retrained for an existing model.
+    Deterministic: the same texts give the same file in every process. The library's trainer (the
+    BPE merge loop) creates each ``##``-continuation of a single character the first time it meets
+    it while walking a hash map of words, so those pieces get ids in a different order per run;
+    merges of equal count are then broken by those ids, and the vocabulary itself changes
+    (huggingface/tokenizers#1794; seen here: ``diamo`` + ``##nd`` in one run, ``dia`` + ``##mond``
+    in another). Every continuation character is therefore handed to the trainer up front, in
+    sorted order, so all ids, and with them every tie, are fixed before the first merge. The result
+    is renumbered canonically (special tokens first, then the rest sorted).
     """
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
+    texts = list(texts)
+    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    continuations = sorted(
+        {char for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)) for char in word[1:]}
     )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        special_tokens=list(SPECIAL_TOKENS),
-        continuing_subword_prefix="##",
+        special_tokens=list(SPECIAL_TOKENS) + [CONTINUATION + char for char in continuations],
+        continuing_subword_prefix=CONTINUATION,
+        show_progress=False,
     )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    tokenizer.model = _canonical_wordpiece(tokenizer.get_vocab())
+    scratch = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    scratch.normalizer, scratch.pre_tokenizer = normalizer, pre_tokenizer
+    scratch.train_from_iterator(texts, trainer=trainer)
+
+    # A fresh tokenizer, so that only the real special tokens are "added tokens" (the seeded
+    # continuations are ordinary vocabulary entries).
+    tokenizer = Tokenizer(_canonical_wordpiece(scratch.get_vocab()))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = normalizer, pre_tokenizer
+    tokenizer.add_special_tokens(list(SPECIAL_TOKENS))
     for expected_id, token in enumerate(SPECIAL_TOKENS):
         actual = tokenizer.token_to_id(token)
         if actual != expected_id:
@@ -88,7 +100,7 @@ def train_wordpiece(
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    tokenizer.decoder = decoders.WordPiece(prefix=CONTINUATION)
     tokenizer.no_padding()
     tokenizer.no_truncation()
     out_path = Path(out_path)
@@ -100,9 +112,9 @@ def train_wordpiece(
 def _canonical_wordpiece(vocab: dict[str, int]) -> models.WordPiece:
     """The same tokens with reproducible ids: specials at 0..4, whole-word pieces, then '##'
     continuations, each group sorted by string."""
-    rest = sorted((t for t in vocab if t not in SPECIAL_TOKENS), key=lambda t: (t.startswith("##"), t))
+    rest = sorted((t for t in vocab if t not in SPECIAL_TOKENS), key=lambda t: (t.startswith(CONTINUATION), t))
     ordered = {token: i for i, token in enumerate(list(SPECIAL_TOKENS) + rest)}
-    return models.WordPiece(ordered, unk_token="[UNK]", continuing_subword_prefix="##", max_input_chars_per_word=100)
+    return models.WordPiece(ordered, unk_token="[UNK]", continuing_subword_prefix=CONTINUATION, max_input_chars_per_word=100)
 
 
 class TextTokenizer:
