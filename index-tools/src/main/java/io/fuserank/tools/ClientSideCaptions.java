@@ -1,6 +1,7 @@
 package io.fuserank.tools;
 
 import ai.onnxruntime.OrtException;
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.TextEncoder;
 
@@ -18,12 +19,14 @@ import java.util.List;
 final class ClientSideCaptions implements DocumentFactory<SourceEntry.Caption> {
 
     private final TextEncoder encoder;
+    private final DocumentStorage storage;
     private final FeatureCodec codec;
     private final Tally tally;
     private final EncoderClock clock;
 
-    ClientSideCaptions(TextEncoder encoder, FeatureCodec codec, Tally tally, EncoderClock clock) {
+    ClientSideCaptions(TextEncoder encoder, DocumentStorage storage, FeatureCodec codec, Tally tally, EncoderClock clock) {
         this.encoder = encoder;
+        this.storage = storage;
         this.codec = codec;
         this.tally = tally;
         this.clock = clock;
@@ -53,7 +56,7 @@ final class ClientSideCaptions implements DocumentFactory<SourceEntry.Caption> {
                 tally.failed(caption.id(), caption.path(), FailureCode.BAD_CAPTION.reason(
                     "caption [" + caption.index() + "] of [" + caption.path() + "]: " + outcome.error().getMessage()));
             } else {
-                documents.add(IndexDocument.of(caption, IndexKind.CAPTION.encodedFields(outcome.encoding(), codec)));
+                documents.add(IndexDocument.of(caption, IndexKind.CAPTION.encodedFields(outcome.encoding(), storage, codec)));
             }
         }
         clock.encoded(documents.size(), System.nanoTime() - start);

@@ -1,6 +1,7 @@
 package io.fuserank.tools;
 
 import ai.onnxruntime.OrtException;
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.ImageEncoder;
@@ -20,13 +21,15 @@ import java.util.List;
 final class ClientSideDocuments implements DocumentFactory<SourceEntry.Image> {
 
     private final ImageEncoder encoder;
+    private final DocumentStorage storage;
     private final FeatureCodec codec;
     private final long maxImageBytes;
     private final Tally tally;
     private final EncoderClock clock;
 
-    ClientSideDocuments(ImageEncoder encoder, FeatureCodec codec, long maxImageBytes, Tally tally, EncoderClock clock) {
+    ClientSideDocuments(ImageEncoder encoder, DocumentStorage storage, FeatureCodec codec, long maxImageBytes, Tally tally, EncoderClock clock) {
         this.encoder = encoder;
+        this.storage = storage;
         this.codec = codec;
         this.maxImageBytes = maxImageBytes;
         this.tally = tally;
@@ -68,7 +71,7 @@ final class ClientSideDocuments implements DocumentFactory<SourceEntry.Image> {
         clock.encoded(good.size(), System.nanoTime() - prepared);
         List<IndexDocument> documents = new ArrayList<>(good.size());
         for (int i = 0; i < good.size(); i++) {
-            documents.add(IndexDocument.of(good.get(i), IndexKind.IMAGE.encodedFields(encodings.get(i), codec)));
+            documents.add(IndexDocument.of(good.get(i), IndexKind.IMAGE.encodedFields(encodings.get(i), storage, codec)));
         }
         return documents;
     }

@@ -61,7 +61,7 @@ final class ClientSideRerank {
         }
         if (blobs.isEmpty() == false) {
             CandidateScores scores = plan.query().isText()
-                ? scorer.scoreImageCandidates(query.tokenFeatures(), blobs) : scorer.scoreTextCandidates(query.tokenFeatures(), blobs);
+                ? scorer.scoreImageCandidates(query, blobs) : scorer.scoreTextCandidates(query, blobs);
             for (int j = 0; j < rows.size(); j++) {
                 int i = rows.get(j);
                 if (scores.isScored(j)) {

@@ -1,6 +1,7 @@
 package io.fuserank.tools;
 
 import ai.onnxruntime.OrtException;
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
@@ -35,13 +36,13 @@ final class DocumentFactories {
         if (kind == IndexKind.CAPTION) {
             TextTokenizer tokenizer = TextTokenizer.forBundle(bundle);
             try {
-                return new ClientSideCaptions(new TextEncoder(bundle, tokenizer, options), codec, tally, clock);
+                return new ClientSideCaptions(new TextEncoder(bundle, tokenizer, options), DocumentStorage.of(bundle), codec, tally, clock);
             } catch (OrtException | RuntimeException e) {
                 tokenizer.close();
                 throw e;
             }
         }
         ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), limits);
-        return new ClientSideDocuments(new ImageEncoder(bundle, preprocessor, options), codec, limits.maxEncodedBytes(), tally, clock);
+        return new ClientSideDocuments(new ImageEncoder(bundle, preprocessor, options), DocumentStorage.of(bundle), codec, limits.maxEncodedBytes(), tally, clock);
     }
 }

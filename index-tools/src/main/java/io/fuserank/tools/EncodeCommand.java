@@ -3,8 +3,11 @@ package io.fuserank.tools;
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.FusionDeclaration.Modality;
+import io.fuserank.encoder.FusionDeclaration.Quantity;
 import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
@@ -97,6 +100,7 @@ final class EncodeCommand implements Callable<Integer> {
         List<String> textInputs = textsFile != null ? readTexts() : texts;
         ModelBundle bundle = CommandSupport.loadBundle(spec, model);
         FeatureCodec blobCodec = FeatureCodec.fromLabel(codec != null ? codec : bundle.codec());
+        storage = DocumentStorage.of(bundle);
         InferenceOptions options = InferenceOptions.cpu(threads);
         PrintWriter out = spec.commandLine().getOut();
         int failed;
@@ -146,7 +150,7 @@ final class EncodeCommand implements Callable<Integer> {
                         failed++;
                         out.println(error(batch.get(i), outcome.error().getMessage()));
                     } else {
-                        out.println(line(batch.get(i), outcome.encoding(), blobCodec));
+                        out.println(line(batch.get(i), Modality.TEXT, outcome.encoding(), blobCodec));
                     }
                 }
                 out.flush();
@@ -181,7 +185,7 @@ final class EncodeCommand implements Callable<Integer> {
                         failed++;
                         out.println(error(batch.get(i).toString(), error));
                     } else {
-                        out.println(line(batch.get(i).toString(), outcome.encoding(), blobCodec));
+                        out.println(line(batch.get(i).toString(), Modality.IMAGE, outcome.encoding(), blobCodec));
                     }
                 }
                 out.flush();
@@ -190,17 +194,23 @@ final class EncodeCommand implements Callable<Integer> {
         return failed;
     }
 
-    private ObjectNode line(String input, Encoding encoding, FeatureCodec blobCodec) {
+    /** What the model's documents store, set once the bundle is loaded. */
+    private DocumentStorage storage;
+
+    private ObjectNode line(String input, Modality modality, Encoding encoding, FeatureCodec blobCodec) {
         ObjectNode node = EsHttp.JSON.createObjectNode();
         node.put("input", input);
         ArrayNode embedding = node.putArray("embedding");
         for (float v : encoding.embedding()) {
             embedding.add(v);
         }
-        node.put("tokens", encoding.tokenFeatures().tokens());
-        if (features) {
-            node.put("codec", blobCodec.label());
-            node.put("features", Base64.getEncoder().encodeToString(blobCodec.encode(encoding.tokenFeatures())));
+        node.put("tokens", encoding.tokenFeatures() != null ? encoding.tokenFeatures().tokens() : encoding.tokenIds().length);
+        byte[] blob = features ? storage.blob(modality, encoding, blobCodec) : null;
+        if (blob != null) {
+            // A model whose documents of this kind store token ids (a BLIP caption) stores them whatever --codec says.
+            boolean ids = storage.stores(modality).orElseThrow() == Quantity.TOKEN_IDS;
+            node.put("codec", ids ? Quantity.TOKEN_IDS.label() : blobCodec.label());
+            node.put("features", Base64.getEncoder().encodeToString(blob));
         }
         return node;
     }

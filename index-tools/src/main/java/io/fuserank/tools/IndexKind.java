@@ -1,7 +1,9 @@
 package io.fuserank.tools;
 
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.FusionDeclaration.Modality;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -15,18 +17,20 @@ import java.util.stream.Collectors;
  * documents ({@code caption}, {@code text_vector}, {@code text_features}).
  */
 enum IndexKind {
-    IMAGE("image", "image", "image_field", "binary", "image_vector", "image_features"),
-    CAPTION("caption", "caption", "text_field", "text", "text_vector", "text_features");
+    IMAGE("image", Modality.IMAGE, "image", "image_field", "binary", "image_vector", "image_features"),
+    CAPTION("caption", Modality.TEXT, "caption", "text_field", "text", "text_vector", "text_features");
 
     private final String label;
+    private final Modality modality;
     private final String sourceField;
     private final String processorOption;
     private final String sourceType;
     private final String vectorField;
     private final String featuresField;
 
-    IndexKind(String label, String sourceField, String processorOption, String sourceType, String vectorField, String featuresField) {
+    IndexKind(String label, Modality modality, String sourceField, String processorOption, String sourceType, String vectorField, String featuresField) {
         this.label = label;
+        this.modality = modality;
         this.sourceField = sourceField;
         this.processorOption = processorOption;
         this.sourceType = sourceType;
@@ -62,14 +66,20 @@ enum IndexKind {
     }
 
     /**
-     * The two fields the {@code fuserank} ingest processor writes for this kind, computed here:
-     * the ITC embedding in {@link #vectorField()} and the token-feature blob in
-     * {@link #featuresField()} (a {@code byte[]}, which becomes the same base64 in the document).
+     * The fields the {@code fuserank} ingest processor writes for this kind, computed here: the ITC
+     * embedding in {@link #vectorField()} and, in {@link #featuresField()}, what the model's
+     * documents of this kind store for its fusion graph (a {@code byte[]}, which becomes the same
+     * base64 in the document; absent where they store nothing).
+     *
+     * @param codec the token-feature codec, or null for the manifest's
      */
-    Map<String, Object> encodedFields(Encoding encoding, FeatureCodec codec) {
+    Map<String, Object> encodedFields(Encoding encoding, DocumentStorage storage, FeatureCodec codec) {
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put(vectorField, encoding.embedding());
-        fields.put(featuresField, codec.encode(encoding.tokenFeatures()));
+        byte[] blob = storage.blob(modality, encoding, codec);
+        if (blob != null) {
+            fields.put(featuresField, blob);
+        }
         return fields;
     }
 

@@ -2,6 +2,7 @@ package io.fuserank.tools;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.InferenceOptions;
@@ -68,7 +69,7 @@ class ClientSideCaptionsTest {
         Tally tally;
         try (DeadLetterFile file = new DeadLetterFile(deadLetters)) {
             tally = new Tally(file, Progress.create(false, captions.size()));
-            documents = new ClientSideCaptions(encoder, FeatureCodec.INT8, tally, clock).documents(captions);
+            documents = new ClientSideCaptions(encoder, DocumentStorage.of(bundle), FeatureCodec.INT8, tally, clock).documents(captions);
         }
         List<SourceEntry.Caption> good = List.of(captions.get(0), captions.get(2));
         List<Encoding> expected = encoder.encode(good.stream().map(SourceEntry.Caption::text).toList());

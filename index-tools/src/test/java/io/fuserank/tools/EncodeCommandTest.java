@@ -10,6 +10,7 @@ import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.ModelBundle;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
+import io.fuserank.encoder.TokenIdsCodec;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,6 +59,27 @@ class EncodeCommandTest {
             out[i] = array.get(i).floatValue();
         }
         return out;
+    }
+
+    /** An imported BLIP's captions store their token ids (its ITM reads ids), whatever --codec says; its images store features. */
+    @Test
+    void aBlipCaptionsBlobIsItsTokenIds() throws Exception {
+        Path blip = Path.of("..", "encoder", "src", "test", "resources", "bundles", "blip-tiny");
+        ModelBundle blipBundle = ModelBundle.load(blip);
+        CliRun run = CliRun.of("encode", "--model", blip.toString(), "--features", "--codec", "int8", "--text", "a red circle on the left");
+        assertEquals(0, run.exit(), run.toString());
+        JsonNode line = lines(run).get(0);
+        try (TextTokenizer tokenizer = TextTokenizer.forBundle(blipBundle);
+             TextEncoder encoder = new TextEncoder(blipBundle, tokenizer, InferenceOptions.cpu(0))) {
+            Encoding expected = encoder.encode(List.of("a red circle on the left")).get(0);
+            assertEquals("token_ids", line.path("codec").asText());
+            assertEquals(expected.tokenIds().length, line.path("tokens").asInt());
+            assertArrayEquals(expected.tokenIds(),
+                TokenIdsCodec.decode(Base64.getDecoder().decode(line.path("features").asText()), blipBundle.tokenIdLimits()));
+        }
+        CliRun image = CliRun.of("encode", "--model", blip.toString(), "--features", "--images", blip.resolve("reference/images/00.png").toString());
+        assertEquals(0, image.exit(), image.toString());
+        assertEquals(blipBundle.codec(), lines(image).get(0).path("codec").asText());
     }
 
     @Test

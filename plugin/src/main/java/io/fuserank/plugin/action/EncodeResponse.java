@@ -1,34 +1,43 @@
 package io.fuserank.plugin.action;
 
+import io.fuserank.encoder.DocumentStorage;
+import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.FusionDeclaration.Modality;
+import io.fuserank.encoder.FusionDeclaration.Quantity;
 import io.fuserank.encoder.TokenFeatures;
+import io.fuserank.encoder.TokenIdsCodec;
 import org.elasticsearch.action.ActionResponse;
 import org.elasticsearch.common.io.stream.StreamInput;
 import org.elasticsearch.common.io.stream.StreamOutput;
 import org.elasticsearch.common.io.stream.Writeable;
 
 import java.io.IOException;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
- * One result per input, in order: the ITC embedding and token features, or why this input could
- * not be encoded (so one bad image fails its own document, not the whole bulk request);
- * plus two defaults of the model's manifest, so that a caller can use them without loading the
- * model itself: the codec token features are stored with (for the ingest processor) and the ITC
- * weight of the reranked score (for the rescorer's {@code itc_weight}).
+ * One result per input, in order: its {@link Encoding} (ITC embedding, token features where the
+ * encoder has them, a text's token ids), or why this input could not be encoded (so one bad image
+ * fails its own document, not the whole bulk request); plus what the model's manifest says, so that
+ * a caller can use it without loading the model itself: what a document stores and with which codec
+ * (for the ingest processor) and the ITC weight of the reranked score (for the rescorer's
+ * {@code itc_weight}).
  */
 public final class EncodeResponse extends ActionResponse {
 
     /**
-     * Exactly one of (embedding, features) and error is set. The error is an
-     * {@link IllegalArgumentException} when the input itself is bad (400), or the node's own
-     * exception when it could not take the input now (a tripped memory breaker: 429).
+     * Exactly one of encoding and error is set. The error is an {@link IllegalArgumentException}
+     * when the input itself is bad (400), or the node's own exception when it could not take the
+     * input now (a tripped memory breaker: 429).
      */
-    public record Result(float[] embedding, TokenFeatures features, Exception error) implements Writeable {
+    public record Result(Encoding encoding, Exception error) implements Writeable {
 
-        public static Result ok(float[] embedding, TokenFeatures features) {
-            return new Result(embedding, features, null);
+        public static Result ok(Encoding encoding) {
+            return new Result(Objects.requireNonNull(encoding, "encoding"), null);
         }
 
         /** The input is bad: {@code reason} says why, naming the value. */
@@ -37,11 +46,11 @@ public final class EncodeResponse extends ActionResponse {
         }
 
         public static Result failed(Exception error) {
-            return new Result(null, null, Objects.requireNonNull(error, "error"));
+            return new Result(null, Objects.requireNonNull(error, "error"));
         }
 
         Result(StreamInput in) throws IOException {
-            this(in.readOptionalFloatArray(), readFeatures(in), in.readOptionalException());
+            this(in.readBoolean() ? readEncoding(in) : null, in.readOptionalException());
         }
 
         public boolean failed() {
@@ -59,25 +68,27 @@ public final class EncodeResponse extends ActionResponse {
 
         @Override
         public void writeTo(StreamOutput out) throws IOException {
-            out.writeOptionalFloatArray(embedding);
-            writeFeatures(out, features);
+            out.writeBoolean(encoding != null);
+            if (encoding != null) {
+                writeEncoding(out, encoding);
+            }
             out.writeOptionalException(error);
         }
     }
 
     private final List<Result> results;
-    private final FeatureCodec modelCodec;
+    private final DocumentStorage documentStorage;
     private final float modelItcWeight;
 
-    public EncodeResponse(List<Result> results, FeatureCodec modelCodec, float modelItcWeight) {
+    public EncodeResponse(List<Result> results, DocumentStorage documentStorage, float modelItcWeight) {
         this.results = List.copyOf(results);
-        this.modelCodec = Objects.requireNonNull(modelCodec, "modelCodec");
+        this.documentStorage = Objects.requireNonNull(documentStorage, "documentStorage");
         this.modelItcWeight = modelItcWeight;
     }
 
     public EncodeResponse(StreamInput in) throws IOException {
         this.results = in.readCollectionAsList(Result::new);
-        this.modelCodec = in.readEnum(FeatureCodec.class);
+        this.documentStorage = readDocumentStorage(in);
         this.modelItcWeight = in.readFloat();
     }
 
@@ -85,9 +96,9 @@ public final class EncodeResponse extends ActionResponse {
         return results;
     }
 
-    /** The codec the model's manifest asks token features to be stored with. */
-    public FeatureCodec modelCodec() {
-        return modelCodec;
+    /** What the model's documents store for its fusion graph, and the codec its manifest asks for. */
+    public DocumentStorage documentStorage() {
+        return documentStorage;
     }
 
     /** The ITC weight of the reranked score that the model's manifest recommends. */
@@ -98,8 +109,44 @@ public final class EncodeResponse extends ActionResponse {
     @Override
     public void writeTo(StreamOutput out) throws IOException {
         out.writeCollection(results);
-        out.writeEnum(modelCodec);
+        writeDocumentStorage(out, documentStorage);
         out.writeFloat(modelItcWeight);
+    }
+
+    /** An encoding on the wire (also inside the rescorer builder): the embedding, then optional features and ids. */
+    public static void writeEncoding(StreamOutput out, Encoding encoding) throws IOException {
+        out.writeFloatArray(encoding.embedding());
+        writeFeatures(out, encoding.tokenFeatures());
+        out.writeBoolean(encoding.tokenIds() != null);
+        if (encoding.tokenIds() != null) {
+            out.writeVLongArray(encoding.tokenIds());
+        }
+    }
+
+    public static Encoding readEncoding(StreamInput in) throws IOException {
+        return new Encoding(in.readFloatArray(), readFeatures(in), in.readBoolean() ? in.readVLongArray() : null);
+    }
+
+    private static void writeDocumentStorage(StreamOutput out, DocumentStorage storage) throws IOException {
+        for (Modality modality : Modality.values()) {
+            out.writeOptionalEnum(storage.stores(modality).orElse(null));
+        }
+        out.writeEnum(storage.modelCodec());
+        out.writeBoolean(storage.idLimits() != null);
+        if (storage.idLimits() != null) {
+            out.writeVInt(storage.idLimits().maxTokens());
+            out.writeVInt(storage.idLimits().vocabSize());
+        }
+    }
+
+    private static DocumentStorage readDocumentStorage(StreamInput in) throws IOException {
+        Map<Modality, Optional<Quantity>> stored = new EnumMap<>(Modality.class);
+        for (Modality modality : Modality.values()) {
+            stored.put(modality, Optional.ofNullable(in.readOptionalEnum(Quantity.class)));
+        }
+        FeatureCodec codec = in.readEnum(FeatureCodec.class);
+        TokenIdsCodec.Limits limits = in.readBoolean() ? new TokenIdsCodec.Limits(in.readVInt(), in.readVInt()) : null;
+        return new DocumentStorage(stored, codec, limits);
     }
 
     /** Token features on the wire (also used by the rescorer builder): shape, then the floats. */

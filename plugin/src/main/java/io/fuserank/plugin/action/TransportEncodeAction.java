@@ -48,7 +48,7 @@ public final class TransportEncodeAction extends TransportAction<EncodeRequest, 
     }
 
     private void run(EncodeRequest request, ActionListener<EncodeResponse> listener) {
-        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.defaultCodec(), model.itcWeight()),
+        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.documentStorage(), model.itcWeight()),
             listener);
     }
 
@@ -99,6 +99,6 @@ public final class TransportEncodeAction extends TransportAction<EncodeRequest, 
     }
 
     private static EncodeResponse.Result ok(Encoding e) {
-        return EncodeResponse.Result.ok(e.embedding(), e.tokenFeatures());
+        return EncodeResponse.Result.ok(e);
     }
 }

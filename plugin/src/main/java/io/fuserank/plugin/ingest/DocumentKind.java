@@ -1,5 +1,6 @@
 package io.fuserank.plugin.ingest;
 
+import io.fuserank.encoder.FusionDeclaration.Modality;
 import io.fuserank.plugin.action.EncodeRequest;
 
 import java.util.Base64;
@@ -13,7 +14,7 @@ import java.util.Base64;
  */
 enum DocumentKind {
 
-    IMAGE("image_field", "image_vector", "image_features") {
+    IMAGE(Modality.IMAGE, "image_field", "image_vector", "image_features") {
         /**
          * JSON carries the file as standard base64 (RFC 4648, no line breaks: what a
          * {@code binary} field takes); CBOR and SMILE bodies carry raw bytes, taken as they are.
@@ -36,7 +37,7 @@ enum DocumentKind {
         }
     },
 
-    TEXT("text_field", "text_vector", "text_features") {
+    TEXT(Modality.TEXT, "text_field", "text_vector", "text_features") {
         @Override
         EncodeRequest.Input read(String field, Object value) {
             if (value instanceof String text) {
@@ -46,14 +47,20 @@ enum DocumentKind {
         }
     };
 
+    private final Modality modality;
     private final String option;
     private final String defaultVectorField;
     private final String defaultFeaturesField;
 
-    DocumentKind(String option, String defaultVectorField, String defaultFeaturesField) {
+    DocumentKind(Modality modality, String option, String defaultVectorField, String defaultFeaturesField) {
+        this.modality = modality;
         this.option = option;
         this.defaultVectorField = defaultVectorField;
         this.defaultFeaturesField = defaultFeaturesField;
+    }
+
+    Modality modality() {
+        return modality;
     }
 
     /** The processor option that names the source field. */

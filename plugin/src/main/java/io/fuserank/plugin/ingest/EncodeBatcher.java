@@ -1,6 +1,6 @@
 package io.fuserank.plugin.ingest;
 
-import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
 import org.elasticsearch.action.ActionListener;
@@ -44,7 +44,7 @@ final class EncodeBatcher {
     private static final Logger logger = LogManager.getLogger(EncodeBatcher.class);
 
     /** One input's result and the codec the model's manifest stores token features with. */
-    record Encoded(EncodeResponse.Result result, FeatureCodec modelCodec) {
+    record Encoded(EncodeResponse.Result result, DocumentStorage storage) {
     }
 
     private record Pending(EncodeRequest.Input input, ActionListener<Encoded> listener) {
@@ -147,7 +147,7 @@ final class EncodeBatcher {
             return;
         }
         for (int i = 0; i < batch.size(); i++) {
-            Encoded encoded = new Encoded(results.get(i), response.modelCodec());
+            Encoded encoded = new Encoded(results.get(i), response.documentStorage());
             notify(batch.get(i), listener -> listener.onResponse(encoded));
         }
     }

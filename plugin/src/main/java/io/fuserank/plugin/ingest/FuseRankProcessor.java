@@ -1,5 +1,6 @@
 package io.fuserank.plugin.ingest;
 
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
@@ -15,9 +16,10 @@ import java.util.function.BiConsumer;
 
 /**
  * The {@code fuserank} ingest processor: encodes a document's image or caption with a model and
- * writes the ITC embedding (for the {@code dense_vector} field that kNN searches) and the token
- * features as a {@link FeatureCodec} blob (for the {@code binary} doc-values field that the ITM
- * rescorer reads).
+ * writes the ITC embedding (for the {@code dense_vector} field that kNN searches) and what the
+ * model's documents of that kind store for its fusion graph (for the {@code binary} doc-values
+ * field that the ITM rescorer reads): token features as a {@link FeatureCodec} blob, or a
+ * caption's token ids where the model's ITM reads ids (BLIP), as {@link DocumentStorage} decides.
  *
  * <p>Asynchronous: ingest threads never run a model. The document's input goes to the model's
  * {@link EncodeBatcher}, which sends it with the other documents in flight in one encode action
@@ -108,10 +110,11 @@ public final class FuseRankProcessor extends AbstractProcessor {
             return result.failure("field [" + sourceField + "] cannot be encoded by model [" + modelId + "]");
         }
         try {
-            FeatureCodec target = codec != null ? codec : encoded.modelCodec();
-            String blob = Base64.getEncoder().encodeToString(target.encode(result.features()));
-            document.setFieldValue(vectorField, toList(result.embedding()));
-            document.setFieldValue(featuresField, blob);
+            byte[] blob = encoded.storage().blob(kind.modality(), result.encoding(), codec);
+            document.setFieldValue(vectorField, toList(result.encoding().embedding()));
+            if (blob != null) {
+                document.setFieldValue(featuresField, Base64.getEncoder().encodeToString(blob));
+            }
             return null;
         } catch (RuntimeException e) {
             return e;

@@ -1,7 +1,7 @@
 package io.fuserank.plugin.model;
 
 import ai.onnxruntime.OrtException;
-import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
@@ -26,6 +26,7 @@ public final class LoadedModel implements Closeable {
     private final TextTokenizer tokenizer;
     private final TextEncoder texts;
     private final FusionScorer scorer;
+    private final DocumentStorage documentStorage;
     private final ModelStats stats = new ModelStats();
 
     /** @param decodingBudget what decoding an image reserves its memory from */
@@ -38,6 +39,7 @@ public final class LoadedModel implements Closeable {
         this.images = new ImageEncoder(bundle, preprocessor, options);
         this.texts = new TextEncoder(bundle, tokenizer, options);
         this.scorer = new FusionScorer(bundle, options, fusionBatch);
+        this.documentStorage = DocumentStorage.of(bundle);
     }
 
     public String id() {
@@ -64,9 +66,9 @@ public final class LoadedModel implements Closeable {
         return stats;
     }
 
-    /** The codec the manifest asks token features to be stored with. */
-    public FeatureCodec defaultCodec() {
-        return FeatureCodec.fromLabel(bundle.codec());
+    /** What the model's documents store for its fusion graph, and the codec the manifest asks for. */
+    public DocumentStorage documentStorage() {
+        return documentStorage;
     }
 
     /** The ITC weight of the reranked score that the manifest recommends ({@link ModelBundle#itcWeight()}). */

@@ -36,7 +36,7 @@ abstract class ModelQueryVectorBuilder implements QueryVectorBuilder {
     @Override
     public final void buildVector(Client client, ActionListener<float[]> listener) {
         QueryEncoder.encode(client, modelId, input(), "[" + getWriteableName() + "] [" + inputField().getPreferredName() + "]",
-            listener.map(response -> response.results().get(0).embedding()));
+            listener.map(response -> response.results().get(0).encoding().embedding()));
     }
 
     /** Every node of a cluster runs the same plugin build, so any node the cluster accepts reads this. */

@@ -1,5 +1,6 @@
 package io.fuserank.plugin.rescore;
 
+import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.plugin.action.EncodeResponse;
 import org.elasticsearch.common.io.stream.StreamInput;
@@ -11,52 +12,67 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * The rescorer's query as the coordinating node encoded it: the ITC embedding (for the ITC part of
- * the score), the token features the fusion encoder cross-attends with, and the ITC weight the
- * model's manifest recommends (the {@code itc_weight} of a request that names none). It travels to
- * every shard inside the rescorer builder, so the query is encoded once per search whatever the
- * shard count, and no shard needs the model's manifest.
+ * The rescorer's query as the coordinating node encoded it: its {@link Encoding} (the ITC
+ * embedding for the ITC part of the score; the token features or token ids that the model's fusion
+ * graph reads from the query side) and the ITC weight the model's manifest recommends (the
+ * {@code itc_weight} of a request that names none). It travels to every shard inside the rescorer
+ * builder, so the query is encoded once per search whatever the shard count, and no shard needs the
+ * model's manifest.
  */
-public record EncodedQuery(float[] embedding, TokenFeatures features, float modelItcWeight) implements Writeable {
+public record EncodedQuery(Encoding encoding, float modelItcWeight) implements Writeable {
 
     public EncodedQuery {
-        Objects.requireNonNull(embedding, "embedding");
-        Objects.requireNonNull(features, "features");
+        Objects.requireNonNull(encoding, "encoding");
+        Objects.requireNonNull(encoding.embedding(), "embedding");
     }
 
     /** The query of a response to one input that the model encoded. */
     public static EncodedQuery of(EncodeResponse response) {
-        EncodeResponse.Result result = response.results().get(0);
-        return new EncodedQuery(result.embedding(), result.features(), response.modelItcWeight());
+        return new EncodedQuery(response.results().get(0).encoding(), response.modelItcWeight());
     }
 
     public static EncodedQuery readFrom(StreamInput in) throws IOException {
-        return new EncodedQuery(in.readFloatArray(), EncodeResponse.readFeatures(in), in.readFloat());
+        return new EncodedQuery(EncodeResponse.readEncoding(in), in.readFloat());
+    }
+
+    public float[] embedding() {
+        return encoding.embedding();
     }
 
     @Override
     public void writeTo(StreamOutput out) throws IOException {
-        out.writeFloatArray(embedding);
-        EncodeResponse.writeFeatures(out, features);
+        EncodeResponse.writeEncoding(out, encoding);
         out.writeFloat(modelItcWeight);
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof EncodedQuery that && Arrays.equals(embedding, that.embedding)
-            && features.layers() == that.features.layers() && features.tokens() == that.features.tokens()
-            && features.width() == that.features.width() && Arrays.equals(features.values(), that.features.values())
+        return o instanceof EncodedQuery that && Arrays.equals(embedding(), that.embedding())
+            && sameFeatures(encoding.tokenFeatures(), that.encoding.tokenFeatures())
+            && Arrays.equals(encoding.tokenIds(), that.encoding.tokenIds())
             && Float.compare(modelItcWeight, that.modelItcWeight) == 0;
+    }
+
+    private static boolean sameFeatures(TokenFeatures a, TokenFeatures b) {
+        if (a == null || b == null) {
+            return a == b;
+        }
+        return a.layers() == b.layers() && a.tokens() == b.tokens() && a.width() == b.width() && Arrays.equals(a.values(), b.values());
     }
 
     @Override
     public int hashCode() {
-        return 31 * Arrays.hashCode(embedding) + Arrays.hashCode(features.values());
+        TokenFeatures features = encoding.tokenFeatures();
+        return 31 * (31 * Arrays.hashCode(embedding()) + (features == null ? 0 : Arrays.hashCode(features.values())))
+            + Arrays.hashCode(encoding.tokenIds());
     }
 
     @Override
     public String toString() {
-        return "embedding[" + embedding.length + "], features[" + features.layers() + " x " + features.tokens() + " x "
-            + features.width() + "], model itc_weight " + modelItcWeight;
+        TokenFeatures f = encoding.tokenFeatures();
+        return "embedding[" + embedding().length + "]"
+            + (f == null ? "" : ", features[" + f.layers() + " x " + f.tokens() + " x " + f.width() + "]")
+            + (encoding.tokenIds() == null ? "" : ", token ids[" + encoding.tokenIds().length + "]")
+            + ", model itc_weight " + modelItcWeight;
     }
 }

@@ -1,6 +1,6 @@
 package io.fuserank.plugin.rescore;
 
-import io.fuserank.encoder.TokenFeatures;
+import io.fuserank.encoder.Encoding;
 import io.fuserank.plugin.FuseRankSettings;
 import io.fuserank.plugin.model.InlineInference;
 import io.fuserank.reranker.CandidateScores;
@@ -25,10 +25,10 @@ final class FusionCall {
 
     private final InlineInference inference;
     private final String modelId;
-    private final TokenFeatures query;
+    private final Encoding query;
     private final boolean queryIsText;
 
-    FusionCall(InlineInference inference, String modelId, TokenFeatures query, boolean queryIsText) {
+    FusionCall(InlineInference inference, String modelId, Encoding query, boolean queryIsText) {
         this.inference = inference;
         this.modelId = modelId;
         this.query = query;

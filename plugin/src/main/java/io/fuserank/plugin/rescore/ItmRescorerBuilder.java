@@ -158,7 +158,7 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         String vectorField = vectorField(context, formula.needsItc());
         CandidateReader reader = new CandidateReader(context.getForField(features, MappedFieldType.FielddataOperation.SEARCH),
             options.featuresField(), vectorField);
-        FusionCall fusion = new FusionCall(services().inference(), options.modelId(), query.features(), options.isTextQuery());
+        FusionCall fusion = new FusionCall(services().inference(), options.modelId(), query.encoding(), options.isTextQuery());
         String shard = "[" + context.index().getName() + "][" + context.getShardId() + "]";
         return new ItmRescoreContext(windowSize, shard, options.modelId(), options.featuresField(), vectorField, query.embedding(), reader,
             fusion, formula, options, services().windows());

@@ -1,9 +1,11 @@
 package io.fuserank.plugin.ingest;
 
+import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
+import io.fuserank.plugin.query.QueryTestSupport;
 import org.elasticsearch.action.ActionListener;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.util.concurrent.EsRejectedExecutionException;
@@ -54,9 +56,9 @@ public class EncodeBatcherTests extends ESTestCase {
         for (EncodeRequest.Input input : request.inputs()) {
             results.add(input.text().startsWith("bad")
                 ? EncodeResponse.Result.invalid("cannot encode [" + input.text() + "]")
-                : EncodeResponse.Result.ok(new float[] {input.text().charAt(0)}, new TokenFeatures(1, 1, 1, new float[] {1f})));
+                : EncodeResponse.Result.ok(new Encoding(new float[] {input.text().charAt(0)}, new TokenFeatures(1, 1, 1, new float[] {1f}))));
         }
-        return new EncodeResponse(results, FeatureCodec.INT8, 1f);
+        return new EncodeResponse(results, QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f);
     }
 
     /** Records what each input's listener heard; fails the test if one hears twice. */
@@ -112,11 +114,11 @@ public class EncodeBatcherTests extends ESTestCase {
         assertEquals("no second call while the first runs", 1, held.requests.size());
         held.answer(0);
         assertEquals(List.of("b", "c", "d"), texts(held.requests.get(1)));
-        assertEquals('a', outcomes.encoded("a").result().embedding()[0], 0f);
-        assertEquals(FeatureCodec.INT8, outcomes.encoded("a").modelCodec());
+        assertEquals('a', outcomes.encoded("a").result().encoding().embedding()[0], 0f);
+        assertEquals(FeatureCodec.INT8, outcomes.encoded("a").storage().modelCodec());
         assertNull("[b] waits for its call", outcomes.byText.get("b"));
         held.answer(1);
-        assertEquals('d', outcomes.encoded("d").result().embedding()[0], 0f);
+        assertEquals('d', outcomes.encoded("d").result().encoding().embedding()[0], 0f);
         assertEquals(2, held.requests.size());
     }
 
@@ -168,12 +170,12 @@ public class EncodeBatcherTests extends ESTestCase {
         submit(batcher, "a");
         assertThat(outcomes.failure("a").getMessage(), containsString("client closed"));
         submit(batcher, "b");
-        assertEquals('b', outcomes.encoded("b").result().embedding()[0], 0f);
+        assertEquals('b', outcomes.encoded("b").result().encoding().embedding()[0], 0f);
     }
 
     public void testAWrongNumberOfResultsFailsTheWholeBatch() {
         EncodeBatcher batcher = new EncodeBatcher("m", 64, (request, listener) -> listener.onResponse(
-            new EncodeResponse(List.of(), FeatureCodec.INT8, 1f)), threadContext);
+            new EncodeResponse(List.of(), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f)), threadContext);
         submit(batcher, "a");
         assertEquals("model [m] answered [0] results for [1] inputs", outcomes.failure("a").getMessage());
     }

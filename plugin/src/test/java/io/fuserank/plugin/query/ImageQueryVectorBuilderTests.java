@@ -1,5 +1,6 @@
 package io.fuserank.plugin.query;
 
+import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.plugin.FuseRankPlugin;
@@ -66,7 +67,7 @@ public class ImageQueryVectorBuilderTests extends AbstractQueryVectorBuilderTest
 
     @Override
     protected ActionResponse createResponse(float[] array, ImageQueryVectorBuilder builder) {
-        return new EncodeResponse(List.of(EncodeResponse.Result.ok(array, new TokenFeatures(1, 1, 1, new float[] {0.5f}))), FeatureCodec.INT8, 1f);
+        return new EncodeResponse(List.of(EncodeResponse.Result.ok(new Encoding(array, new TokenFeatures(1, 1, 1, new float[] {0.5f})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f);
     }
 
     public void testAnUndecodableImageIsABadRequest() throws Exception {

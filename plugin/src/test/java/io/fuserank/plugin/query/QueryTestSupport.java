@@ -1,6 +1,9 @@
 package io.fuserank.plugin.query;
 
+import io.fuserank.encoder.DocumentStorage;
 import io.fuserank.encoder.FeatureCodec;
+import io.fuserank.encoder.FusionDeclaration.Modality;
+import io.fuserank.encoder.FusionDeclaration.Quantity;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
 import org.elasticsearch.action.ActionListener;
@@ -15,6 +18,8 @@ import org.elasticsearch.threadpool.ThreadPool;
 
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
@@ -29,6 +34,12 @@ import static org.elasticsearch.test.ESTestCase.randomFrom;
 public final class QueryTestSupport {
 
     private QueryTestSupport() {
+    }
+
+    /** What our own models' documents store: token features in both kinds, {@code codec} by default. */
+    public static DocumentStorage featuresStored(FeatureCodec codec) {
+        return new DocumentStorage(Map.of(Modality.TEXT, Optional.of(Quantity.TOKEN_FEATURES), Modality.IMAGE, Optional.of(Quantity.TOKEN_FEATURES)),
+            codec, null);
     }
 
     public static String randomModelId() {
@@ -55,7 +66,7 @@ public final class QueryTestSupport {
     /** The failure of a query vector builder whose encode request the model answers with {@code error}. */
     public static ExecutionException buildVectorFailure(String name, BiConsumer<Client, ActionListener<float[]>> buildVector, String error) {
         PlainActionFuture<float[]> future = new PlainActionFuture<>();
-        withClient(name, request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid(error)), FeatureCodec.INT8, 1f), client -> buildVector.accept(client, future));
+        withClient(name, request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid(error)), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f), client -> buildVector.accept(client, future));
         return expectThrows(ExecutionException.class, future::get);
     }
 }

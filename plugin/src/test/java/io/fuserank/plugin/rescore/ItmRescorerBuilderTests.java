@@ -1,5 +1,6 @@
 package io.fuserank.plugin.rescore;
 
+import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.plugin.FuseRankPlugin;
@@ -125,7 +126,16 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         for (int i = 0; i < embedding.length; i++) {
             embedding[i] = randomFloat();
         }
-        return new EncodedQuery(embedding, new TokenFeatures(layers, tokens, width, values), randomFrom(1f, 64f, randomFloat() * 300));
+        // Our models' queries carry token features; a BLIP text query its token ids (and no features).
+        long[] tokenIds = null;
+        if (randomBoolean()) {
+            tokenIds = new long[between(1, 8)];
+            for (int i = 0; i < tokenIds.length; i++) {
+                tokenIds[i] = between(0, 30521);
+            }
+        }
+        TokenFeatures features = tokenIds != null && randomBoolean() ? null : new TokenFeatures(layers, tokens, width, values);
+        return new EncodedQuery(new Encoding(embedding, features, tokenIds), randomFrom(1f, 64f, randomFloat() * 300));
     }
 
     public void testRoundTripsInsideASearchSourceThroughThePluginRegistry() throws IOException {
@@ -221,7 +231,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         PlainActionFuture<RescorerBuilder<ItmRescorerBuilder>> future = new PlainActionFuture<>();
         QueryTestSupport.withClient(getTestName(), request -> {
             requests.add(request);
-            return new EncodeResponse(List.of(EncodeResponse.Result.ok(expected.embedding(), expected.features())), FeatureCodec.INT8,
+            return new EncodeResponse(List.of(EncodeResponse.Result.ok(expected.encoding())), QueryTestSupport.featuresStored(FeatureCodec.INT8),
                 expected.modelItcWeight());
         }, client -> Rewriteable.<RescorerBuilder<ItmRescorerBuilder>>rewriteAndFetch(builder, new QueryRewriteContext(null, client, null), future));
         ItmRescorerBuilder rewritten = (ItmRescorerBuilder) future.get();
@@ -238,7 +248,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
     public void testAModelRejectionFailsTheRewriteAsABadRequest() {
         ItmRescorerBuilder builder = randomUnencoded();
         PlainActionFuture<RescorerBuilder<ItmRescorerBuilder>> future = new PlainActionFuture<>();
-        QueryTestSupport.withClient(getTestName(), request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid("too long")), FeatureCodec.INT8, 1f),
+        QueryTestSupport.withClient(getTestName(), request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid("too long")), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f),
             client -> Rewriteable.<RescorerBuilder<ItmRescorerBuilder>>rewriteAndFetch(builder, new QueryRewriteContext(null, client, null), future));
         ExecutionException e = expectThrows(ExecutionException.class, future::get);
         assertThat(e.getCause(), instanceOf(IllegalArgumentException.class));

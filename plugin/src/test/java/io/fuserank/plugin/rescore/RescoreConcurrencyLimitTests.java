@@ -1,6 +1,6 @@
 package io.fuserank.plugin.rescore;
 
-import io.fuserank.encoder.TokenFeatures;
+import io.fuserank.encoder.Encoding;
 import io.fuserank.plugin.FuseRankSettings;
 import io.fuserank.plugin.FuseRankSingleNodeTestCase;
 import io.fuserank.plugin.model.InlineInference;
@@ -53,7 +53,7 @@ public class RescoreConcurrencyLimitTests extends FuseRankSingleNodeTestCase {
         indexImages(data);
         assertTopHit(data, 0);
         LoadedModel model = getInstanceFromNode(ModelRegistry.class).get(ReferenceData.MODEL_ID);
-        TokenFeatures query = model.texts().encode(List.of(data.captions().get(1))).get(0).tokenFeatures();
+        Encoding query = model.texts().encode(List.of(data.captions().get(1))).get(0);
         FusionCall held = new FusionCall(getInstanceFromNode(InlineInference.class), ReferenceData.MODEL_ID, query, true);
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);

@@ -1,5 +1,6 @@
 package io.fuserank.plugin.rescore;
 
+import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.reranker.ScoreFormula;
 import io.fuserank.reranker.ScoreMode;
@@ -16,7 +17,7 @@ import static org.hamcrest.Matchers.containsString;
 public class ScoreExplanationTests extends ESTestCase {
 
     public void testTheRequestsItcWeightElseTheModels() {
-        EncodedQuery query = new EncodedQuery(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {1f}), 256f);
+        EncodedQuery query = new EncodedQuery(new Encoding(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {1f})), 256f);
         ItmOptions named = new ItmOptions("m", "x", null, null, null, null, null, null, 4f).validated();
         ItmOptions unnamed = new ItmOptions("m", "x", null, null, null, null, null, null, null).validated();
         assertEquals(4f, named.formula(query.modelItcWeight()).itcWeight(), 0f);
