@@ -10,6 +10,7 @@ import io.fuserank.encoder.ModelBundle;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 import io.fuserank.reranker.FusionScorer;
+import io.fuserank.reranker.RerankDefaults;
 import io.fuserank.reranker.ScoreFormula;
 import io.fuserank.reranker.ScoreMode;
 
@@ -54,8 +55,8 @@ final class ClientSideSearch implements AutoCloseable {
             return new Result(first.subList(0, Math.min(plan.k(), first.size())), response);
         }
         // query_weight and rescore_query_weight: the rescorer's defaults, which the plan never overrides
-        ScoreFormula formula = new ScoreFormula(ScoreMode.fromLabel(plan.scoreMode()), 1f, 1f,
-            plan.itcWeight() != null ? plan.itcWeight() : bundle.itcWeight());
+        ScoreFormula formula = RerankDefaults.of(bundle).formula(plan.scoreMode() == null ? null : ScoreMode.fromLabel(plan.scoreMode()),
+            plan.itcWeight(), 1f, 1f);
         if (scorer == null) {
             scorer = new FusionScorer(bundle, options, SearchCommand.FUSION_BATCH);
         }

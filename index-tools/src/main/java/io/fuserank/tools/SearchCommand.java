@@ -22,8 +22,8 @@ import java.nio.file.Path;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -79,8 +79,9 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--num-candidates", paramLabel = "N", description = "kNN num_candidates (default: max(64, 4 x max(k, window))).")
     Integer numCandidates;
 
-    @Option(names = "--score-mode", defaultValue = "itm_plus_itc", paramLabel = "MODE",
-        description = "itm, itm_plus_itc or blend (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--score-mode", paramLabel = "MODE",
+        description = "itm, itm_plus_itc or blend (default: itm_plus_itc with --itc-weight, else the model's: its manifest's "
+            + "rerank.score_mode, itm for an imported ALBEF, itm_plus_itc for BLIP and our own models).")
     String scoreMode;
 
     @Option(names = "--itc-weight", paramLabel = "W",
@@ -260,7 +261,7 @@ final class SearchCommand implements Callable<Integer> {
         CommandSupport.log(spec, "%s (%d ms here): kNN k=%d num_candidates=%d over [%s]%s", what,
             (System.nanoTime() - startNanos) / 1_000_000, plan.knnK(), plan.candidates(), plan.vectorField(),
             plan.rescored() ? String.format(Locale.ROOT, ", ITM rerank of the top %d with [%s] score_mode [%s]%s",
-                plan.window(), plan.modelId(), plan.scoreMode(), clientSide ? " here" : "") : "");
+                plan.window(), plan.modelId(), plan.scoreMode() != null ? plan.scoreMode() : "the model's", clientSide ? " here" : "") : "");
     }
 
     /** {@code N shard(s) failed: ...} where the response reports failed shards, else null. */
@@ -290,14 +291,22 @@ final class SearchCommand implements Callable<Integer> {
         if (window != null && window < 0) {
             throw CommandSupport.usage(spec, "--window [" + window + "] must be 0 (kNN only) or more");
         }
-        try {
-            ScoreMode.fromLabel(scoreMode);
-        } catch (IllegalArgumentException e) {
-            throw CommandSupport.usage(spec, "--score-mode [" + scoreMode + "] is not one of [itm, itm_plus_itc, blend]");
+        ScoreMode mode = null; // the model's
+        if (scoreMode != null) {
+            try {
+                mode = ScoreMode.fromLabel(scoreMode);
+            } catch (IllegalArgumentException e) {
+                throw CommandSupport.usage(spec, "--score-mode [" + scoreMode + "] is not one of " + ScoreMode.labels());
+            }
         }
-        if (itcWeight != null && (ScoreMode.fromLabel(scoreMode) != ScoreMode.ITM_PLUS_ITC || Float.isFinite(itcWeight) == false || itcWeight < 0)) {
-            throw CommandSupport.usage(spec, "--itc-weight [" + itcWeight + "] needs --score-mode itm_plus_itc (got [" + scoreMode
-                + "]) and a finite value >= 0");
+        if (itcWeight != null) {
+            if (mode != null && mode != ScoreMode.ITM_PLUS_ITC) {
+                throw CommandSupport.usage(spec, "--itc-weight [" + itcWeight + "] needs --score-mode itm_plus_itc (got [" + scoreMode + "])");
+            }
+            if (Float.isFinite(itcWeight) == false || itcWeight < 0) {
+                throw CommandSupport.usage(spec, "--itc-weight [" + itcWeight + "] must be a finite number >= 0");
+            }
+            mode = ScoreMode.ITM_PLUS_ITC;
         }
         if (model == null && modelId == null) {
             throw CommandSupport.usage(spec, "give the model: --model DIR (or --model-id ID)");
@@ -332,7 +341,7 @@ final class SearchCommand implements Callable<Integer> {
         return new SearchRequests.Plan(query, id, documents,
             vectorField != null ? vectorField : documents.vectorField(),
             featuresField != null ? featuresField : documents.featuresField(),
-            k, effectiveWindow, numCandidates, scoreMode, itcWeight);
+            k, effectiveWindow, numCandidates, mode == null ? null : mode.label(), itcWeight);
     }
 
     private byte[] readImage() {

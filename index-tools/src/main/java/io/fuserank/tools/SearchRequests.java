@@ -91,7 +91,9 @@ final class SearchRequests {
             ObjectNode rescore = body.putObject("rescore");
             rescore.put("window_size", plan.window());
             ObjectNode itm = plan.query().put(rescore.putObject("fuserank_itm").put("model_id", plan.modelId()));
-            itm.put("score_mode", plan.scoreMode());
+            if (plan.scoreMode() != null) {
+                itm.put("score_mode", plan.scoreMode());
+            }
             if (plan.itcWeight() != null) {
                 itm.put("itc_weight", plan.itcWeight());
             }

@@ -52,9 +52,9 @@ class SearchCommandTest {
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--score-mode", "max"),
             "--score-mode [max] is not one of [itm, itm_plus_itc, blend]");
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--score-mode", "itm", "--itc-weight", "4"),
-            "--itc-weight [4.0] needs --score-mode itm_plus_itc (got [itm]) and a finite value >= 0");
+            "--itc-weight [4.0] needs --score-mode itm_plus_itc (got [itm])");
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--itc-weight", "-1"),
-            "--itc-weight [-1.0] needs --score-mode itm_plus_itc (got [itm_plus_itc]) and a finite value >= 0");
+            "--itc-weight [-1.0] must be a finite number >= 0");
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--kind", "video"),
             "--kind [video] is not one of [image, caption]");
         assertUsage(CliRun.of("search", "images", "--text", "a cat", "--model", MODEL, "--window", "-1"),
@@ -90,7 +90,7 @@ class SearchCommandTest {
             assertEquals("a large blue cross", body.at("/knn/query_vector_builder/fuserank_text/text").asText());
             assertEquals("fuserank-small", body.at("/knn/query_vector_builder/fuserank_text/model_id").asText());
             assertEquals(32, body.at("/rescore/window_size").asInt());
-            assertEquals("itm_plus_itc", body.at("/rescore/fuserank_itm/score_mode").asText());
+            assertTrue(body.at("/rescore/fuserank_itm/score_mode").isMissingNode(), "left to the model: " + body);
             assertEquals(SearchCommand.table(SearchRequests.hits(SearchRequestsTest.cannedResponse()), IndexKind.IMAGE), run.out());
             assertTrue(run.err().contains("3 hits of 3, took 41 ms"), run.toString());
         }

@@ -7,6 +7,8 @@ import io.fuserank.encoder.FusionDeclaration.Modality;
 import io.fuserank.encoder.FusionDeclaration.Quantity;
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.encoder.TokenIdsCodec;
+import io.fuserank.reranker.RerankDefaults;
+import io.fuserank.reranker.ScoreMode;
 import org.elasticsearch.action.ActionResponse;
 import org.elasticsearch.common.io.stream.StreamInput;
 import org.elasticsearch.common.io.stream.StreamOutput;
@@ -24,8 +26,8 @@ import java.util.Optional;
  * encoder has them, a text's token ids), or why this input could not be encoded (so one bad image
  * fails its own document, not the whole bulk request); plus what the model's manifest says, so that
  * a caller can use it without loading the model itself: what a document stores and with which codec
- * (for the ingest processor) and the ITC weight of the reranked score (for the rescorer's
- * {@code itc_weight}).
+ * (for the ingest processor) and the score mode and ITC weight of the reranked score (the
+ * rescorer's defaults).
  */
 public final class EncodeResponse extends ActionResponse {
 
@@ -78,18 +80,18 @@ public final class EncodeResponse extends ActionResponse {
 
     private final List<Result> results;
     private final DocumentStorage documentStorage;
-    private final float modelItcWeight;
+    private final RerankDefaults modelRerank;
 
-    public EncodeResponse(List<Result> results, DocumentStorage documentStorage, float modelItcWeight) {
+    public EncodeResponse(List<Result> results, DocumentStorage documentStorage, RerankDefaults modelRerank) {
         this.results = List.copyOf(results);
         this.documentStorage = Objects.requireNonNull(documentStorage, "documentStorage");
-        this.modelItcWeight = modelItcWeight;
+        this.modelRerank = Objects.requireNonNull(modelRerank, "modelRerank");
     }
 
     public EncodeResponse(StreamInput in) throws IOException {
         this.results = in.readCollectionAsList(Result::new);
         this.documentStorage = readDocumentStorage(in);
-        this.modelItcWeight = in.readFloat();
+        this.modelRerank = readRerankDefaults(in);
     }
 
     public List<Result> results() {
@@ -101,16 +103,26 @@ public final class EncodeResponse extends ActionResponse {
         return documentStorage;
     }
 
-    /** The ITC weight of the reranked score that the model's manifest recommends. */
-    public float modelItcWeight() {
-        return modelItcWeight;
+    /** The score mode and ITC weight of the reranked score that the model's manifest recommends. */
+    public RerankDefaults modelRerank() {
+        return modelRerank;
     }
 
     @Override
     public void writeTo(StreamOutput out) throws IOException {
         out.writeCollection(results);
         writeDocumentStorage(out, documentStorage);
-        out.writeFloat(modelItcWeight);
+        writeRerankDefaults(out, modelRerank);
+    }
+
+    /** The model's rerank defaults on the wire (also inside the rescorer builder). */
+    public static void writeRerankDefaults(StreamOutput out, RerankDefaults defaults) throws IOException {
+        out.writeEnum(defaults.mode());
+        out.writeFloat(defaults.itcWeight());
+    }
+
+    public static RerankDefaults readRerankDefaults(StreamInput in) throws IOException {
+        return new RerankDefaults(in.readEnum(ScoreMode.class), in.readFloat());
     }
 
     /** An encoding on the wire (also inside the rescorer builder): the embedding, then optional features and ids. */

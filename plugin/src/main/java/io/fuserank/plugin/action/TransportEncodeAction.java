@@ -48,7 +48,7 @@ public final class TransportEncodeAction extends TransportAction<EncodeRequest, 
     }
 
     private void run(EncodeRequest request, ActionListener<EncodeResponse> listener) {
-        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.documentStorage(), model.itcWeight()),
+        inference.run(request.modelId(), model -> new EncodeResponse(encode(model, request.inputs()), model.documentStorage(), model.rerankDefaults()),
             listener);
     }
 

@@ -10,6 +10,7 @@ import io.fuserank.encoder.ModelBundle;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 import io.fuserank.reranker.FusionScorer;
+import io.fuserank.reranker.RerankDefaults;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -27,19 +28,22 @@ public final class LoadedModel implements Closeable {
     private final TextEncoder texts;
     private final FusionScorer scorer;
     private final DocumentStorage documentStorage;
+    private final RerankDefaults rerankDefaults;
     private final ModelStats stats = new ModelStats();
 
     /** @param decodingBudget what decoding an image reserves its memory from */
     LoadedModel(String id, ModelBundle bundle, InferenceOptions options, int fusionBatch, MemoryBudget decodingBudget) throws OrtException {
         this.id = id;
         this.bundle = bundle;
+        // Manifest checks first: nothing to close yet if they fail.
+        this.documentStorage = DocumentStorage.of(bundle);
+        this.rerankDefaults = RerankDefaults.of(bundle);
         ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT)
             .withBudget(decodingBudget);
         this.tokenizer = TextTokenizer.forBundle(bundle);
         this.images = new ImageEncoder(bundle, preprocessor, options);
         this.texts = new TextEncoder(bundle, tokenizer, options);
         this.scorer = new FusionScorer(bundle, options, fusionBatch);
-        this.documentStorage = DocumentStorage.of(bundle);
     }
 
     public String id() {
@@ -71,9 +75,9 @@ public final class LoadedModel implements Closeable {
         return documentStorage;
     }
 
-    /** The ITC weight of the reranked score that the manifest recommends ({@link ModelBundle#itcWeight()}). */
-    public float itcWeight() {
-        return bundle.itcWeight();
+    /** The score mode and ITC weight of the reranked score that the manifest recommends. */
+    public RerankDefaults rerankDefaults() {
+        return rerankDefaults;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.fuserank.plugin.model;
 
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.reranker.RerankDefaults;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -51,8 +52,18 @@ public final class ModelListing {
         manifest.put("max_text_tokens", bundle.maxTextTokens());
         manifest.put("image_size", bundle.imageSize());
         manifest.put("fusion_flops_per_pair", bundle.fusionFlopsPerPair());
+        manifest.put("score_mode", scoreMode(bundle));
         manifest.put("itc_weight", bundle.itcWeight());
         return manifest;
+    }
+
+    /** The score mode the manifest recommends, or its unknown value as written (loading the model then fails, saying why). */
+    private static String scoreMode(ModelBundle bundle) {
+        try {
+            return RerankDefaults.of(bundle).mode().label();
+        } catch (IllegalArgumentException e) {
+            return bundle.manifest().path("rerank").path("score_mode").asText();
+        }
     }
 
     private static Map<String, Object> stats(ModelStats stats) {

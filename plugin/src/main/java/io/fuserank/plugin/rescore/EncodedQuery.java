@@ -3,6 +3,7 @@ package io.fuserank.plugin.rescore;
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.plugin.action.EncodeResponse;
+import io.fuserank.reranker.RerankDefaults;
 import org.elasticsearch.common.io.stream.StreamInput;
 import org.elasticsearch.common.io.stream.StreamOutput;
 import org.elasticsearch.common.io.stream.Writeable;
@@ -14,25 +15,26 @@ import java.util.Objects;
 /**
  * The rescorer's query as the coordinating node encoded it: its {@link Encoding} (the ITC
  * embedding for the ITC part of the score; the token features or token ids that the model's fusion
- * graph reads from the query side) and the ITC weight the model's manifest recommends (the
- * {@code itc_weight} of a request that names none). It travels to every shard inside the rescorer
+ * graph reads from the query side) and the score mode and ITC weight the model's manifest
+ * recommends (those of a request that names none). It travels to every shard inside the rescorer
  * builder, so the query is encoded once per search whatever the shard count, and no shard needs the
  * model's manifest.
  */
-public record EncodedQuery(Encoding encoding, float modelItcWeight) implements Writeable {
+public record EncodedQuery(Encoding encoding, RerankDefaults modelRerank) implements Writeable {
 
     public EncodedQuery {
         Objects.requireNonNull(encoding, "encoding");
         Objects.requireNonNull(encoding.embedding(), "embedding");
+        Objects.requireNonNull(modelRerank, "modelRerank");
     }
 
     /** The query of a response to one input that the model encoded. */
     public static EncodedQuery of(EncodeResponse response) {
-        return new EncodedQuery(response.results().get(0).encoding(), response.modelItcWeight());
+        return new EncodedQuery(response.results().get(0).encoding(), response.modelRerank());
     }
 
     public static EncodedQuery readFrom(StreamInput in) throws IOException {
-        return new EncodedQuery(EncodeResponse.readEncoding(in), in.readFloat());
+        return new EncodedQuery(EncodeResponse.readEncoding(in), EncodeResponse.readRerankDefaults(in));
     }
 
     public float[] embedding() {
@@ -42,7 +44,7 @@ public record EncodedQuery(Encoding encoding, float modelItcWeight) implements W
     @Override
     public void writeTo(StreamOutput out) throws IOException {
         EncodeResponse.writeEncoding(out, encoding);
-        out.writeFloat(modelItcWeight);
+        EncodeResponse.writeRerankDefaults(out, modelRerank);
     }
 
     @Override
@@ -50,7 +52,7 @@ public record EncodedQuery(Encoding encoding, float modelItcWeight) implements W
         return o instanceof EncodedQuery that && Arrays.equals(embedding(), that.embedding())
             && sameFeatures(encoding.tokenFeatures(), that.encoding.tokenFeatures())
             && Arrays.equals(encoding.tokenIds(), that.encoding.tokenIds())
-            && Float.compare(modelItcWeight, that.modelItcWeight) == 0;
+            && modelRerank.equals(that.modelRerank);
     }
 
     private static boolean sameFeatures(TokenFeatures a, TokenFeatures b) {
@@ -73,6 +75,6 @@ public record EncodedQuery(Encoding encoding, float modelItcWeight) implements W
         return "embedding[" + embedding().length + "]"
             + (f == null ? "" : ", features[" + f.layers() + " x " + f.tokens() + " x " + f.width() + "]")
             + (encoding.tokenIds() == null ? "" : ", token ids[" + encoding.tokenIds().length + "]")
-            + ", model itc_weight " + modelItcWeight;
+            + ", model " + modelRerank;
     }
 }

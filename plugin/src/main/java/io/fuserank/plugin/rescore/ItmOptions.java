@@ -1,8 +1,9 @@
 package io.fuserank.plugin.rescore;
 
 import io.fuserank.plugin.model.ModelRegistry;
-import io.fuserank.plugin.query.OptionParsing;
 import io.fuserank.plugin.query.ImageQueryVectorBuilder;
+import io.fuserank.plugin.query.OptionParsing;
+import io.fuserank.reranker.RerankDefaults;
 import io.fuserank.reranker.ScoreFormula;
 import io.fuserank.reranker.ScoreMode;
 import org.elasticsearch.common.io.stream.StreamInput;
@@ -26,7 +27,7 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.optionalConstr
 
 /**
  * The options of the {@code fuserank_itm} rescorer, as the user wrote them, checked and with their
- * defaults filled in (except {@code itc_weight}'s, which is the model's: see below).
+ * defaults filled in (except {@code score_mode}'s and {@code itc_weight}'s, which are the model's: see below).
  * <ul>
  *   <li>{@code model_id}: the model bundle;</li>
  *   <li>{@code text} or {@code image} (base64), exactly one: the query. A text query rescores image
@@ -39,8 +40,12 @@ import static org.elasticsearch.xcontent.ConstructingObjectParser.optionalConstr
  *       product of the query embedding with this stored vector, so it does not depend on what the
  *       first stage was (kNN, BM25, a filter);</li>
  *   <li>{@code score_mode}: {@code itm} (the ITM match logit alone, as ALBEF ranks its top-k,
- *       arXiv 2107.07651), {@code itm_plus_itc} (default: ITM logit + {@code itc_weight} * ITC dot
- *       product, as BLIP, arXiv 2201.12086) or {@code blend};</li>
+ *       arXiv 2107.07651), {@code itm_plus_itc} (ITM logit + {@code itc_weight} * ITC dot product, as
+ *       BLIP, arXiv 2201.12086) or {@code blend}. Left out, it is the one a weight option implies
+ *       ({@code itc_weight}: {@code itm_plus_itc}; {@code query_weight} or
+ *       {@code rescore_query_weight}: {@code blend}), else the model's: its manifest's
+ *       {@code rerank.score_mode} ({@code itm} for an imported ALBEF, {@code itm_plus_itc} for BLIP
+ *       and for our own models, {@link RerankDefaults}), carried to the shards like the weight;</li>
  *   <li>{@code itc_weight} (at least 0, {@code itm_plus_itc} only): the weight of the ITC dot product.
  *       Left out, it is the model's: the weight its manifest recommends ({@code rerank.itc_weight},
  *       chosen on validation data by {@code encoder/training/blend_weight.py}), or 1, BLIP's, where
@@ -95,7 +100,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
 
     public static ItmOptions readFrom(StreamInput in) throws IOException {
         return new ItmOptions(in.readString(), in.readOptionalString(), in.readOptionalByteArray(), in.readString(), in.readString(),
-            in.readString(), in.readFloat(), in.readFloat(), in.readOptionalFloat());
+            in.readOptionalString(), in.readFloat(), in.readFloat(), in.readOptionalFloat());
     }
 
     /** These options checked, with every default filled in; the query must be exactly one of text and image. */
@@ -115,12 +120,20 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         if (image != null && image.length == 0) {
             throw new IllegalArgumentException("[" + name + "] needs a non-empty [image]");
         }
-        ScoreMode mode = scoreMode == null ? ScoreMode.ITM_PLUS_ITC : parseScoreMode(scoreMode);
-        if (mode != ScoreMode.BLEND && (queryWeight != null || rescoreQueryWeight != null)) {
+        boolean blendWeights = queryWeight != null || rescoreQueryWeight != null;
+        if (scoreMode == null && blendWeights && itcWeight != null) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                "[%s] [query_weight] and [rescore_query_weight] apply to score_mode [blend] only, [itc_weight] to [itm_plus_itc] only; "
+                    + "give one of them, or a score_mode", name));
+        }
+        // null: the model's, known once the coordinating node has encoded the query
+        ScoreMode mode = scoreMode != null ? parseScoreMode(scoreMode)
+            : blendWeights ? ScoreMode.BLEND : itcWeight != null ? ScoreMode.ITM_PLUS_ITC : null;
+        if (mode != null && mode != ScoreMode.BLEND && blendWeights) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "[%s] [query_weight] and [rescore_query_weight] apply to score_mode [blend] only, score_mode is [%s]", name, mode.label()));
         }
-        if (mode != ScoreMode.ITM_PLUS_ITC && itcWeight != null) {
+        if (mode != null && mode != ScoreMode.ITM_PLUS_ITC && itcWeight != null) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "[%s] [itc_weight] applies to score_mode [itm_plus_itc] only, score_mode is [%s]", name, mode.label()));
         }
@@ -131,7 +144,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         return new ItmOptions(modelId, text, image,
             featuresField != null ? featuresField : textQuery ? "image_features" : "text_features",
             vectorField != null ? vectorField : textQuery ? "image_vector" : "text_vector",
-            mode.label(), qw, rqw, iw);
+            mode == null ? null : mode.label(), qw, rqw, iw);
     }
 
     private static ScoreMode parseScoreMode(String label) {
@@ -158,13 +171,14 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         return text != null;
     }
 
-    public ScoreMode mode() {
-        return ScoreMode.fromLabel(scoreMode);
+    /** The score mode the request names or implies, or null for the model's. */
+    public ScoreMode requestedMode() {
+        return scoreMode == null ? null : ScoreMode.fromLabel(scoreMode);
     }
 
-    /** The score formula of validated options; without an {@code itc_weight} it takes {@code modelItcWeight}, the model's. */
-    public ScoreFormula formula(float modelItcWeight) {
-        return new ScoreFormula(mode(), queryWeight, rescoreQueryWeight, itcWeight != null ? itcWeight : modelItcWeight);
+    /** The score formula of validated options; what they leave out is the model's ({@code model}). */
+    public ScoreFormula formula(RerankDefaults model) {
+        return model.formula(requestedMode(), itcWeight, queryWeight, rescoreQueryWeight);
     }
 
     /** Writes validated options. */
@@ -175,7 +189,7 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         out.writeOptionalByteArray(image);
         out.writeString(featuresField);
         out.writeString(vectorField);
-        out.writeString(scoreMode);
+        out.writeOptionalString(scoreMode);
         out.writeFloat(queryWeight);
         out.writeFloat(rescoreQueryWeight);
         out.writeOptionalFloat(itcWeight);
@@ -192,8 +206,10 @@ public record ItmOptions(String modelId, String text, byte[] image, String featu
         }
         builder.field(FEATURES_FIELD.getPreferredName(), featuresField);
         builder.field(VECTOR_FIELD.getPreferredName(), vectorField);
-        builder.field(SCORE_MODE.getPreferredName(), scoreMode);
-        if (mode() == ScoreMode.BLEND) {
+        if (scoreMode != null) {
+            builder.field(SCORE_MODE.getPreferredName(), scoreMode);
+        }
+        if (requestedMode() == ScoreMode.BLEND) {
             builder.field(QUERY_WEIGHT.getPreferredName(), queryWeight);
             builder.field(RESCORE_QUERY_WEIGHT.getPreferredName(), rescoreQueryWeight);
         }

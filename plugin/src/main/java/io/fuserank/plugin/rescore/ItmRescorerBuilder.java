@@ -153,7 +153,7 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         if (invalid != null) {
             throw new IllegalArgumentException(invalid);
         }
-        ScoreFormula formula = options.formula(query.modelItcWeight());
+        ScoreFormula formula = options.formula(query.modelRerank());
         MappedFieldType features = featuresFieldType(context);
         String vectorField = vectorField(context, formula.needsItc());
         CandidateReader reader = new CandidateReader(context.getForField(features, MappedFieldType.FielddataOperation.SEARCH),

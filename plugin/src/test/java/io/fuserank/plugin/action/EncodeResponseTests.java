@@ -8,6 +8,8 @@ import io.fuserank.encoder.FusionDeclaration.Quantity;
 import io.fuserank.encoder.TokenFeatures;
 import io.fuserank.encoder.TokenIdsCodec;
 import io.fuserank.plugin.query.QueryTestSupport;
+import io.fuserank.reranker.RerankDefaults;
+import io.fuserank.reranker.ScoreMode;
 import org.elasticsearch.common.breaker.CircuitBreaker;
 import org.elasticsearch.common.breaker.CircuitBreakingException;
 import org.elasticsearch.common.io.stream.BytesStreamOutput;
@@ -39,7 +41,7 @@ public class EncodeResponseTests extends ESTestCase {
             EncodeResponse.Result.invalid("image is empty [0] bytes"),
             EncodeResponse.Result.failed(new CircuitBreakingException("[fuserank] Data too large", 10, 5, CircuitBreaker.Durability.TRANSIENT)),
             EncodeResponse.Result.ok(blipCaption)),
-            storage, 256f);
+            storage, QueryTestSupport.rerank(256f));
         EncodeResponse copy;
         try (BytesStreamOutput out = new BytesStreamOutput()) {
             response.writeTo(out);
@@ -48,7 +50,7 @@ public class EncodeResponseTests extends ESTestCase {
             }
         }
         assertEquals(storage, copy.documentStorage());
-        assertEquals(256f, copy.modelItcWeight(), 0f);
+        assertEquals(new RerankDefaults(ScoreMode.ITM_PLUS_ITC, 256f), copy.modelRerank());
         assertEquals(4, copy.results().size());
         assertArrayEquals(new float[] {0.5f}, copy.results().get(0).encoding().embedding(), 0f);
         assertArrayEquals(features.values(), copy.results().get(0).encoding().tokenFeatures().values(), 0f);

@@ -15,7 +15,7 @@ import java.util.List;
 public class QueryEncodingCacheTests extends ESTestCase {
 
     private static final EncodeResponse OK = new EncodeResponse(
-        List.of(EncodeResponse.Result.ok(new Encoding(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {2f})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f);
+        List.of(EncodeResponse.Result.ok(new Encoding(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {2f})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f));
 
     private final QueryEncodingCache cache = new QueryEncodingCache(16, TimeValue.timeValueMinutes(1));
 
@@ -43,7 +43,7 @@ public class QueryEncodingCacheTests extends ESTestCase {
         expectThrows(IllegalArgumentException.class, failed::actionGet);
         cache.getOrEncode(key, started::add, new PlainActionFuture<>());
         assertEquals("a failure is asked again", 2, started.size());
-        started.get(1).onResponse(new EncodeResponse(List.of(EncodeResponse.Result.invalid("bad")), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f));
+        started.get(1).onResponse(new EncodeResponse(List.of(EncodeResponse.Result.invalid("bad")), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f)));
         cache.getOrEncode(key, started::add, new PlainActionFuture<>());
         assertEquals("a per-input failure is asked again", 3, started.size());
         assertEquals(0, cache.hits());

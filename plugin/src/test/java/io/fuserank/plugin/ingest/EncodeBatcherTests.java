@@ -58,7 +58,7 @@ public class EncodeBatcherTests extends ESTestCase {
                 ? EncodeResponse.Result.invalid("cannot encode [" + input.text() + "]")
                 : EncodeResponse.Result.ok(new Encoding(new float[] {input.text().charAt(0)}, new TokenFeatures(1, 1, 1, new float[] {1f}))));
         }
-        return new EncodeResponse(results, QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f);
+        return new EncodeResponse(results, QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f));
     }
 
     /** Records what each input's listener heard; fails the test if one hears twice. */
@@ -175,7 +175,7 @@ public class EncodeBatcherTests extends ESTestCase {
 
     public void testAWrongNumberOfResultsFailsTheWholeBatch() {
         EncodeBatcher batcher = new EncodeBatcher("m", 64, (request, listener) -> listener.onResponse(
-            new EncodeResponse(List.of(), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f)), threadContext);
+            new EncodeResponse(List.of(), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f))), threadContext);
         submit(batcher, "a");
         assertEquals("model [m] answered [0] results for [1] inputs", outcomes.failure("a").getMessage());
     }

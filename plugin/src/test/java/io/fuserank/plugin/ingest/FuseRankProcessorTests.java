@@ -32,7 +32,7 @@ public class FuseRankProcessorTests extends ESTestCase {
     private final List<EncodeRequest> requests = new ArrayList<>();
     private BiConsumer<EncodeRequest, ActionListener<EncodeResponse>> answer = (request, listener) -> listener.onResponse(
         new EncodeResponse(request.inputs().stream().map(i -> EncodeResponse.Result.ok(new Encoding(EMBEDDING, FEATURES))).toList(),
-            QueryTestSupport.featuresStored(FeatureCodec.FP16), 1f));
+            QueryTestSupport.featuresStored(FeatureCodec.FP16), QueryTestSupport.rerank(1f)));
 
     private FuseRankProcessor processor(Map<String, Object> options) {
         FuseRankProcessorFactory factory = new FuseRankProcessorFactory((request, listener) -> {
@@ -131,7 +131,7 @@ public class FuseRankProcessorTests extends ESTestCase {
 
     public void testAnInputTheModelRejectsFailsWithTheFieldAndTheReason() {
         answer = (request, listener) -> listener.onResponse(new EncodeResponse(
-            List.of(EncodeResponse.Result.invalid("unsupported image format")), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f));
+            List.of(EncodeResponse.Result.invalid("unsupported image format")), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f)));
         Exception e = expectThrows(IllegalArgumentException.class, () -> run(processor(Map.of("image_field", "image")),
             document(Map.of("image", Base64.getEncoder().encodeToString(new byte[] {1, 2, 3})))));
         assertEquals("field [image] cannot be encoded by model [m]: unsupported image format", e.getMessage());

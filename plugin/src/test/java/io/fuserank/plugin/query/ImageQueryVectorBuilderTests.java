@@ -67,7 +67,7 @@ public class ImageQueryVectorBuilderTests extends AbstractQueryVectorBuilderTest
 
     @Override
     protected ActionResponse createResponse(float[] array, ImageQueryVectorBuilder builder) {
-        return new EncodeResponse(List.of(EncodeResponse.Result.ok(new Encoding(array, new TokenFeatures(1, 1, 1, new float[] {0.5f})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f);
+        return new EncodeResponse(List.of(EncodeResponse.Result.ok(new Encoding(array, new TokenFeatures(1, 1, 1, new float[] {0.5f})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f));
     }
 
     public void testAnUndecodableImageIsABadRequest() throws Exception {

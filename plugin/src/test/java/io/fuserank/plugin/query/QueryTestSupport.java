@@ -6,6 +6,8 @@ import io.fuserank.encoder.FusionDeclaration.Modality;
 import io.fuserank.encoder.FusionDeclaration.Quantity;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
+import io.fuserank.reranker.RerankDefaults;
+import io.fuserank.reranker.ScoreMode;
 import org.elasticsearch.action.ActionListener;
 import org.elasticsearch.action.ActionRequest;
 import org.elasticsearch.action.ActionResponse;
@@ -42,6 +44,11 @@ public final class QueryTestSupport {
             codec, null);
     }
 
+    /** A model's rerank defaults with {@code itm_plus_itc}, our own models' mode, at ITC weight {@code itcWeight}. */
+    public static RerankDefaults rerank(float itcWeight) {
+        return new RerankDefaults(ScoreMode.ITM_PLUS_ITC, itcWeight);
+    }
+
     public static String randomModelId() {
         return randomFrom("fuserank-small", "m", "albef.base_2") + randomAlphaOfLengthBetween(0, 4).toLowerCase(Locale.ROOT);
     }
@@ -66,7 +73,7 @@ public final class QueryTestSupport {
     /** The failure of a query vector builder whose encode request the model answers with {@code error}. */
     public static ExecutionException buildVectorFailure(String name, BiConsumer<Client, ActionListener<float[]>> buildVector, String error) {
         PlainActionFuture<float[]> future = new PlainActionFuture<>();
-        withClient(name, request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid(error)), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f), client -> buildVector.accept(client, future));
+        withClient(name, request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid(error)), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f)), client -> buildVector.accept(client, future));
         return expectThrows(ExecutionException.class, future::get);
     }
 }

@@ -64,7 +64,7 @@ public class TextQueryVectorBuilderTests extends AbstractQueryVectorBuilderTestC
 
     @Override
     protected ActionResponse createResponse(float[] array, TextQueryVectorBuilder builder) {
-        return new EncodeResponse(List.of(EncodeResponse.Result.ok(new Encoding(array, new TokenFeatures(1, 1, 1, new float[] {0.5f})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f);
+        return new EncodeResponse(List.of(EncodeResponse.Result.ok(new Encoding(array, new TokenFeatures(1, 1, 1, new float[] {0.5f})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f));
     }
 
     public void testAModelRejectionIsABadRequest() throws Exception {
@@ -102,7 +102,7 @@ public class TextQueryVectorBuilderTests extends AbstractQueryVectorBuilderTestC
         int[] calls = new int[1];
         QueryTestSupport.withClient(getTestName(), request -> {
             calls[0]++;
-            return new EncodeResponse(List.of(EncodeResponse.Result.ok(new Encoding(expected, new TokenFeatures(1, 1, 1, new float[] {1})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f);
+            return new EncodeResponse(List.of(EncodeResponse.Result.ok(new Encoding(expected, new TokenFeatures(1, 1, 1, new float[] {1})))), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f));
         }, client -> createTestInstance().buildVector(client, future));
         assertArrayEquals(expected, future.get(), 0f);
         assertEquals(1, calls[0]);

@@ -7,6 +7,7 @@ import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.action.EncodeResponse;
 import io.fuserank.plugin.query.QueryTestSupport;
+import io.fuserank.reranker.RerankDefaults;
 import io.fuserank.reranker.ScoreMode;
 import org.elasticsearch.TransportVersion;
 import org.elasticsearch.action.support.PlainActionFuture;
@@ -90,7 +91,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
 
     /** Raw options back from validated ones: the weights exist only in blend. */
     private static Float blendWeight(ItmOptions o, float weight) {
-        return o.mode() == ScoreMode.BLEND ? weight : null;
+        return o.requestedMode() == ScoreMode.BLEND ? weight : null;
     }
 
     /** Raw options back from validated ones: itc_weight stays as given (null: the model's). */
@@ -135,7 +136,8 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
             }
         }
         TokenFeatures features = tokenIds != null && randomBoolean() ? null : new TokenFeatures(layers, tokens, width, values);
-        return new EncodedQuery(new Encoding(embedding, features, tokenIds), randomFrom(1f, 64f, randomFloat() * 300));
+        return new EncodedQuery(new Encoding(embedding, features, tokenIds),
+            new RerankDefaults(randomFrom(ScoreMode.values()), randomFrom(1f, 64f, randomFloat() * 300)));
     }
 
     public void testRoundTripsInsideASearchSourceThroughThePluginRegistry() throws IOException {
@@ -158,8 +160,12 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         ItmOptions text = parse("{\"model_id\": \"fuserank-small\", \"text\": \"a red circle\"}").options();
         assertEquals("image_features", text.featuresField());
         assertEquals("image_vector", text.vectorField());
-        assertEquals(ScoreMode.ITM_PLUS_ITC, text.mode());
+        assertNull("left to the model", text.requestedMode());
         assertNull("left to the model", text.itcWeight());
+        assertEquals("implied by itc_weight", ScoreMode.ITM_PLUS_ITC,
+            parse("{\"model_id\": \"m\", \"text\": \"x\", \"itc_weight\": 2}").options().requestedMode());
+        assertEquals("implied by query_weight", ScoreMode.BLEND,
+            parse("{\"model_id\": \"m\", \"text\": \"x\", \"query_weight\": 2}").options().requestedMode());
         assertEquals(64f, parse("{\"model_id\": \"m\", \"text\": \"x\", \"itc_weight\": 64}").options().itcWeight(), 0f);
         ItmOptions image = parse("{\"model_id\": \"fuserank-small\", \"image\": \"iVBORw0KGgo=\"}").options();
         assertEquals("text_features", image.featuresField());
@@ -232,7 +238,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
         QueryTestSupport.withClient(getTestName(), request -> {
             requests.add(request);
             return new EncodeResponse(List.of(EncodeResponse.Result.ok(expected.encoding())), QueryTestSupport.featuresStored(FeatureCodec.INT8),
-                expected.modelItcWeight());
+                expected.modelRerank());
         }, client -> Rewriteable.<RescorerBuilder<ItmRescorerBuilder>>rewriteAndFetch(builder, new QueryRewriteContext(null, client, null), future));
         ItmRescorerBuilder rewritten = (ItmRescorerBuilder) future.get();
         assertThat(rewritten, not(sameInstance(builder)));
@@ -248,7 +254,7 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
     public void testAModelRejectionFailsTheRewriteAsABadRequest() {
         ItmRescorerBuilder builder = randomUnencoded();
         PlainActionFuture<RescorerBuilder<ItmRescorerBuilder>> future = new PlainActionFuture<>();
-        QueryTestSupport.withClient(getTestName(), request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid("too long")), QueryTestSupport.featuresStored(FeatureCodec.INT8), 1f),
+        QueryTestSupport.withClient(getTestName(), request -> new EncodeResponse(List.of(EncodeResponse.Result.invalid("too long")), QueryTestSupport.featuresStored(FeatureCodec.INT8), QueryTestSupport.rerank(1f)),
             client -> Rewriteable.<RescorerBuilder<ItmRescorerBuilder>>rewriteAndFetch(builder, new QueryRewriteContext(null, client, null), future));
         ExecutionException e = expectThrows(ExecutionException.class, future::get);
         assertThat(e.getCause(), instanceOf(IllegalArgumentException.class));

@@ -2,6 +2,7 @@ package io.fuserank.plugin.rescore;
 
 import io.fuserank.encoder.Encoding;
 import io.fuserank.encoder.TokenFeatures;
+import io.fuserank.reranker.RerankDefaults;
 import io.fuserank.reranker.ScoreFormula;
 import io.fuserank.reranker.ScoreMode;
 import io.fuserank.reranker.ScorePart;
@@ -16,14 +17,21 @@ import static org.hamcrest.Matchers.containsString;
 /** The explanation carries the score the rescorer gives and its parts under their documented keys. */
 public class ScoreExplanationTests extends ESTestCase {
 
-    public void testTheRequestsItcWeightElseTheModels() {
-        EncodedQuery query = new EncodedQuery(new Encoding(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {1f})), 256f);
+    public void testTheRequestsModeAndItcWeightElseTheModels() {
+        EncodedQuery query = new EncodedQuery(new Encoding(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {1f})),
+            new RerankDefaults(ScoreMode.ITM_PLUS_ITC, 256f));
         ItmOptions named = new ItmOptions("m", "x", null, null, null, null, null, null, 4f).validated();
         ItmOptions unnamed = new ItmOptions("m", "x", null, null, null, null, null, null, null).validated();
-        assertEquals(4f, named.formula(query.modelItcWeight()).itcWeight(), 0f);
-        assertEquals(256f, unnamed.formula(query.modelItcWeight()).itcWeight(), 0f);
+        assertEquals(4f, named.formula(query.modelRerank()).itcWeight(), 0f);
+        assertEquals(256f, unnamed.formula(query.modelRerank()).itcWeight(), 0f);
         ItmOptions blend = new ItmOptions("m", "x", null, null, null, "blend", 0.5f, 2f, null).validated();
-        assertEquals(new ScoreFormula(ScoreMode.BLEND, 0.5f, 2f, 256f), blend.formula(256f));
+        assertEquals(new ScoreFormula(ScoreMode.BLEND, 0.5f, 2f, 256f), blend.formula(query.modelRerank()));
+        // An imported ALBEF's manifest asks for the ITM logit alone; a request may still ask for the sum.
+        RerankDefaults albef = new RerankDefaults(ScoreMode.ITM, 1f);
+        assertEquals(ScoreMode.ITM, unnamed.formula(albef).mode());
+        assertEquals(new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1f, 1f, 4f), named.formula(albef));
+        ItmOptions sum = new ItmOptions("m", "x", null, null, null, "itm_plus_itc", null, null, null).validated();
+        assertEquals(new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1f, 1f, 1f), sum.formula(albef));
     }
 
     public void testExplanationsCarryTheScoreAndTheParts() {
