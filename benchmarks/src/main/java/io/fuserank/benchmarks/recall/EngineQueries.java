@@ -92,7 +92,7 @@ final class EngineQueries {
             }
             blobs.add(Base64.getDecoder().decode(blob.asText()));
         }
-        float[] scores = model.scorer().scoreImages(query.tokenFeatures(), blobs);
+        float[] scores = model.scorer().scoreImages(query, blobs);
         Integer[] order = new Integer[candidates.length];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
