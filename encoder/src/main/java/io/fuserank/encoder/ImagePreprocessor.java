@@ -46,7 +46,8 @@ import java.util.Optional;
  *       resize rule only, see {@link ResizeRule}), then apply the EXIF orientation
  *       ({@link ImageMetadata});</li>
  *   <li>to 8-bit RGB from the raster samples, as PIL stores them: gray repeated, 16-bit samples
- *       keep the high byte, alpha (including palette tRNS) composited over white with
+ *       keep the high byte (under {@code pil_convert_rgb}, 16-bit gray without alpha clips at 255
+ *       instead, as PIL's {@code convert("RGB")} of its {@code I;16} mode does), alpha (including palette tRNS) composited over white with
  *       {@code (c * a + 255 * (255 - a) + 127) / 255}; embedded ICC profiles are ignored, as PIL
  *       ignores them;</li>
  *   <li>resize to {@code height x width} by the manifest's {@link ResizeRule}: ours is bilinear,
@@ -576,7 +577,11 @@ public final class ImagePreprocessor {
             return fromPalette(image.getRaster(), palette, composite);
         }
         if (hasPlainSamples(cm)) {
-            return fromSamples(image.getRaster(), cm.getComponentSize(0), cm.getNumColorComponents() == 1, cm.hasAlpha() && composite);
+            boolean gray = cm.getNumColorComponents() == 1;
+            // PIL opens 16-bit gray without alpha as mode I;16, whose convert("RGB") clips at 255;
+            // every other 16-bit image it opens keeping the high byte (as our own rule always does).
+            boolean clip = !composite && gray && !cm.hasAlpha() && cm.getComponentSize(0) == 16;
+            return fromSamples(image.getRaster(), cm.getComponentSize(0), gray, cm.hasAlpha() && composite, clip);
         }
         return fromArgb(image, composite);
     }
@@ -603,8 +608,11 @@ public final class ImagePreprocessor {
         return bits == 8 || bits == 16;
     }
 
-    /** Samples of 8 or 16 bits, colour bands first and alpha last (both colour models order them so). */
-    private static Rgb fromSamples(Raster raster, int bits, boolean gray, boolean alpha) {
+    /**
+     * Samples of 8 or 16 bits, colour bands first and alpha last (both colour models order them so);
+     * {@code clip}: 16-bit gray as {@code min(v, 255)} rather than its high byte.
+     */
+    private static Rgb fromSamples(Raster raster, int bits, boolean gray, boolean alpha, boolean clip) {
         int width = raster.getWidth();
         int height = raster.getHeight();
         int bands = raster.getNumBands();
@@ -616,7 +624,7 @@ public final class ImagePreprocessor {
             raster.getPixels(0, y, width, 1, row);
             for (int i = 0; i < row.length; i += bands, o += 3) {
                 int a = alpha ? row[i + bands - 1] >> shift : 255;
-                int r = row[i] >> shift;
+                int r = clip ? Math.min(row[i], 255) : row[i] >> shift;
                 int g = gray ? r : row[i + 1] >> shift;
                 int b = gray ? r : row[i + 2] >> shift;
                 out[o] = (byte) overWhite(r, a);

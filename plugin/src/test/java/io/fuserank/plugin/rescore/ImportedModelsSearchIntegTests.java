@@ -1,7 +1,6 @@
 package io.fuserank.plugin.rescore;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fuserank.encoder.ModelBundle;
 import io.fuserank.reranker.RerankDefaults;
 import io.fuserank.reranker.ScoreMode;
@@ -75,13 +74,10 @@ public class ImportedModelsSearchIntegTests extends ESIntegTestCase {
         static Source load(String model) throws IOException {
             ModelBundle bundle = ModelBundle.load(bundlesDir().resolve(model));
             Path reference = bundle.directory().resolve("reference");
-            JsonNode json = new ObjectMapper().readTree(reference.resolve("reference.json").toFile());
-            List<byte[]> images = new ArrayList<>();
-            for (JsonNode image : json.get("images")) {
-                images.add(Files.readAllBytes(bundle.directory().resolve(image.asText())));
-            }
-            List<String> captions = new ArrayList<>();
-            json.get("captions").forEach(c -> captions.add(c.asText()));
+            ReferenceData.Inputs inputs = ReferenceData.Inputs.of(bundle);
+            JsonNode json = inputs.json();
+            List<byte[]> images = inputs.images();
+            List<String> captions = inputs.captions();
             int n = images.size();
             int m = captions.size();
             int dims = bundle.embeddingDim();
@@ -303,18 +299,21 @@ public class ImportedModelsSearchIntegTests extends ESIntegTestCase {
     }
 
     private static float[] floats(Path file, int count) throws IOException {
-        ByteBuffer buffer = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(file + " size", count * 4L, buffer.capacity());
         float[] out = new float[count];
-        buffer.asFloatBuffer().get(out);
+        littleEndian(file, count * 4L).asFloatBuffer().get(out);
         return out;
     }
 
     private static long[] longs(Path file, int count) throws IOException {
-        ByteBuffer buffer = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(file + " size", count * 8L, buffer.capacity());
         long[] out = new long[count];
-        buffer.asLongBuffer().get(out);
+        littleEndian(file, count * 8L).asLongBuffer().get(out);
         return out;
+    }
+
+    /** A reference array file, checked to hold exactly {@code bytes}. */
+    private static ByteBuffer littleEndian(Path file, long bytes) throws IOException {
+        ByteBuffer buffer = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(file + " size", bytes, buffer.capacity());
+        return buffer;
     }
 }

@@ -11,6 +11,7 @@ import io.fuserank.encoder.ModelBundle;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,16 +32,25 @@ record ReferenceData(List<byte[]> images, List<float[]> imageVectors, List<byte[
         return Path.of("..", "models").toAbsolutePath().normalize();
     }
 
+    /** A bundle's reference inputs as its {@code reference/reference.json} lists them: image files and captions. */
+    record Inputs(JsonNode json, List<byte[]> images, List<String> captions) {
+        static Inputs of(ModelBundle bundle) throws IOException {
+            JsonNode json = new ObjectMapper().readTree(bundle.directory().resolve("reference").resolve("reference.json").toFile());
+            List<byte[]> images = new ArrayList<>();
+            for (JsonNode image : json.get("images")) {
+                images.add(Files.readAllBytes(bundle.directory().resolve(image.asText())));
+            }
+            List<String> captions = new ArrayList<>();
+            json.get("captions").forEach(c -> captions.add(c.asText()));
+            return new Inputs(json, images, captions);
+        }
+    }
+
     static ReferenceData load() throws Exception {
         ModelBundle bundle = ModelBundle.load(modelsDir().resolve(MODEL_ID));
-        Path reference = bundle.directory().resolve("reference");
-        JsonNode json = new ObjectMapper().readTree(reference.resolve("reference.json").toFile());
-        List<byte[]> images = new ArrayList<>();
-        for (JsonNode image : json.get("images")) {
-            images.add(Files.readAllBytes(bundle.directory().resolve(image.asText())));
-        }
-        List<String> captions = new ArrayList<>();
-        json.get("captions").forEach(c -> captions.add(c.asText()));
+        Inputs inputs = Inputs.of(bundle);
+        List<byte[]> images = inputs.images();
+        List<String> captions = inputs.captions();
         ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
         try (ImageEncoder imageEncoder = new ImageEncoder(bundle, preprocessor, InferenceOptions.cpu(1));
              TextTokenizer tokenizer = TextTokenizer.forBundle(bundle);
