@@ -40,6 +40,19 @@ run_mvn() {
 
 mvn_quiet() { run_mvn -q "$@"; }
 
+# Succeeds when build output FILE is missing or older than a source or pom of any of the modules
+# named after it (a jar or zip left by an earlier build must not hide changed code).
+build_is_stale() {
+  local file="$1" module
+  shift
+  [ -f "$file" ] || return 0
+  [ -n "$(find "$FUSERANK_ROOT/pom.xml" -newer "$file" -print -quit)" ] && return 0
+  for module in "$@"; do
+    [ -n "$(find "$FUSERANK_ROOT/$module/pom.xml" "$FUSERANK_ROOT/$module/src/main" -newer "$file" -print -quit 2>/dev/null)" ] && return 0
+  done
+  return 1
+}
+
 # The Python virtual environment lives outside the clone, keyed by the requirements' hash, so a
 # fresh clone on a machine that already built it reuses it; FUSERANK_VENV overrides the place.
 venv_dir() {

@@ -7,8 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/common.sh"
 benchmarks_classpath() {
   local target="$FUSERANK_ROOT/benchmarks/target" jar
   jar="$(ls "$target"/fuserank-benchmarks-*.jar 2>/dev/null | head -n 1 || true)"
-  if [ -z "$jar" ] || [ ! -d "$target/lib" ]; then
-    note "building the benchmarks module (its jar or target/lib is missing)"
+  if [ -z "$jar" ] || [ ! -d "$target/lib" ] || build_is_stale "$jar" encoder reranker index-tools benchmarks; then
+    note "building the benchmarks module (its jar or target/lib is missing, or older than the code)"
     (cd "$FUSERANK_ROOT" && run_mvn -q -pl benchmarks -am package -DskipTests) >&2
     jar="$(ls "$target"/fuserank-benchmarks-*.jar 2>/dev/null | head -n 1 || true)"
     [ -n "$jar" ] || die "the build wrote no fuserank-benchmarks jar to [$target]"
