@@ -32,6 +32,8 @@ final class ClientSideSearch implements AutoCloseable {
     }
 
     private final ModelBundle bundle;
+    /** The model's recommended score mode and ITC weight, read once: every query of a --queries run uses them. */
+    private final RerankDefaults rerankDefaults;
     private final InferenceOptions options;
     private TextEncoder textEncoder;
     private ImageEncoder imageEncoder;
@@ -39,6 +41,7 @@ final class ClientSideSearch implements AutoCloseable {
 
     ClientSideSearch(ModelBundle bundle, InferenceOptions options) {
         this.bundle = bundle;
+        this.rerankDefaults = RerankDefaults.of(bundle);
         this.options = options;
     }
 
@@ -55,7 +58,7 @@ final class ClientSideSearch implements AutoCloseable {
             return new Result(first.subList(0, Math.min(plan.k(), first.size())), response);
         }
         // query_weight and rescore_query_weight: the rescorer's defaults, which the plan never overrides
-        ScoreFormula formula = RerankDefaults.of(bundle).formula(plan.scoreMode() == null ? null : ScoreMode.fromLabel(plan.scoreMode()),
+        ScoreFormula formula = rerankDefaults.formula(plan.scoreMode() == null ? null : ScoreMode.fromLabel(plan.scoreMode()),
             plan.itcWeight(), 1f, 1f);
         if (scorer == null) {
             scorer = new FusionScorer(bundle, options, SearchCommand.FUSION_BATCH);
