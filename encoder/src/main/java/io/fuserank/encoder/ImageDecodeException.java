@@ -22,6 +22,8 @@ public final class ImageDecodeException extends IOException {
         UNSUPPORTED_FORMAT,
         /** A reader recognised the format but could not decode the whole image. */
         CORRUPT,
+        /** The model's resize has no output size for the image's shape (a strip too thin for a shortest-edge resize). */
+        UNSUPPORTED_SHAPE,
         /**
          * The {@link MemoryBudget} refused the memory that decoding needs (the cause is its
          * exception): a condition of the moment, not of the image, so a retry may succeed.

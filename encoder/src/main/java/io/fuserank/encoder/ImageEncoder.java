@@ -14,7 +14,7 @@ import java.util.Map;
 
 /**
  * The bundle's {@code image_encoder.onnx}: preprocessed pixels in, the normalised ITC embedding
- * and the image token features out (ALBEF's ViT image encoder, arXiv 2107.07651 §3.1).
+ * (where the model has one) and the image token features out (ALBEF's ViT image encoder, arXiv 2107.07651 §3.1).
  *
  * <p>One ONNX Runtime session, created here once and shared by all threads (sessions are
  * thread-safe); {@link #encode} takes a whole batch in one call, which is what makes bulk
@@ -37,7 +37,7 @@ public final class ImageEncoder implements AutoCloseable {
                 preprocessor.height(), preprocessor.width(), bundle.imageSize()));
         }
         this.preprocessor = preprocessor;
-        this.embeddingDim = bundle.embeddingDim();
+        this.embeddingDim = bundle.hasEmbedding() ? bundle.embeddingDim() : 0;
         this.layers = bundle.featureLayers();
         this.tokens = bundle.imageTokens();
         this.width = bundle.featureWidth();
@@ -108,13 +108,15 @@ public final class ImageEncoder implements AutoCloseable {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OnnxTensor input = OnnxTensor.createTensor(env, FloatBuffer.wrap(pixels), new long[] {count, 3, imageHeight, imageWidth});
              OrtSession.Result result = session.run(Map.of("pixels", input))) {
-            FloatBuffer embeddings = floats(result, "embedding");
+            FloatBuffer embeddings = embeddingDim > 0 ? floats(result, "embedding") : null;
             FloatBuffer features = floats(result, "token_features");
             int perImage = layers * tokens * width;
             List<Encoding> out = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
-                float[] embedding = new float[embeddingDim];
-                embeddings.get(i * embeddingDim, embedding);
+                float[] embedding = embeddings == null ? null : new float[embeddingDim];
+                if (embeddings != null) {
+                    embeddings.get(i * embeddingDim, embedding);
+                }
                 float[] values = new float[perImage];
                 features.get(i * perImage, values);
                 out.add(new Encoding(embedding, new TokenFeatures(layers, tokens, width, values)));

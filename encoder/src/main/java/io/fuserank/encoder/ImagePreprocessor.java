@@ -52,7 +52,9 @@ import java.util.Optional;
  *       ignores them;</li>
  *   <li>resize to {@code height x width} by the manifest's {@link ResizeRule}: ours is bilinear,
  *       half-pixel centres, no antialiasing, float32, horizontal pass first; the {@code pil_*}
- *       rules are PIL's {@code Image.resize} byte for byte ({@link PilResample});</li>
+ *       rules are PIL's {@code Image.resize} byte for byte ({@link PilResample}); where the
+ *       manifest names {@code shortest_edge} (BridgeTower's processor) the resize keeps the aspect
+ *       and a center crop gives the input size ({@link ShortestEdgeResize});</li>
  *   <li>{@code (v / 255 - mean[c]) / std[c]} in float32, CHW. On 8-bit values this equals
  *       transformers' {@code rescale} (float64 {@code v * (1 / 255)} cast to float32) followed by
  *       its float32 {@code normalize} bit for bit: the two casts agree for every v in 0..255.</li>
@@ -133,6 +135,8 @@ public final class ImagePreprocessor {
     }
 
     private final ResizeRule rule;
+    /** Null: resize straight to {@code height x width}; else resize keeping the aspect, then center-crop to it. */
+    private final ShortestEdgeResize shortestEdge;
     private final int height;
     private final int width;
     private final float[] mean;
@@ -168,11 +172,11 @@ public final class ImagePreprocessor {
      * @param std    per-channel standard deviation, none zero
      */
     public ImagePreprocessor(ResizeRule rule, int height, int width, float[] mean, float[] std, Limits limits) {
-        this(rule, height, width, mean, std, limits, MemoryBudget.UNBOUNDED, Decoding.OWN);
+        this(rule, null, height, width, mean, std, limits, MemoryBudget.UNBOUNDED, Decoding.OWN);
     }
 
-    private ImagePreprocessor(ResizeRule rule, int height, int width, float[] mean, float[] std, Limits limits,
-                              MemoryBudget budget, Decoding decoding) {
+    private ImagePreprocessor(ResizeRule rule, ShortestEdgeResize shortestEdge, int height, int width, float[] mean, float[] std,
+                              Limits limits, MemoryBudget budget, Decoding decoding) {
         if (height < 1 || height > MAX_SIZE || width < 1 || width > MAX_SIZE) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "height and width must be in [1, %d], got [%d] and [%d]", MAX_SIZE, height, width));
@@ -188,6 +192,10 @@ public final class ImagePreprocessor {
             }
         }
         this.rule = Objects.requireNonNull(rule, "rule");
+        if (shortestEdge != null && rule.subsamples()) {
+            throw new IllegalArgumentException("a shortest-edge resize is one of the pil_* rules, not [" + rule.manifestName() + "]");
+        }
+        this.shortestEdge = shortestEdge;
         this.height = height;
         this.width = width;
         this.mean = mean.clone();
@@ -203,7 +211,7 @@ public final class ImagePreprocessor {
      * {@link MemoryBudget#UNBOUNDED}.
      */
     public ImagePreprocessor withBudget(MemoryBudget budget) {
-        return new ImagePreprocessor(rule, height, width, mean, std, limits, budget, decoding);
+        return new ImagePreprocessor(rule, shortestEdge, height, width, mean, std, limits, budget, decoding);
     }
 
     /**
@@ -250,8 +258,52 @@ public final class ImagePreprocessor {
         } else {
             throw badField("size", size, "an integer or {\"height\": h, \"width\": w}");
         }
-        return new ImagePreprocessor(rule, height, width, floats(image, "mean"), floats(image, "std"), limits, MemoryBudget.UNBOUNDED,
-            decoding);
+        return new ImagePreprocessor(rule, shortestEdge(image, rule, height, width), height, width, floats(image, "mean"),
+            floats(image, "std"), limits, MemoryBudget.UNBOUNDED, decoding);
+    }
+
+    /**
+     * {@code image.shortest_edge}, {@code longest_edge}, {@code size_divisor} and {@code center_crop}
+     * (BridgeTower's processor), or null where {@code shortest_edge} is absent. Only a center crop to
+     * the square input {@code size} is implemented: the model's input is then one fixed size.
+     */
+    private static ShortestEdgeResize shortestEdge(JsonNode image, ResizeRule rule, int height, int width) {
+        JsonNode shortest = image.path("shortest_edge");
+        if (shortest.isMissingNode()) {
+            for (String field : List.of("longest_edge", "size_divisor", "center_crop")) {
+                if (image.has(field)) {
+                    throw badField(field, image.path(field), "nothing without shortest_edge");
+                }
+            }
+            return null;
+        }
+        JsonNode crop = image.path("center_crop");
+        if (crop.isBoolean() == false || crop.booleanValue() == false) {
+            throw badField("center_crop", crop, "true (a shortest-edge resize without a crop gives inputs of varying size)");
+        }
+        if (rule.subsamples()) {
+            throw badField("resize", image.path("resize"), "a pil_* rule with shortest_edge");
+        }
+        try {
+            return new ShortestEdgeResize(positiveInt(image, "shortest_edge"), positiveInt(image, "longest_edge"),
+                positiveInt(image, "size_divisor"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("manifest fields [image.shortest_edge, image.longest_edge, image.size_divisor]: "
+                + e.getMessage(), e);
+        }
+    }
+
+    private static int positiveInt(JsonNode image, String field) {
+        JsonNode value = image.path(field);
+        if (!value.isIntegralNumber() || !value.canConvertToInt() || value.intValue() < 1 || value.intValue() > MAX_SIZE) {
+            throw badField(field, value, "an integer in [1, " + MAX_SIZE + "]");
+        }
+        return value.intValue();
+    }
+
+    /** The shortest-edge resize before the center crop, null where the image is resized straight to the input size. */
+    public ShortestEdgeResize shortestEdge() {
+        return shortestEdge;
     }
 
     public Decoding decoding() {
@@ -310,7 +362,15 @@ public final class ImagePreprocessor {
     public void preprocessInto(byte[] encoded, float[] out, int offset) throws ImageDecodeException {
         Objects.checkFromIndexSize(offset, pixelsPerImage(), out.length);
         try (Decoded decoded = decode(encoded)) {
-            normalize(rule.resize(decoded.rgb(), height, width), height * width, mean, std, out, offset);
+            Rgb rgb = decoded.rgb();
+            float[] resized;
+            if (shortestEdge == null) {
+                resized = rule.resize(rgb, height, width);
+            } else {
+                int[] size = shortestEdge.outputSize(rgb.height(), rgb.width());
+                resized = ShortestEdgeResize.centerCrop(rule.resize(rgb, size[0], size[1]), size[0], size[1], height, width);
+            }
+            normalize(resized, height * width, mean, std, out, offset);
         }
     }
 
@@ -369,8 +429,12 @@ public final class ImagePreprocessor {
                 long keptWidth = subsampled(width, step);
                 long keptHeight = subsampled(height, step);
                 long rasterPixels = thinAfter ? width * height + keptWidth * keptHeight : keptWidth * keptHeight;
+                int[] resized = resizedSize(keptHeight, keptWidth, orientation);
                 long bytes = decodingBytes(rasterPixels * rasterBytesPerPixel(reader), keptWidth, keptHeight, orientation,
-                    this.height, this.width, encoded.length);
+                    resized[0], resized[1], encoded.length);
+                if (shortestEdge != null) { // the cropped copy
+                    bytes += 3L * Float.BYTES * this.height * this.width;
+                }
                 reservation = reserve(bytes, String.format(Locale.ROOT, "decoding a [%s] image of [%d x %d] pixels", format, width, height));
                 BufferedImage image = readFirstImage(reader, thinAfter ? 1 : step);
                 Rgb rgb = ImageMetadata.orient(toRgb(thinAfter ? keepEvery(image, step) : image, decoding.compositeAlpha()), orientation);
@@ -391,6 +455,19 @@ public final class ImagePreprocessor {
             throw new ImageDecodeException(ImageDecodeException.Reason.CORRUPT, String.format(Locale.ROOT,
                 "cannot decode [%s] image of [%d] bytes: %s", format, encoded.length, e), e);
         }
+    }
+
+    /**
+     * The {@code {height, width}} the resize step produces for a decoded image of {@code height x
+     * width} before orientation: the input size, or the shortest-edge resize's output (an image it
+     * cannot resize fails here, before anything is decoded).
+     */
+    private int[] resizedSize(long height, long width, int orientation) throws ImageDecodeException {
+        if (shortestEdge == null) {
+            return new int[] {this.height, this.width};
+        }
+        boolean swap = ImageMetadata.swapsAxes(orientation);
+        return shortestEdge.outputSize(swap ? width : height, swap ? height : width);
     }
 
     /** The first reader that recognises the stream's signature. */

@@ -87,6 +87,7 @@ public final class ModelBundle {
         bundle.checkCodec();
         bundle.checkItcWeight();
         bundle.checkGraphs();
+        bundle.checkEmbedding();
         bundle.checkText();
         bundle.checkFusion();
         return bundle;
@@ -108,13 +109,35 @@ public final class ModelBundle {
         return directory.resolve(manifest.path("text").path("tokenizer").asText("tokenizer.json"));
     }
 
-    public int embeddingDim() {
-        return manifest.path("embedding").path("dim").asInt();
+    /**
+     * Whether the model has an ITC embedding (a manifest {@code embedding} section, and an
+     * {@code embedding} output of both encoder graphs). A model without one (BridgeTower's and ViLT's
+     * retrieval checkpoints have no ITC head) only reranks: the kNN first stage searches another
+     * model's vectors.
+     */
+    public boolean hasEmbedding() {
+        return manifest.path("embedding").isObject();
     }
 
-    public String similarity() {
-        return manifest.path("embedding").path("similarity").asText();
+    /** @throws IllegalStateException where the model has no ITC embedding ({@link #hasEmbedding()}) */
+    public int embeddingDim() {
+        return requireEmbedding().path("dim").asInt();
     }
+
+    /** @throws IllegalStateException where the model has no ITC embedding ({@link #hasEmbedding()}) */
+    public String similarity() {
+        return requireEmbedding().path("similarity").asText();
+    }
+
+    private JsonNode requireEmbedding() {
+        if (hasEmbedding() == false) {
+            throw new IllegalStateException("model [" + name() + "] has no ITC embedding: " + NO_EMBEDDING);
+        }
+        return manifest.path("embedding");
+    }
+
+    /** Why a model without an ITC embedding has no vectors; part of every error that says so. */
+    public static final String NO_EMBEDDING = "it only reranks, and the kNN first stage searches another model's vectors";
 
     public int featureWidth() {
         return manifest.path("token_features").path("width").asInt();
@@ -257,6 +280,35 @@ public final class ModelBundle {
         }
         if (weight.isNumber() == false || Float.isFinite(weight.floatValue()) == false || weight.floatValue() < 0) {
             throw new BundleException("[manifest.json] field [rerank.itc_weight] must be a finite number >= 0, got [" + weight + "]");
+        }
+    }
+
+    /** The {@code embedding} section and the encoder graphs' {@code embedding} outputs agree: both present or both absent. */
+    private void checkEmbedding() throws BundleException {
+        JsonNode embedding = manifest.path("embedding");
+        if (embedding.isMissingNode() == false && embedding.isObject() == false) {
+            throw new BundleException("[manifest.json] field [embedding] is [" + embedding + "]; expected an object with dim and "
+                + "similarity, or no field for a model without ITC");
+        }
+        if (hasEmbedding()) {
+            JsonNode dim = embedding.path("dim");
+            if (dim.isIntegralNumber() == false || dim.asInt() < 1) {
+                throw new BundleException("[manifest.json] field [embedding.dim] must be a positive integer, got [" + dim + "]");
+            }
+            if (embedding.path("similarity").isTextual() == false) {
+                throw new BundleException("[manifest.json] field [embedding.similarity] must be a string, got ["
+                    + embedding.path("similarity") + "]");
+            }
+        }
+        for (String key : List.of("image_encoder", "text_encoder")) {
+            boolean output = false;
+            for (JsonNode t : manifest.path("graphs").path(key).path("outputs")) {
+                output |= t.path("name").asText().equals("embedding");
+            }
+            if (output != hasEmbedding()) {
+                throw new BundleException("[manifest.json] field [graphs." + key + ".outputs] " + (output ? "has" : "lacks")
+                    + " [embedding] but field [embedding] is " + (hasEmbedding() ? "present" : "absent"));
+            }
         }
     }
 

@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * The bundle's {@code text_encoder.onnx}: texts in (cleaned and tokenized by
- * {@link TextTokenizer}), the normalised ITC embedding and the text token features out (ALBEF's
+ * {@link TextTokenizer}), the normalised ITC embedding (where the model has one) and the text token features out (ALBEF's
  * first text layers, arXiv 2107.07651 §3.1), where the graph has a {@code token_features} output,
  * and each text's token ids. Features and ids keep only real tokens: padding is cut off per text,
  * so a stored caption blob or a query's features never carry pad rows. A graph without
@@ -33,7 +33,7 @@ public final class TextEncoder implements AutoCloseable {
 
     public TextEncoder(ModelBundle bundle, TextTokenizer tokenizer, InferenceOptions options) throws OrtException {
         this.tokenizer = tokenizer;
-        this.embeddingDim = bundle.embeddingDim();
+        this.embeddingDim = bundle.hasEmbedding() ? bundle.embeddingDim() : 0;
         this.layers = bundle.featureLayers();
         this.width = bundle.featureWidth();
         this.session = options.open(bundle.graph("text_encoder"));
@@ -97,13 +97,15 @@ public final class TextEncoder implements AutoCloseable {
         try (OnnxTensor ids = OnnxTensor.createTensor(env, LongBuffer.wrap(batch.ids()), shape);
              OnnxTensor mask = OnnxTensor.createTensor(env, LongBuffer.wrap(batch.mask()), shape);
              OrtSession.Result result = session.run(Map.of("input_ids", ids, "attention_mask", mask))) {
-            FloatBuffer embeddings = ImageEncoder.floats(result, "embedding");
+            FloatBuffer embeddings = embeddingDim > 0 ? ImageEncoder.floats(result, "embedding") : null;
             FloatBuffer features = hasFeatures ? ImageEncoder.floats(result, "token_features") : null;
             int padded = batch.length();
             List<Encoding> out = new ArrayList<>(batch.rows());
             for (int row = 0; row < batch.rows(); row++) {
-                float[] embedding = new float[embeddingDim];
-                embeddings.get(row * embeddingDim, embedding);
+                float[] embedding = embeddings == null ? null : new float[embeddingDim];
+                if (embeddings != null) {
+                    embeddings.get(row * embeddingDim, embedding);
+                }
                 int real = batch.tokens(row);
                 long[] rowIds = java.util.Arrays.copyOfRange(batch.ids(), row * padded, row * padded + real);
                 out.add(new Encoding(embedding, features == null ? null : features(features, row, padded, real), rowIds));

@@ -49,11 +49,28 @@ final class CommandSupport {
     /** Loads and validates the bundle; a missing or broken bundle is a bad-argument error naming it. */
     static ModelBundle loadBundle(CommandSpec spec, Path model) {
         modelDirectory(spec, model);
+        ModelBundle bundle;
         try {
-            return ModelBundle.load(model);
+            bundle = ModelBundle.load(model);
         } catch (ModelBundle.BundleException e) {
             throw usage(spec, "--model [" + model + "] is not a usable model bundle: " + e.getMessage());
         }
+        String noItc = withoutItc(bundle, model);
+        if (noItc != null) {
+            throw usage(spec, noItc);
+        }
+        return bundle;
+    }
+
+    /**
+     * Why the CLI cannot use {@code bundle}, or null: it indexes and searches with one model's vectors
+     * and fusion graph, so a model without ITC (BridgeTower, ViLT) is served by the plugin only,
+     * paired with a first-stage model (docs/plugin.md).
+     */
+    static String withoutItc(ModelBundle bundle, Path model) {
+        return bundle.hasEmbedding() ? null : "--model [" + model + "] has no ITC embedding (" + ModelBundle.NO_EMBEDDING
+            + "); the CLI works with one model, so serve it through the plugin, paired with a first-stage model in the ingest "
+            + "pipeline and as the fuserank_itm model (docs/plugin.md)";
     }
 
     /** The model id the plugin knows a bundle by: its directory's name. */

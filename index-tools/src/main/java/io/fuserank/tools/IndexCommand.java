@@ -337,11 +337,17 @@ final class IndexCommand implements Callable<Integer> {
     }
 
     private ModelBundle loadModel() {
+        ModelBundle bundle;
         try {
-            return ModelBundle.load(model);
+            bundle = ModelBundle.load(model);
         } catch (ModelBundle.BundleException e) {
             throw bad("--model [" + model + "] is not a usable model bundle: " + e.getMessage());
         }
+        String noItc = CommandSupport.withoutItc(bundle, model);
+        if (noItc != null) {
+            throw bad(noItc);
+        }
+        return bundle;
     }
 
     private EntrySource openSource() {

@@ -119,15 +119,19 @@ public final class EncodeResponse extends ActionResponse {
     public static void writeRerankDefaults(StreamOutput out, RerankDefaults defaults) throws IOException {
         out.writeEnum(defaults.mode());
         out.writeFloat(defaults.itcWeight());
+        out.writeBoolean(defaults.hasItc());
     }
 
     public static RerankDefaults readRerankDefaults(StreamInput in) throws IOException {
-        return new RerankDefaults(in.readEnum(ScoreMode.class), in.readFloat());
+        return new RerankDefaults(in.readEnum(ScoreMode.class), in.readFloat(), in.readBoolean());
     }
 
-    /** An encoding on the wire (also inside the rescorer builder): the embedding, then optional features and ids. */
+    /** An encoding on the wire (also inside the rescorer builder): the optional embedding, then optional features and ids. */
     public static void writeEncoding(StreamOutput out, Encoding encoding) throws IOException {
-        out.writeFloatArray(encoding.embedding());
+        out.writeBoolean(encoding.embedding() != null);
+        if (encoding.embedding() != null) {
+            out.writeFloatArray(encoding.embedding());
+        }
         writeFeatures(out, encoding.tokenFeatures());
         out.writeBoolean(encoding.tokenIds() != null);
         if (encoding.tokenIds() != null) {
@@ -136,7 +140,7 @@ public final class EncodeResponse extends ActionResponse {
     }
 
     public static Encoding readEncoding(StreamInput in) throws IOException {
-        return new Encoding(in.readFloatArray(), readFeatures(in), in.readBoolean() ? in.readVLongArray() : null);
+        return new Encoding(in.readBoolean() ? in.readFloatArray() : null, readFeatures(in), in.readBoolean() ? in.readVLongArray() : null);
     }
 
     private static void writeDocumentStorage(StreamOutput out, DocumentStorage storage) throws IOException {

@@ -103,7 +103,7 @@ public final class FuseRankProcessor extends AbstractProcessor {
         });
     }
 
-    /** Writes both target fields, or returns why not (leaving the document as it was). */
+    /** Writes the target fields (the vector where the model has ITC), or returns why not (leaving the document as it was). */
     private Exception write(IngestDocument document, EncodeBatcher.Encoded encoded) {
         EncodeResponse.Result result = encoded.result();
         if (result.failed()) {
@@ -111,7 +111,9 @@ public final class FuseRankProcessor extends AbstractProcessor {
         }
         try {
             byte[] blob = encoded.storage().blob(kind.modality(), result.encoding(), codec);
-            document.setFieldValue(vectorField, toList(result.encoding().embedding()));
+            if (result.encoding().embedding() != null) { // a model without ITC writes its features alone
+                document.setFieldValue(vectorField, toList(result.encoding().embedding()));
+            }
             if (blob != null) {
                 document.setFieldValue(featuresField, Base64.getEncoder().encodeToString(blob));
             }

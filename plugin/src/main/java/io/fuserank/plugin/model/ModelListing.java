@@ -43,8 +43,9 @@ public final class ModelListing {
         Map<String, Object> manifest = new LinkedHashMap<>();
         manifest.put("name", bundle.name());
         manifest.put("path", shownPath);
-        manifest.put("embedding_dim", bundle.embeddingDim());
-        manifest.put("similarity", bundle.similarity());
+        // null for a model without ITC, which only reranks
+        manifest.put("embedding_dim", bundle.hasEmbedding() ? bundle.embeddingDim() : null);
+        manifest.put("similarity", bundle.hasEmbedding() ? bundle.similarity() : null);
         manifest.put("feature_width", bundle.featureWidth());
         manifest.put("feature_layers", bundle.featureLayers());
         manifest.put("image_tokens", bundle.imageTokens());

@@ -1,5 +1,6 @@
 package io.fuserank.plugin.query;
 
+import io.fuserank.encoder.ModelBundle;
 import io.fuserank.plugin.action.EncodeRequest;
 import io.fuserank.plugin.model.ModelRegistry;
 import org.elasticsearch.TransportVersion;
@@ -36,7 +37,14 @@ abstract class ModelQueryVectorBuilder implements QueryVectorBuilder {
     @Override
     public final void buildVector(Client client, ActionListener<float[]> listener) {
         QueryEncoder.encode(client, modelId, input(), "[" + getWriteableName() + "] [" + inputField().getPreferredName() + "]",
-            listener.map(response -> response.results().get(0).encoding().embedding()));
+            listener.map(response -> {
+                float[] embedding = response.results().get(0).encoding().embedding();
+                if (embedding == null) {
+                    throw new IllegalArgumentException("[" + getWriteableName() + "] model [" + modelId + "] has no ITC embedding: "
+                        + ModelBundle.NO_EMBEDDING + "; build the query vector with that model");
+                }
+                return embedding;
+            }));
     }
 
     /** Every node of a cluster runs the same plugin build, so any node the cluster accepts reads this. */

@@ -14,7 +14,7 @@ import java.util.Objects;
 
 /**
  * The rescorer's query as the coordinating node encoded it: its {@link Encoding} (the ITC
- * embedding for the ITC part of the score; the token features or token ids that the model's fusion
+ * embedding for the ITC part of the score, null for a model without ITC; the token features or token ids that the model's fusion
  * graph reads from the query side) and the score mode and ITC weight the model's manifest
  * recommends (those of a request that names none). It travels to every shard inside the rescorer
  * builder, so the query is encoded once per search whatever the shard count, and no shard needs the
@@ -24,7 +24,6 @@ public record EncodedQuery(Encoding encoding, RerankDefaults modelRerank) implem
 
     public EncodedQuery {
         Objects.requireNonNull(encoding, "encoding");
-        Objects.requireNonNull(encoding.embedding(), "embedding");
         Objects.requireNonNull(modelRerank, "modelRerank");
     }
 
@@ -37,6 +36,7 @@ public record EncodedQuery(Encoding encoding, RerankDefaults modelRerank) implem
         return new EncodedQuery(EncodeResponse.readEncoding(in), EncodeResponse.readRerankDefaults(in));
     }
 
+    /** The query's ITC embedding, null where the model has none. */
     public float[] embedding() {
         return encoding.embedding();
     }
@@ -72,7 +72,7 @@ public record EncodedQuery(Encoding encoding, RerankDefaults modelRerank) implem
     @Override
     public String toString() {
         TokenFeatures f = encoding.tokenFeatures();
-        return "embedding[" + embedding().length + "]"
+        return (embedding() == null ? "no embedding" : "embedding[" + embedding().length + "]")
             + (f == null ? "" : ", features[" + f.layers() + " x " + f.tokens() + " x " + f.width() + "]")
             + (encoding.tokenIds() == null ? "" : ", token ids[" + encoding.tokenIds().length + "]")
             + ", model " + modelRerank;

@@ -120,7 +120,9 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
         String option = "[" + NAME + "] [" + (options.isTextQuery() ? ItmOptions.TEXT : ItmOptions.IMAGE).getPreferredName() + "]";
         ctx.registerAsyncAction((client, listener) -> QueryEncoder.encode(client, options.modelId(), input, option,
             listener.delegateFailureAndWrap((l, response) -> {
-                encoded.set(EncodedQuery.of(response));
+                EncodedQuery query = EncodedQuery.of(response);
+                options.formula(query.modelRerank()); // a 400 here, before any shard, where the score reads an ITC the model lacks
+                encoded.set(query);
                 l.onResponse(null);
             })));
         return copy(null, encoded::get);
@@ -179,8 +181,8 @@ public final class ItmRescorerBuilder extends RescorerBuilder<ItmRescorerBuilder
     private String vectorField(SearchExecutionContext context, boolean required) {
         String field = options.vectorField();
         MappedFieldType type = context.isFieldMapped(field) ? context.getFieldType(field) : null;
-        if (type == null && required == false) {
-            return null;
+        if ((type == null || query.embedding() == null) && required == false) {
+            return null; // unmapped, or the model has no ITC: no ITC part to show
         }
         if (type instanceof DenseVectorFieldMapper.DenseVectorFieldType vectors
             && vectors.getElementType() == DenseVectorFieldMapper.ElementType.FLOAT) {

@@ -50,7 +50,7 @@ public class EncodeResponseTests extends ESTestCase {
             }
         }
         assertEquals(storage, copy.documentStorage());
-        assertEquals(new RerankDefaults(ScoreMode.ITM_PLUS_ITC, 256f), copy.modelRerank());
+        assertEquals(new RerankDefaults(ScoreMode.ITM_PLUS_ITC, 256f, true), copy.modelRerank());
         assertEquals(4, copy.results().size());
         assertArrayEquals(new float[] {0.5f}, copy.results().get(0).encoding().embedding(), 0f);
         assertArrayEquals(features.values(), copy.results().get(0).encoding().tokenFeatures().values(), 0f);

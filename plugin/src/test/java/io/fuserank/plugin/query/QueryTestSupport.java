@@ -46,7 +46,7 @@ public final class QueryTestSupport {
 
     /** A model's rerank defaults with {@code itm_plus_itc}, our own models' mode, at ITC weight {@code itcWeight}. */
     public static RerankDefaults rerank(float itcWeight) {
-        return new RerankDefaults(ScoreMode.ITM_PLUS_ITC, itcWeight);
+        return new RerankDefaults(ScoreMode.ITM_PLUS_ITC, itcWeight, true);
     }
 
     public static String randomModelId() {

@@ -136,8 +136,11 @@ public class ItmRescorerBuilderTests extends AbstractWireSerializingTestCase<Itm
             }
         }
         TokenFeatures features = tokenIds != null && randomBoolean() ? null : new TokenFeatures(layers, tokens, width, values);
-        return new EncodedQuery(new Encoding(embedding, features, tokenIds),
-            new RerankDefaults(randomFrom(ScoreMode.values()), randomFrom(1f, 64f, randomFloat() * 300)));
+        // A model without ITC (BridgeTower, ViLT) has no query embedding and never defaults to a mode that reads ITC.
+        boolean hasItc = randomBoolean();
+        ScoreMode mode = hasItc ? randomFrom(ScoreMode.values()) : randomFrom(ScoreMode.ITM, ScoreMode.BLEND);
+        return new EncodedQuery(new Encoding(hasItc ? embedding : null, features, tokenIds),
+            new RerankDefaults(mode, randomFrom(1f, 64f, randomFloat() * 300), hasItc));
     }
 
     public void testRoundTripsInsideASearchSourceThroughThePluginRegistry() throws IOException {

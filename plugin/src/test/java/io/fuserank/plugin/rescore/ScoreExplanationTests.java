@@ -19,7 +19,7 @@ public class ScoreExplanationTests extends ESTestCase {
 
     public void testTheRequestsModeAndItcWeightElseTheModels() {
         EncodedQuery query = new EncodedQuery(new Encoding(new float[] {1f}, new TokenFeatures(1, 1, 1, new float[] {1f})),
-            new RerankDefaults(ScoreMode.ITM_PLUS_ITC, 256f));
+            new RerankDefaults(ScoreMode.ITM_PLUS_ITC, 256f, true));
         ItmOptions named = new ItmOptions("m", "x", null, null, null, null, null, null, 4f).validated();
         ItmOptions unnamed = new ItmOptions("m", "x", null, null, null, null, null, null, null).validated();
         assertEquals(4f, named.formula(query.modelRerank()).itcWeight(), 0f);
@@ -27,7 +27,7 @@ public class ScoreExplanationTests extends ESTestCase {
         ItmOptions blend = new ItmOptions("m", "x", null, null, null, "blend", 0.5f, 2f, null).validated();
         assertEquals(new ScoreFormula(ScoreMode.BLEND, 0.5f, 2f, 256f), blend.formula(query.modelRerank()));
         // An imported ALBEF's manifest asks for the ITM logit alone; a request may still ask for the sum.
-        RerankDefaults albef = new RerankDefaults(ScoreMode.ITM, 1f);
+        RerankDefaults albef = new RerankDefaults(ScoreMode.ITM, 1f, true);
         assertEquals(ScoreMode.ITM, unnamed.formula(albef).mode());
         assertEquals(new ScoreFormula(ScoreMode.ITM_PLUS_ITC, 1f, 1f, 4f), named.formula(albef));
         ItmOptions sum = new ItmOptions("m", "x", null, null, null, "itm_plus_itc", null, null, null).validated();
