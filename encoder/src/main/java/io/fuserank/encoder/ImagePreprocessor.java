@@ -137,6 +137,8 @@ public final class ImagePreprocessor {
     private final ResizeRule rule;
     /** Null: resize straight to {@code height x width}; else resize keeping the aspect, then center-crop to it. */
     private final ShortestEdgeResize shortestEdge;
+    /** With {@link #shortestEdge}: crop to {@code height x width} (BridgeTower), or keep each image's resized size (ViLT). */
+    private final boolean centerCrop;
     private final int height;
     private final int width;
     private final float[] mean;
@@ -172,11 +174,11 @@ public final class ImagePreprocessor {
      * @param std    per-channel standard deviation, none zero
      */
     public ImagePreprocessor(ResizeRule rule, int height, int width, float[] mean, float[] std, Limits limits) {
-        this(rule, null, height, width, mean, std, limits, MemoryBudget.UNBOUNDED, Decoding.OWN);
+        this(rule, null, true, height, width, mean, std, limits, MemoryBudget.UNBOUNDED, Decoding.OWN);
     }
 
-    private ImagePreprocessor(ResizeRule rule, ShortestEdgeResize shortestEdge, int height, int width, float[] mean, float[] std,
-                              Limits limits, MemoryBudget budget, Decoding decoding) {
+    private ImagePreprocessor(ResizeRule rule, ShortestEdgeResize shortestEdge, boolean centerCrop, int height, int width, float[] mean,
+                              float[] std, Limits limits, MemoryBudget budget, Decoding decoding) {
         if (height < 1 || height > MAX_SIZE || width < 1 || width > MAX_SIZE) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "height and width must be in [1, %d], got [%d] and [%d]", MAX_SIZE, height, width));
@@ -196,6 +198,7 @@ public final class ImagePreprocessor {
             throw new IllegalArgumentException("a shortest-edge resize is one of the pil_* rules, not [" + rule.manifestName() + "]");
         }
         this.shortestEdge = shortestEdge;
+        this.centerCrop = centerCrop;
         this.height = height;
         this.width = width;
         this.mean = mean.clone();
@@ -211,7 +214,7 @@ public final class ImagePreprocessor {
      * {@link MemoryBudget#UNBOUNDED}.
      */
     public ImagePreprocessor withBudget(MemoryBudget budget) {
-        return new ImagePreprocessor(rule, shortestEdge, height, width, mean, std, limits, budget, decoding);
+        return new ImagePreprocessor(rule, shortestEdge, centerCrop, height, width, mean, std, limits, budget, decoding);
     }
 
     /**
@@ -246,10 +249,19 @@ public final class ImagePreprocessor {
             throw badField("exif_orientation", exif, "true, false");
         }
         Decoding decoding = new Decoding(alpha.textValue().equals(ALPHA), exif.booleanValue());
+        ShortestEdgeResize shortestEdge = shortestEdge(image, rule);
         JsonNode size = image.path("size");
         int height;
         int width;
-        if (size.isObject()) {
+        boolean crop = image.path("center_crop").asBoolean(false);
+        if (shortestEdge != null && crop == false) {
+            if (size.isMissingNode() == false) {
+                throw badField("size", size, "no size: with shortest_edge and no center_crop each image keeps its resized size");
+            }
+            // Inputs vary; these bound them (each side is at most longest_edge).
+            height = shortestEdge.longestEdge();
+            width = shortestEdge.longestEdge();
+        } else if (size.isObject()) {
             height = intField(size, "height");
             width = intField(size, "width");
         } else if (size.isIntegralNumber() && size.canConvertToInt()) {
@@ -258,16 +270,16 @@ public final class ImagePreprocessor {
         } else {
             throw badField("size", size, "an integer or {\"height\": h, \"width\": w}");
         }
-        return new ImagePreprocessor(rule, shortestEdge(image, rule, height, width), height, width, floats(image, "mean"),
-            floats(image, "std"), limits, MemoryBudget.UNBOUNDED, decoding);
+        return new ImagePreprocessor(rule, shortestEdge, crop, height, width, floats(image, "mean"), floats(image, "std"), limits,
+            MemoryBudget.UNBOUNDED, decoding);
     }
 
     /**
-     * {@code image.shortest_edge}, {@code longest_edge}, {@code size_divisor} and {@code center_crop}
-     * (BridgeTower's processor), or null where {@code shortest_edge} is absent. Only a center crop to
-     * the square input {@code size} is implemented: the model's input is then one fixed size.
+     * {@code image.shortest_edge}, {@code longest_edge} and {@code size_divisor}, with
+     * {@code center_crop} true (BridgeTower's processor: then a crop to the input {@code size}) or
+     * false (ViLT's: each image keeps its resized size), or null where {@code shortest_edge} is absent.
      */
-    private static ShortestEdgeResize shortestEdge(JsonNode image, ResizeRule rule, int height, int width) {
+    private static ShortestEdgeResize shortestEdge(JsonNode image, ResizeRule rule) {
         JsonNode shortest = image.path("shortest_edge");
         if (shortest.isMissingNode()) {
             for (String field : List.of("longest_edge", "size_divisor", "center_crop")) {
@@ -278,8 +290,8 @@ public final class ImagePreprocessor {
             return null;
         }
         JsonNode crop = image.path("center_crop");
-        if (crop.isBoolean() == false || crop.booleanValue() == false) {
-            throw badField("center_crop", crop, "true (a shortest-edge resize without a crop gives inputs of varying size)");
+        if (crop.isBoolean() == false) {
+            throw badField("center_crop", crop, "true, false");
         }
         if (rule.subsamples()) {
             throw badField("resize", image.path("resize"), "a pil_* rule with shortest_edge");
@@ -301,9 +313,18 @@ public final class ImagePreprocessor {
         return value.intValue();
     }
 
-    /** The shortest-edge resize before the center crop, null where the image is resized straight to the input size. */
+    /** The shortest-edge resize, null where the image is resized straight to the input size. */
     public ShortestEdgeResize shortestEdge() {
         return shortestEdge;
+    }
+
+    /**
+     * Whether each image keeps its own resized size (ViLT's processor: a shortest-edge resize and no
+     * crop); then {@link #height()} and {@link #width()} only bound the inputs, and images are
+     * preprocessed with {@link #preprocessSized}.
+     */
+    public boolean variableSize() {
+        return shortestEdge != null && centerCrop == false;
     }
 
     public Decoding decoding() {
@@ -336,6 +357,7 @@ public final class ImagePreprocessor {
      * @throws IllegalStateException if the input is not square (use {@link #height} and {@link #width})
      */
     public int size() {
+        requireFixedSize();
         if (height != width) {
             throw new IllegalStateException(String.format(Locale.ROOT,
                 "the input is [%d x %d], not square: use height() and width()", height, width));
@@ -343,9 +365,16 @@ public final class ImagePreprocessor {
         return height;
     }
 
-    /** Floats of one preprocessed image, {@code 3 x height x width}. */
+    /** Floats of one preprocessed image, {@code 3 x height x width}; inputs of a {@link #variableSize()} model have no one count. */
     public int pixelsPerImage() {
+        requireFixedSize();
         return 3 * height * width;
+    }
+
+    private void requireFixedSize() {
+        if (variableSize()) {
+            throw new IllegalStateException("this model's inputs vary in size (shortest_edge without center_crop): use preprocessSized");
+        }
     }
 
     /** Encoded image bytes to float32 CHW {@code [3 * height * width]}. */
@@ -371,6 +400,27 @@ public final class ImagePreprocessor {
                 resized = ShortestEdgeResize.centerCrop(rule.resize(rgb, size[0], size[1]), size[0], size[1], height, width);
             }
             normalize(resized, height * width, mean, std, out, offset);
+        }
+    }
+
+    /** One preprocessed image at its own size: float32 CHW {@code [3 * height * width]}. */
+    public record Pixels(int height, int width, float[] values) {
+    }
+
+    /**
+     * Encoded image bytes to float32 CHW at the image's own size, for a model whose inputs vary in
+     * size ({@link #variableSize()}); for any other model the size is the input size.
+     */
+    public Pixels preprocessSized(byte[] encoded) throws ImageDecodeException {
+        if (variableSize() == false) {
+            return new Pixels(height, width, preprocess(encoded));
+        }
+        try (Decoded decoded = decode(encoded)) {
+            Rgb rgb = decoded.rgb();
+            int[] size = shortestEdge.outputSize(rgb.height(), rgb.width());
+            float[] out = new float[3 * size[0] * size[1]];
+            normalize(rule.resize(rgb, size[0], size[1]), size[0] * size[1], mean, std, out, 0);
+            return new Pixels(size[0], size[1], out);
         }
     }
 
@@ -432,8 +482,8 @@ public final class ImagePreprocessor {
                 int[] resized = resizedSize(keptHeight, keptWidth, orientation);
                 long bytes = decodingBytes(rasterPixels * rasterBytesPerPixel(reader), keptWidth, keptHeight, orientation,
                     resized[0], resized[1], encoded.length);
-                if (shortestEdge != null) { // the cropped copy
-                    bytes += 3L * Float.BYTES * this.height * this.width;
+                if (shortestEdge != null) { // the cropped copy, or the normalised image at its own size
+                    bytes += 3L * Float.BYTES * (centerCrop ? (long) this.height * this.width : (long) resized[0] * resized[1]);
                 }
                 reservation = reserve(bytes, String.format(Locale.ROOT, "decoding a [%s] image of [%d x %d] pixels", format, width, height));
                 BufferedImage image = readFirstImage(reader, thinAfter ? 1 : step);

@@ -88,6 +88,7 @@ public final class ModelBundle {
         bundle.checkItcWeight();
         bundle.checkGraphs();
         bundle.checkEmbedding();
+        bundle.checkLayouts();
         bundle.checkText();
         bundle.checkFusion();
         return bundle;
@@ -152,9 +153,16 @@ public final class ModelBundle {
         return manifest.path("token_features").path("image_tokens").asInt();
     }
 
-    /** The layout of an image's stored token features: exactly {@link #imageTokens()} tokens per layer. */
+    /**
+     * The layout of an image's stored token features: exactly {@link #imageTokens()} tokens per layer,
+     * or, for a model whose inputs vary in size (ViLT), {@code token_features.image_tokens_min} to
+     * {@link #imageTokens()} (the most an input the resize can produce has).
+     */
     public FeatureLayout imageFeatures() {
-        return FeatureLayout.image(featureLayers(), imageTokens(), featureWidth());
+        JsonNode min = manifest.path("token_features").path("image_tokens_min");
+        return min.isIntegralNumber()
+            ? new FeatureLayout(featureLayers(), min.asInt(), imageTokens(), featureWidth())
+            : FeatureLayout.image(featureLayers(), imageTokens(), featureWidth());
     }
 
     /** The layout of a caption's stored token features: 1 to {@link #maxTextTokens()} tokens per layer. */
@@ -199,6 +207,7 @@ public final class ModelBundle {
         return fusion;
     }
 
+    /** The square input's side; 0 for a model whose inputs vary in size (no {@code image.size}). */
     public int imageSize() {
         return manifest.path("image").path("size").asInt();
     }
@@ -309,6 +318,17 @@ public final class ModelBundle {
                 throw new BundleException("[manifest.json] field [graphs." + key + ".outputs] " + (output ? "has" : "lacks")
                     + " [embedding] but field [embedding] is " + (hasEmbedding() ? "present" : "absent"));
             }
+        }
+    }
+
+    /** The token-feature layouts the manifest declares are possible ones. */
+    private void checkLayouts() throws BundleException {
+        try {
+            imageFeatures();
+            textFeatures();
+        } catch (IllegalArgumentException e) {
+            throw new BundleException("[manifest.json] field [token_features] (or [text.max_tokens]) declares no possible layout: "
+                + e.getMessage(), e);
         }
     }
 
