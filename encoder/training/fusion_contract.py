@@ -22,7 +22,9 @@ Quantities (``<side>.<quantity>``, ``side`` is ``query`` or ``candidate``):
 
 Every document stores its ``embedding`` (the ITC vector the kNN first stage searches) and the
 quantities above that are stored (``token_ids``, ``token_features``) of its modality that the
-fusion graph reads.
+fusion graph reads. A model without an ITC head (ViLT: one single-stream transformer scores each
+pair) has no embedding: its documents store only what the fusion graph reads, and another
+bundle's vectors make the first stage (``fusion_section(..., embedding=False)``).
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ STORED = ("token_ids", "token_features")
 ENCODER_GRAPHS = {"text": "text_encoder", "image": "image_encoder"}
 
 
-def fusion_section(inputs: dict[str, str], graph: str = "fusion_itm") -> dict:
+def fusion_section(inputs: dict[str, str], graph: str = "fusion_itm", embedding: bool = True) -> dict:
     """The declaration for a fusion graph whose inputs, in graph order, map a name to
-    ``<modality>.<quantity>``."""
+    ``<modality>.<quantity>``. ``embedding``: whether the model has ITC vectors, which every
+    document then stores; without them a document stores only what the fusion graph reads."""
     parsed = {name: _parse(name, source, MODALITIES) for name, source in inputs.items()}
     directions = {}
     for direction, (query, candidate) in DIRECTIONS.items():
@@ -48,7 +51,7 @@ def fusion_section(inputs: dict[str, str], graph: str = "fusion_itm") -> dict:
     documents = {}
     for kind, modality in DOCUMENT_KINDS.items():
         read = [q for m, q in parsed.values() if m == modality and q in STORED]
-        documents[kind] = {"stores": ["embedding"] + sorted(set(read), key=read.index)}
+        documents[kind] = {"stores": (["embedding"] if embedding else []) + sorted(set(read), key=read.index)}
     return {"graph": graph, "directions": directions, "documents": documents}
 
 

@@ -70,3 +70,11 @@ def test_unknown_sources_are_named():
         fusion_section({"x": "text.pixels"})
     with pytest.raises(ValueError, match=r"\[x\] has source \[audio.token_ids\]; its prefix must be one of"):
         fusion_section({"x": "audio.token_ids"})
+
+
+def test_a_model_without_itc_stores_no_embedding(albef):
+    """ViLT-style single-stream models have no ITC vector: documents store only the fusion inputs."""
+    section = fusion_section(export.FUSION_INPUTS, embedding=False)
+    assert section["documents"] == {"image": {"stores": ["token_features"]}, "caption": {"stores": ["token_features"]}}
+    assert section["directions"] == fusion_section(export.FUSION_INPUTS)["directions"]
+    check_manifest(dict(albef, fusion=section))
