@@ -20,9 +20,10 @@ Quantities (``<side>.<quantity>``, ``side`` is ``query`` or ``candidate``):
 * ``token_mask``: int64 ``[batch, tokens_per_layer]``, 1 on each token row, 0 on batch padding.
   Never stored: derived from the token features.
 
-Every document stores its ``embedding`` (the ITC vector the kNN first stage searches) and the
-quantities above that are stored (``token_ids``, ``token_features``) of its modality that the
-fusion graph reads.
+Every document stores its ``embedding`` (the ITC vector the kNN first stage searches), unless the
+model has none (``fusion_section(..., embedding=False)``: a fusion-only model such as BridgeTower's
+retrieval model, whose first stage comes from another bundle), and the quantities above that are
+stored (``token_ids``, ``token_features``) of its modality that the fusion graph reads.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ STORED = ("token_ids", "token_features")
 ENCODER_GRAPHS = {"text": "text_encoder", "image": "image_encoder"}
 
 
-def fusion_section(inputs: dict[str, str], graph: str = "fusion_itm") -> dict:
+def fusion_section(inputs: dict[str, str], graph: str = "fusion_itm", embedding: bool = True) -> dict:
     """The declaration for a fusion graph whose inputs, in graph order, map a name to
-    ``<modality>.<quantity>``."""
+    ``<modality>.<quantity>``. ``embedding`` false: the encoders have no ITC vector, so no document
+    stores an ``embedding``, only what the fusion graph reads."""
     parsed = {name: _parse(name, source, MODALITIES) for name, source in inputs.items()}
     directions = {}
     for direction, (query, candidate) in DIRECTIONS.items():
@@ -48,7 +50,7 @@ def fusion_section(inputs: dict[str, str], graph: str = "fusion_itm") -> dict:
     documents = {}
     for kind, modality in DOCUMENT_KINDS.items():
         read = [q for m, q in parsed.values() if m == modality and q in STORED]
-        documents[kind] = {"stores": ["embedding"] + sorted(set(read), key=read.index)}
+        documents[kind] = {"stores": (["embedding"] if embedding else []) + sorted(set(read), key=read.index)}
     return {"graph": graph, "directions": directions, "documents": documents}
 
 
@@ -66,14 +68,19 @@ def _parse(name: str, source: str, sides) -> tuple[str, str]:
 def check_manifest(manifest: dict) -> None:
     """Raise ``ValueError`` naming the field where the ``fusion`` section disagrees with the graphs
     it describes: input names and order, a quantity of the wrong modality, a ``token_features``
-    source whose encoder graph has no such output, or a document that does not store what its
-    direction reads."""
+    source whose encoder graph has no such output, a document that does not store what its
+    direction reads, or one that stores an ``embedding`` its encoder graph does not output."""
     fusion = manifest["fusion"]
     graphs = manifest["graphs"]
     if fusion["graph"] not in graphs:
         raise ValueError(f"fusion.graph [{fusion['graph']}] is not in graphs {sorted(graphs)}")
     names = [t["name"] for t in graphs[fusion["graph"]]["inputs"]]
     stores = {DOCUMENT_KINDS[kind]: set(doc["stores"]) for kind, doc in fusion["documents"].items()}
+    for kind, doc in fusion["documents"].items():
+        encoder = ENCODER_GRAPHS[DOCUMENT_KINDS[kind]]
+        if "embedding" in doc["stores"] and "embedding" not in [t["name"] for t in graphs[encoder]["outputs"]]:
+            raise ValueError(f"fusion.documents.{kind}.stores has [embedding] but graphs.{encoder} has no "
+                             f"embedding output")
     for direction, (query, candidate) in DIRECTIONS.items():
         declared = fusion["directions"][direction]
         field = f"fusion.directions.{direction}"
