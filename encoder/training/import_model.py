@@ -5,8 +5,10 @@
 
 SRC is the checkpoint as a user has it on disk, and names its family:
 
-* a directory with ``config.json``: Hugging Face ``BlipForImageTextRetrieval`` (config.json,
-  model.safetensors or pytorch_model.bin, tokenizer files, preprocessor_config.json);
+* a directory with ``config.json``: a Hugging Face checkpoint (config.json, model.safetensors or
+  pytorch_model.bin, tokenizer files, preprocessor_config.json), dispatched on config.json's
+  ``model_type``: ``blip`` is ``BlipForImageTextRetrieval`` (``importers/hf_blip.py``),
+  ``bridgetower`` is ``BridgeTowerForImageAndTextRetrieval`` (``importers/hf_bridgetower.py``);
 * a ``.pth`` file, or a directory holding one: ALBEF (``importers/albef.py``), read with the BERT
   config it was trained with (``--bert-config``, default ``config_bert.json`` beside the .pth)
   and ``bert-base-uncased``'s vocabulary (``--tokenizer``, default ``tokenizer.json`` or
@@ -28,7 +30,10 @@ import torch
 
 from feature_codec import CODECS
 from importers import CheckpointError
-from importers import albef, hf_blip
+from importers import albef, hf_blip, hf_bridgetower
+
+# config.json's model_type -> the importer of that Hugging Face family.
+HF_IMPORTERS = {"blip": hf_blip, "bridgetower": hf_bridgetower}
 
 
 def main(argv=None) -> int:
@@ -53,7 +58,7 @@ def main(argv=None) -> int:
             raise CheckpointError(f"--bert-config and --tokenizer are for ALBEF .pth checkpoints; [{args.source}] "
                                   f"holds no .pth")
         else:
-            manifest = hf_blip.import_bundle(args.source, args.out, args.name, args.codec)
+            manifest = hf_importer(args.source).import_bundle(args.source, args.out, args.name, args.codec)
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -64,6 +69,24 @@ def main(argv=None) -> int:
         "graph_bytes": graphs, "parity": manifest["export_check"]["max_abs_diff_vs_source"],
         "seconds": round(time.monotonic() - started, 1)}, indent=1))
     return 0
+
+
+def hf_importer(source: Path):
+    """The importer for a Hugging Face checkpoint directory, by its config.json's ``model_type``."""
+    if not source.is_dir():
+        raise CheckpointError(f"checkpoint directory [{source}] does not exist")
+    config_file = source / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"checkpoint directory [{source}] has no [config.json]")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"[{config_file}] is not JSON: {e}") from e
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type not in HF_IMPORTERS:
+        raise CheckpointError(f"[{config_file}] has model_type [{model_type}]; supported model types: "
+                              f"{sorted(HF_IMPORTERS)}")
+    return HF_IMPORTERS[model_type]
 
 
 if __name__ == "__main__":
