@@ -22,9 +22,9 @@ Quantities (``<side>.<quantity>``, ``side`` is ``query`` or ``candidate``):
 
 Every document stores its ``embedding`` (the ITC vector the kNN first stage searches) and the
 quantities above that are stored (``token_ids``, ``token_features``) of its modality that the
-fusion graph reads. A model without an ITC head (ViLT: one single-stream transformer scores each
-pair) has no embedding: its documents store only what the fusion graph reads, and another
-bundle's vectors make the first stage (``fusion_section(..., embedding=False)``).
+fusion graph reads. A model without an ITC head (BridgeTower's and ViLT's retrieval models) has no
+embedding: its documents store only what the fusion graph reads, and another bundle's vectors make
+the first stage (``fusion_section(..., embedding=False)``).
 """
 
 from __future__ import annotations
@@ -69,14 +69,19 @@ def _parse(name: str, source: str, sides) -> tuple[str, str]:
 def check_manifest(manifest: dict) -> None:
     """Raise ``ValueError`` naming the field where the ``fusion`` section disagrees with the graphs
     it describes: input names and order, a quantity of the wrong modality, a ``token_features``
-    source whose encoder graph has no such output, or a document that does not store what its
-    direction reads."""
+    source whose encoder graph has no such output, a document that does not store what its
+    direction reads, or one that stores an ``embedding`` its encoder graph does not output."""
     fusion = manifest["fusion"]
     graphs = manifest["graphs"]
     if fusion["graph"] not in graphs:
         raise ValueError(f"fusion.graph [{fusion['graph']}] is not in graphs {sorted(graphs)}")
     names = [t["name"] for t in graphs[fusion["graph"]]["inputs"]]
     stores = {DOCUMENT_KINDS[kind]: set(doc["stores"]) for kind, doc in fusion["documents"].items()}
+    for kind, doc in fusion["documents"].items():
+        encoder = ENCODER_GRAPHS[DOCUMENT_KINDS[kind]]
+        if "embedding" in doc["stores"] and "embedding" not in [t["name"] for t in graphs[encoder]["outputs"]]:
+            raise ValueError(f"fusion.documents.{kind}.stores has [embedding] but graphs.{encoder} has no "
+                             f"embedding output")
     for direction, (query, candidate) in DIRECTIONS.items():
         declared = fusion["directions"][direction]
         field = f"fusion.directions.{direction}"

@@ -7,7 +7,8 @@ SRC is the checkpoint as a user has it on disk, and names its family:
 
 * a directory with ``config.json``: a Hugging Face checkpoint (config.json, model.safetensors or
   pytorch_model.bin, tokenizer files, preprocessor_config.json), whose ``model_type`` names the
-  importer: ``blip`` (``BlipForImageTextRetrieval``, ``importers/hf_blip.py``) or ``vilt``
+  importer: ``blip`` (``BlipForImageTextRetrieval``, ``importers/hf_blip.py``), ``bridgetower``
+  (``BridgeTowerForImageAndTextRetrieval``, ``importers/hf_bridgetower.py``) or ``vilt``
   (``ViltForImageAndTextRetrieval``, ``importers/hf_vilt.py``);
 * a ``.pth`` file, or a directory holding one: ALBEF (``importers/albef.py``), read with the BERT
   config it was trained with (``--bert-config``, default ``config_bert.json`` beside the .pth)
@@ -30,10 +31,10 @@ import torch
 
 from feature_codec import CODECS
 from importers import CheckpointError
-from importers import albef, hf_blip, hf_vilt
+from importers import albef, hf_blip, hf_bridgetower, hf_vilt
 
 # config.json's model_type -> the importer of that Hugging Face family.
-HF_IMPORTERS = {"blip": hf_blip, "vilt": hf_vilt}
+HF_IMPORTERS = {"blip": hf_blip, "bridgetower": hf_bridgetower, "vilt": hf_vilt}
 
 
 def main(argv=None) -> int:
@@ -72,15 +73,20 @@ def main(argv=None) -> int:
 
 
 def hf_importer(source: Path):
-    """The importer for ``source``'s config.json ``model_type``. Without a readable config.json, BLIP's,
-    whose checks name what is missing."""
+    """The importer for a Hugging Face checkpoint directory, by its config.json's ``model_type``."""
+    if not source.is_dir():
+        raise CheckpointError(f"checkpoint directory [{source}] does not exist")
+    config_file = source / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"checkpoint directory [{source}] has no [config.json]")
     try:
-        model_type = json.loads((source / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return hf_blip
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"[{config_file}] is not JSON: {e}") from e
+    model_type = config.get("model_type") if isinstance(config, dict) else None
     if model_type not in HF_IMPORTERS:
-        raise CheckpointError(f"[{source / 'config.json'}] has model_type [{model_type}]; import-model reads "
-                              f"{sorted(HF_IMPORTERS)} Hugging Face checkpoints")
+        raise CheckpointError(f"[{config_file}] has model_type [{model_type}]; supported model types: "
+                              f"{sorted(HF_IMPORTERS)}")
     return HF_IMPORTERS[model_type]
 
 

@@ -73,8 +73,18 @@ def test_unknown_sources_are_named():
 
 
 def test_a_model_without_itc_stores_no_embedding(albef):
-    """ViLT-style single-stream models have no ITC vector: documents store only the fusion inputs."""
-    section = fusion_section(export.FUSION_INPUTS, embedding=False)
-    assert section["documents"] == {"image": {"stores": ["token_features"]}, "caption": {"stores": ["token_features"]}}
-    assert section["directions"] == fusion_section(export.FUSION_INPUTS)["directions"]
-    check_manifest(dict(albef, fusion=section))
+    """``embedding=False`` (BridgeTower's retrieval model): documents store only what the fusion
+    graph reads; the default keeps every existing declaration as it was."""
+    assert fusion_section(export.FUSION_INPUTS, embedding=True) == fusion_section(export.FUSION_INPUTS)
+    declaration = fusion_section(export.FUSION_INPUTS, embedding=False)
+    assert declaration["documents"] == {"image": {"stores": ["token_features"]}, "caption": {"stores": ["token_features"]}}
+    assert declaration["directions"] == albef["fusion"]["directions"]
+    no_itc = copy.deepcopy(albef)
+    for graph in ("image_encoder", "text_encoder"):
+        no_itc["graphs"][graph]["outputs"] = [o for o in no_itc["graphs"][graph]["outputs"] if o["name"] != "embedding"]
+    no_itc["fusion"] = declaration
+    check_manifest(no_itc)
+    no_itc["fusion"] = albef["fusion"]  # documents that claim an embedding no encoder outputs
+    with pytest.raises(ValueError, match=r"fusion.documents.image.stores has \[embedding\] but "
+                                         r"graphs.image_encoder has no embedding output"):
+        check_manifest(no_itc)

@@ -1,0 +1,551 @@
+"""Hugging Face ``BridgeTowerForImageAndTextRetrieval`` checkpoints (BridgeTower, Xu et al. 2023) ->
+fuserank bundle.
+
+BridgeTower runs a text tower (RoBERTa) and an image tower (CLIP's ViT) side by side and feeds
+the outputs of their top ``L`` layers (``L = config.num_hidden_layers``, 6 in the published
+models) into the ``L`` layers of a cross-modal encoder, one uni-modal layer per cross-modal
+layer, through "bridge" (link tower) layers. The cross-modal encoder has two stacks, a text one
+(self-attention over text, cross-attention to the image) and an image one (self-attention over
+the image, cross-attention to the text), each reading the other's previous layer. So nothing
+after the split depends on one modality alone, and what a document can store is the uni-modal
+states that each cross-modal layer receives, ``L`` layers of them:
+
+* image encoder: ``token_features [batch, L x T, W]`` layer-major, ``T = 1 + patches``: layer 0 is
+  ``cross_modal_image_layernorm(cross_modal_image_transform(ln_post(x)) + image token type)`` of
+  the ViT state ``x`` at the split, layer ``l >= 1`` is ``cross_modal_image_transform(ln_post(x_l))
+  + image token type`` of the next ViT layers (what image link tower ``l - 1`` receives);
+* text encoder: the same for the text tower (``cross_modal_text_layernorm`` at layer 0, the text
+  token type, ``cross_modal_text_transform``), ``[batch, L x tokens, W]``;
+* fusion: both cross-modal stacks, the link towers, the two poolers and ``itm_score`` on their
+  concatenation, giving ``[no_match, match]``.
+
+Everything is computed by the model's own modules, in the order ``BridgeTowerModel.forward`` runs
+them; the reference outputs come from ``BridgeTowerForImageAndTextRetrieval.forward`` itself. The
+retrieval model has no ITC head, so the bundle has no embedding: its first stage must come from
+another bundle, and the score is the ITM match logit (``rerank.score_mode`` ``itm``).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+import transformers
+from PIL import Image
+from safetensors import SafetensorError
+from torch import nn
+
+from bundle_io import BUNDLE_FORMAT, OPSET, ReferenceWriter, export_graph, file_entries, sha256
+from feature_codec import CODECS, bytes_per_item
+from fusion_contract import check_manifest, fusion_section
+from importers import CheckpointError
+from importers.reference_inputs import reference_images
+from model import fusion_flops
+from retrieval_eval import SCORE
+from tokenizer import FIXTURE_TEXTS
+
+ARCHITECTURE = "BridgeTowerForImageAndTextRetrieval"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# BridgeTower's retrieval fine-tuning tokenizes captions to at most 40 tokens: max_text_len = 40 in
+# task_finetune_irtr_f30k_clip_bert and task_finetune_irtr_coco_clip_bert (and their itm_itc
+# variants) of src/config.py, github.com/microsoft/BridgeTower at b6eb9bd. The Hugging Face
+# checkpoints keep RoBERTa's 512 in their tokenizer config.
+BRIDGETOWER_RETRIEVAL_MAX_TOKENS = 40
+# The same inputs, in the same order, as our own bundles' fusion graph (export.FUSION_INPUTS).
+FUSION_INPUTS = {"text_features": "text.token_features", "text_mask": "text.attention_mask",
+                 "image_features": "image.token_features", "image_mask": "image.token_mask"}
+PIL_BICUBIC = 3  # PIL.Image.Resampling.BICUBIC, as preprocessor_config.json spells it
+# BridgeTowerModel.forward: text tokens have token type 0, image tokens ``image_token_type_idx or 1``.
+TEXT_TOKEN_TYPE, IMAGE_TOKEN_TYPE = 0, 1
+# BridgeTowerImageProcessor.resize: the longer side is bounded by int(1333 / 800 * shortest_edge).
+LONGEST_EDGE_RATIO = 1333 / 800
+REFERENCE_CAPTIONS = ("a red circle on the left", "a small dog riding a horse", "the man at a cafe",
+                      "large blue squares and green stars")
+# reference_inputs' fifth image is 2:1: wider than 1333:800, so at the processor's size_divisor
+# its resized height falls below the crop and the centre crop zero-pads it (the others are cropped
+# or fit exactly).
+REFERENCE_IMAGES = 5
+
+
+@dataclass
+class Checkpoint:
+    directory: Path
+    model: nn.Module
+    tokenizer: object
+    processor: object
+    files: list[Path]
+
+
+def split_index(bt) -> int:
+    """How many uni-modal layers run before the first cross-modal layer (``BridgeTowerModel.forward``'s
+    ``split_index``): the state after them feeds cross-modal layer 0, and each later uni-modal layer
+    feeds one more cross-modal layer."""
+    return len(bt.text_model.encoder.layer) - bt.config.num_hidden_layers + 1
+
+
+def additive_mask(mask: torch.Tensor) -> torch.Tensor:
+    """``[batch, keys]`` 1/0 -> ``[batch, 1, 1, keys]`` 0/float32 min: what ``create_bidirectional_mask``
+    builds for eager attention from ``BridgeTowerModel.forward``'s text mask (with a query length of
+    1, broadcast over the queries). Where every key is 1 the forward builds no mask at all, which
+    adds the same zeros."""
+    return torch.where(mask[:, None, None, :].bool(), torch.tensor(0.0), torch.tensor(torch.finfo(torch.float32).min))
+
+
+def image_token_features(bt, pixels: torch.Tensor) -> torch.Tensor:
+    """pixels -> ``[batch, L x T, W]``: what each cross-modal image layer receives from the image
+    tower, as ``BridgeTowerModel.forward`` computes it (``bt`` is the ``BridgeTowerModel``)."""
+    visual, split = bt.vision_model.visual, split_index(bt)
+    hidden = visual.forward_pre(pixels.type(bt.vision_model.dtype))
+    for block in visual.transformer.resblocks[:split]:
+        hidden = block(hidden)
+    token_type = bt.token_type_embeddings(torch.full((1,), IMAGE_TOKEN_TYPE, dtype=torch.long, device=pixels.device))
+    layers = [bt.cross_modal_image_layernorm(bt._apply_image_transform(visual.forward_post(hidden), 0) + token_type)]
+    for link, i in enumerate(range(split, len(bt.text_model.encoder.layer)), start=1):
+        hidden = visual.transformer.resblocks[i](hidden).type(bt.vision_model.dtype)
+        layers.append(bt._apply_image_transform(visual.forward_post(hidden), link) + token_type)
+    return torch.cat(layers, dim=1)
+
+
+def text_token_features(bt, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """ids, mask -> ``[batch, L x tokens, W]``: what each cross-modal text layer receives from the
+    text tower, as ``BridgeTowerModel.forward`` computes it."""
+    text_layers, split = bt.text_model.encoder.layer, split_index(bt)
+    hidden = bt.text_model.embeddings(input_ids=input_ids)
+    mask = additive_mask(attention_mask)
+    for layer in text_layers[:split]:
+        hidden = layer(hidden, mask)
+    token_type = bt.token_type_embeddings(torch.full((1,), TEXT_TOKEN_TYPE, dtype=torch.long, device=input_ids.device))
+    layers = [bt.cross_modal_text_layernorm(bt._apply_text_transform(hidden, 0) + token_type)]
+    for link, i in enumerate(range(split, len(text_layers)), start=1):
+        hidden = text_layers[i](hidden, mask)
+        layers.append(bt._apply_text_transform(hidden, link) + token_type)
+    return torch.cat(layers, dim=1)
+
+
+def itm_logits(model, text_features, text_mask, image_features, image_mask) -> torch.Tensor:
+    """The cross-modal encoder from the stored layers on: ``BridgeTowerModel.forward`` from its
+    first cross-modal layer, then ``BridgeTowerForImageAndTextRetrieval``'s ``itm_score`` on the
+    pooled [CLS] of both stacks. ``image_mask`` replaces the forward's all-ones pixel mask (0 marks
+    batch padding)."""
+    bt = model.bridgetower
+    n = bt.config.num_hidden_layers
+    batch, width = text_features.shape[0], text_features.shape[2]
+    text = text_features.reshape(batch, n, -1, width)
+    image = image_features.reshape(batch, n, -1, width)
+    text_mask, image_mask = additive_mask(text_mask), additive_mask(image_mask)
+
+    def layer(index, text_in, image_in):
+        text_out = bt.cross_modal_text_layers[index](text_in, image_in, attention_mask=text_mask,
+                                                     encoder_attention_mask=image_mask)
+        image_out = bt.cross_modal_image_layers[index](image_in, text_in, attention_mask=image_mask,
+                                                       encoder_attention_mask=text_mask)
+        return text_out[0], image_out[0]
+
+    cross_text, cross_image = layer(0, text[:, 0], image[:, 0])
+    for link in range(n - 1):
+        text_in = bt.cross_modal_text_link_tower[link](text[:, link + 1], cross_text, text_mask)
+        image_in = bt.cross_modal_image_link_tower[link](image[:, link + 1], cross_image, image_mask)
+        cross_text, cross_image = layer(link + 1, text_in, image_in)
+    return model.itm_score(bt.get_cls_features(cross_text, cross_image))
+
+
+class _Graph(nn.Module):
+    """A graph over the retrieval model, in eval mode: ``torch.onnx.export`` restores the exported
+    module's training flag afterwards, recursively, so a wrapper left in training mode (a new
+    module's default) would switch the model's dropout on for everything after the export."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.eval()
+
+
+class ImageGraph(_Graph):
+    def forward(self, pixels):
+        return image_token_features(self.model.bridgetower, pixels)
+
+
+class TextGraph(_Graph):
+    def forward(self, input_ids, attention_mask):
+        return text_token_features(self.model.bridgetower, input_ids, attention_mask)
+
+
+class ItmGraph(_Graph):
+    def forward(self, text_features, text_mask, image_features, image_mask):
+        return itm_logits(self.model, text_features, text_mask, image_features, image_mask)
+
+
+def read_checkpoint(directory: Path) -> Checkpoint:
+    """Load model, tokenizer and image processor from local files only; every defect is a
+    ``CheckpointError`` naming the file or field."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint directory [{directory}] does not exist")
+    config_file = _required(directory, ("config.json",))
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"[{config_file}] is not JSON: {e}") from e
+    architectures = config.get("architectures") or []
+    if config.get("model_type") != "bridgetower" or ARCHITECTURE not in architectures:
+        raise CheckpointError(f"[{config_file}] describes model_type [{config.get('model_type')}] with architectures "
+                              f"{architectures}; the BridgeTower importer reads [{ARCHITECTURE}] checkpoints")
+    weights = _required(directory, WEIGHT_FILES)
+    if (directory / "tokenizer.json").is_file():
+        tokenizer_files = [directory / "tokenizer.json"]
+    elif (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file():
+        tokenizer_files = [directory / "vocab.json", directory / "merges.txt"]
+    else:
+        raise CheckpointError(f"checkpoint directory [{directory}] has no [tokenizer.json], nor [vocab.json] "
+                              f"with [merges.txt]")
+    tokenizer_files += [p for p in (directory / "tokenizer_config.json", directory / "special_tokens_map.json")
+                        if p.is_file()]
+    processor_file = _required(directory, ("preprocessor_config.json",))
+
+    try:
+        parsed = transformers.BridgeTowerConfig.from_pretrained(directory, local_files_only=True)
+    except (OSError, ValueError, TypeError) as e:
+        raise CheckpointError(f"[{config_file}] is not a BridgeTower config: {e}") from e
+    _check_config(parsed, config_file)
+    try:
+        # ignore_mismatched_sizes only turns transformers' error, which names no key, into the
+        # loading info's mismatched_keys, refused just below with their shapes.
+        model, info = transformers.BridgeTowerForImageAndTextRetrieval.from_pretrained(
+            directory, local_files_only=True, output_loading_info=True, attn_implementation="eager",
+            ignore_mismatched_sizes=True)
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as e:
+        raise CheckpointError(f"[{weights}] could not be loaded as {ARCHITECTURE}: {e}") from e
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(_describe_key(k) for k in info.get(kind) or [])
+        if keys:
+            raise CheckpointError(f"[{weights}] has {kind.replace('_', ' ')} {keys[:8]}"
+                                  f"{f' and {len(keys) - 8} more' if len(keys) > 8 else ''}")
+    model.eval()
+    vision_blocks = len(model.bridgetower.vision_model.visual.transformer.resblocks)
+    text_layers = len(model.bridgetower.text_model.encoder.layer)
+    if vision_blocks < text_layers:  # the forward runs vision block i beside text layer i
+        raise CheckpointError(f"[{config_file}] vision_config builds {vision_blocks} ViT blocks, fewer than the "
+                              f"{text_layers} text layers the forward runs them beside")
+
+    try:
+        tokenizer = transformers.RobertaTokenizerFast.from_pretrained(directory, local_files_only=True)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(f"tokenizer [{tokenizer_files[0]}] could not be loaded as RoBERTa's: {e}") from e
+    vocab_size = model.config.text_config.vocab_size
+    largest = max(tokenizer.get_vocab().values())
+    if largest >= vocab_size:
+        token = tokenizer.convert_ids_to_tokens(largest)
+        raise CheckpointError(f"tokenizer [{tokenizer_files[0]}] gives token [{token}] the id [{largest}], outside "
+                              f"[{config_file}] text_config.vocab_size [{vocab_size}]")
+    for role in ("pad", "cls", "sep"):
+        if getattr(tokenizer, f"{role}_token_id") is None:
+            raise CheckpointError(f"tokenizer [{tokenizer_files[0]}] has no {role} token")
+
+    # The PIL backend explicitly: transformers 5 prefers a torchvision one where installed, whose
+    # resize differs from the PIL bicubic these models were trained with (and whose centre crop
+    # pads an odd difference on the other side).
+    try:
+        processor = transformers.BridgeTowerImageProcessorPil.from_pretrained(directory, local_files_only=True)
+    except (OSError, ValueError, TypeError) as e:
+        raise CheckpointError(f"[{processor_file}] could not be loaded as BridgeTowerImageProcessorPil: {e}") from e
+    _check_processor(processor, processor_file, model.config.vision_config.image_size, config_file)
+    return Checkpoint(directory, model, tokenizer, processor,
+                      [config_file, weights, *tokenizer_files, processor_file])
+
+
+def _describe_key(key) -> str:
+    """A loading-info key; a mismatched one is ``(name, checkpoint shape, model shape)``."""
+    if isinstance(key, tuple) and len(key) == 3:
+        return f"{key[0]} (checkpoint {list(key[1])}, model {list(key[2])})"
+    return str(key)
+
+
+def _check_config(cfg, config_file: Path) -> None:
+    """What the forward (and so the bundle) needs of the config, checked before any weight loads."""
+    text, vision = cfg.text_config, cfg.vision_config
+    if cfg.hidden_size != text.hidden_size:
+        raise CheckpointError(f"[{config_file}] hidden_size [{cfg.hidden_size}] differs from text_config.hidden_size "
+                              f"[{text.hidden_size}]: the cross-modal layers are built from text_config and read "
+                              f"hidden_size-wide states")
+    if not 1 <= cfg.num_hidden_layers <= text.num_hidden_layers:
+        raise CheckpointError(f"[{config_file}] num_hidden_layers [{cfg.num_hidden_layers}] cross-modal layers need "
+                              f"as many of text_config's [{text.num_hidden_layers}] layers to link to")
+    if cfg.share_link_tower_layers:
+        raise CheckpointError(f"[{config_file}] share_link_tower_layers [true] is not supported: "
+                              f"BridgeTowerModel.forward indexes one link tower per layer")
+    if not isinstance(vision.image_size, int) or not isinstance(vision.patch_size, int):
+        raise CheckpointError(f"[{config_file}] vision_config image_size [{vision.image_size}] and patch_size "
+                              f"[{vision.patch_size}] must be integers (square images and patches)")
+
+
+def _check_processor(processor, processor_file: Path, image_size: int, config_file: Path) -> None:
+    """Refuse a preprocessor config the bundle's image rule cannot express. ``do_convert_rgb`` is
+    not checked: unset (as published) the processor refuses RGBA, grey and palette images, set it
+    applies PIL's ``convert("RGB")``; either way RGB images pass unchanged, and the bundle's
+    ``alpha`` rule is ``convert("RGB")``, as BridgeTower's own transforms apply. ``do_pad`` pads a
+    batch to its largest image, and every image is ``image_size`` square after the crop."""
+    steps = {"do_resize": True, "do_center_crop": True, "do_rescale": True, "do_normalize": True,
+             "resample": PIL_BICUBIC}
+    for field, expected in steps.items():
+        if getattr(processor, field) != expected:
+            raise CheckpointError(f"[{processor_file}] {field} [{getattr(processor, field)}] is not supported "
+                                  f"(the bundle's image rule needs [{expected}])")
+    shortest = processor.size.get("shortest_edge")
+    if not isinstance(shortest, int) or shortest < 1:
+        raise CheckpointError(f"[{processor_file}] size [{dict(processor.size)}] has no shortest_edge "
+                              f"(BridgeTower's resize needs one)")
+    crop = processor.crop_size.get("shortest_edge")
+    if crop != image_size:
+        raise CheckpointError(f"[{processor_file}] crop_size [{dict(processor.crop_size)}] is not a shortest_edge of "
+                              f"the vision model's image_size [{image_size}] from [{config_file}]")
+    divisor = processor.size_divisor
+    if not isinstance(divisor, int) or divisor < 1:
+        raise CheckpointError(f"[{processor_file}] size_divisor [{divisor}] must be a positive integer")
+    for field in ("image_mean", "image_std"):
+        values = getattr(processor, field)
+        if values is None or len(values) != 3:
+            raise CheckpointError(f"[{processor_file}] {field} [{values}] must have 3 values (R, G, B)")
+    if not processor.rescale_factor or processor.rescale_factor <= 0:
+        raise CheckpointError(f"[{processor_file}] rescale_factor [{processor.rescale_factor}] must be positive")
+
+
+def _required(directory: Path, names: tuple[str, ...]) -> Path:
+    """The first of ``names`` present in ``directory``."""
+    for name in names:
+        if (directory / name).is_file():
+            return directory / name
+    raise CheckpointError(f"checkpoint directory [{directory}] has no {' or '.join(f'[{n}]' for n in names)}")
+
+
+def max_tokens(checkpoint: Checkpoint) -> int:
+    """BridgeTower's retrieval limit, within what the text model and the tokenizer allow. RoBERTa's
+    positions start after the padding id (``create_position_ids_from_input_ids``: ``pad_token_id + 1``,
+    i.e. 2), so ``max_position_embeddings - pad_token_id - 1`` tokens fit (512 of RoBERTa's 514)."""
+    text = checkpoint.model.config.text_config
+    limits = [BRIDGETOWER_RETRIEVAL_MAX_TOKENS, text.max_position_embeddings - text.pad_token_id - 1]
+    if checkpoint.tokenizer.model_max_length and checkpoint.tokenizer.model_max_length < 1_000_000:
+        limits.append(checkpoint.tokenizer.model_max_length)
+    return min(limits)
+
+
+def feature_layers(checkpoint: Checkpoint) -> int:
+    return checkpoint.model.config.num_hidden_layers
+
+
+def image_tokens(checkpoint: Checkpoint) -> int:
+    return checkpoint.model.bridgetower.vision_model.visual.embeddings.num_positions
+
+
+def graph_specs(checkpoint: Checkpoint) -> dict:
+    """Names, dtypes and shapes of each graph's tensors (those of our own bundles, less the
+    embeddings); strings are dynamic axes."""
+    cfg = checkpoint.model.config
+    s, w = cfg.vision_config.image_size, cfg.hidden_size
+    rows = feature_layers(checkpoint) * image_tokens(checkpoint)
+    return {
+        "image_encoder": {
+            "inputs": [{"name": "pixels", "dtype": "float32", "shape": ["batch", 3, s, s]}],
+            "outputs": [{"name": "token_features", "dtype": "float32", "shape": ["batch", rows, w]}],
+        },
+        "text_encoder": {
+            "inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]},
+                       {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "tokens"]}],
+            "outputs": [{"name": "token_features", "dtype": "float32", "shape": ["batch", "layer_tokens", w]}],
+        },
+        "fusion_itm": {
+            "inputs": [{"name": "text_features", "dtype": "float32", "shape": ["batch", "text_layer_tokens", w]},
+                       {"name": "text_mask", "dtype": "int64", "shape": ["batch", "text_tokens"]},
+                       {"name": "image_features", "dtype": "float32", "shape": ["batch", "image_layer_tokens", w]},
+                       {"name": "image_mask", "dtype": "int64", "shape": ["batch", "image_tokens"]}],
+            "outputs": [{"name": "itm_logits", "dtype": "float32", "shape": ["batch", 2]}],
+        },
+    }
+
+
+def fusion_flops_per_pair(checkpoint: Checkpoint, text_tokens: int) -> int:
+    """FLOPs (2 x multiply-adds of the matmuls, as ``model.fusion_flops`` counts) of the fusion graph
+    for one pair of ``text_tokens`` text tokens and the image's ``T`` tokens.
+
+    Every part of it runs per pair: from cross-modal layer 0 on, each stack reads the other.
+
+    * text stack, ``L`` layers: self-attention over the text, cross-attention from the text to the
+      image (keys and values projected from the ``T`` image rows), FFN: exactly what
+      ``model.fusion_flops(W, F, L, text_tokens, T)`` counts per layer;
+    * image stack, ``L`` layers: the same with the roles swapped,
+      ``model.fusion_flops(W, F, L, T, text_tokens)`` (self-attention over the image rows,
+      cross-attention to the text, FFN over ``T`` rows);
+    * the head: each ``fusion_flops`` adds ``2 x 2W`` for a ``W -> 2`` head; BridgeTower's
+      ``itm_score`` is ``2W -> 2``, ``2 x 4W``, which is the two of them together;
+    * the two poolers (``W x W`` on one [CLS] row each): ``2 x 2 x W^2``;
+    * the ``L - 1`` link towers a side are an addition and a LayerNorm (``link_tower_type`` add):
+      no matmul, so, like the LayerNorms, softmaxes and activations everywhere, not counted.
+
+    ``W`` is ``hidden_size`` and ``F`` ``text_config.intermediate_size`` (both stacks are built
+    from ``text_config``)."""
+    cfg = checkpoint.model.config
+    w, f, n, t = cfg.hidden_size, cfg.text_config.intermediate_size, cfg.num_hidden_layers, image_tokens(checkpoint)
+    return fusion_flops(w, f, n, text_tokens, t) + fusion_flops(w, f, n, t, text_tokens) + 2 * 2 * w * w
+
+
+def tokenize(checkpoint: Checkpoint, texts, limit: int):
+    encoded = checkpoint.tokenizer(list(texts), padding="longest", truncation=True, max_length=limit, return_tensors="pt")
+    return encoded["input_ids"].long(), encoded["attention_mask"].long()
+
+
+@torch.no_grad()
+def write_reference(checkpoint: Checkpoint, bundle: Path, limit: int) -> dict:
+    """Generated images and captions with the source's own outputs: pixels from
+    ``BridgeTowerImageProcessorPil``, ids from the checkpoint's tokenizer, the token features from
+    the model's modules, and the ITM logits of every image x caption from
+    ``BridgeTowerForImageAndTextRetrieval.forward``."""
+    model = checkpoint.model
+    paths = reference_images(bundle / "reference" / "images", REFERENCE_IMAGES)
+    images = [p.relative_to(bundle).as_posix() for p in paths]
+    pixels = checkpoint.processor([Image.open(p) for p in paths], return_tensors="pt")["pixel_values"].float()
+    ids, mask = tokenize(checkpoint, REFERENCE_CAPTIONS, limit)
+    image_features = image_token_features(model.bridgetower, pixels)
+    text_features = text_token_features(model.bridgetower, ids, mask)
+    n_img, n_txt = len(paths), len(REFERENCE_CAPTIONS)
+    logits = model(input_ids=ids.repeat(n_img, 1), attention_mask=mask.repeat(n_img, 1),
+                   pixel_values=pixels.repeat_interleave(n_txt, 0)).logits
+    ref = ReferenceWriter(bundle / "reference")
+    arrays = {"pixels": pixels, "input_ids": ids, "attention_mask": mask, "image_token_features": image_features,
+              "text_token_features": text_features, "itm_logits": logits.view(n_img, n_txt, 2)}
+    for name, value in arrays.items():
+        ref.add(name, value)
+    write_tokenizer_fixture(checkpoint, bundle / "reference" / "tokenizer_fixture.json", limit)
+    layers = feature_layers(checkpoint)
+    reference = {"images": images, "captions": list(REFERENCE_CAPTIONS), "arrays": ref.index,
+                 "itm_logits_layout": "[image, caption, (no_match, match)]",
+                 "image_token_features_layout": f"[image, {layers} layers x {image_tokens(checkpoint)} tokens, width], "
+                                                f"layer-major",
+                 "text_token_features_layout": f"[caption, {layers} layers x {ids.shape[1]} tokens, width], layer-major "
+                                               f"(every caption padded to the longest)",
+                 "source": f"transformers {transformers.__version__} {ARCHITECTURE}.forward",
+                 "tokenizer_fixture": "reference/tokenizer_fixture.json"}
+    (bundle / "reference" / "reference.json").write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
+    return arrays
+
+
+def write_tokenizer_fixture(checkpoint: Checkpoint, path: Path, limit: int) -> None:
+    """Texts and the ids the checkpoint's own tokenizer gives them (truncated to ``limit``): what
+    a Java tokenizer reading the bundle's tokenizer.json must reproduce."""
+    cases = [{"text": t, "ids": checkpoint.tokenizer(t, truncation=True, max_length=limit)["input_ids"]}
+             for t in FIXTURE_TEXTS]
+    fixture = {"tokenizer": "tokenizer.json", "max_tokens": limit, "preprocessing": "tokenizer_json",
+               "cases": cases}
+    path.write_text(json.dumps(fixture, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def onnx_parity(bundle: Path, ref: dict, layers: int) -> dict:
+    """The exported graphs in ONNX Runtime on the reference inputs: max abs diff vs the source's
+    outputs (token features of both towers, ITM logits of every pair)."""
+    def session(name):
+        return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+
+    ids, mask = ref["input_ids"].numpy(), ref["attention_mask"].numpy()
+    (img_feat,) = session("image_encoder").run(None, {"pixels": ref["pixels"].numpy()})
+    (txt_feat,) = session("text_encoder").run(None, {"input_ids": ids, "attention_mask": mask})
+    n_img, n_txt = img_feat.shape[0], txt_feat.shape[0]
+    tokens = img_feat.shape[1] // layers
+    (logits,) = session("fusion_itm").run(None, {
+        "text_features": np.tile(txt_feat, (n_img, 1, 1)), "text_mask": np.tile(mask, (n_img, 1)),
+        "image_features": np.repeat(img_feat, n_txt, axis=0),
+        "image_mask": np.ones((n_img * n_txt, tokens), dtype=np.int64)})
+    diff = lambda a, b: float(np.abs(a - b.detach().numpy()).max())  # noqa: E731
+    return {"image_token_features": diff(img_feat, ref["image_token_features"]),
+            "text_token_features": diff(txt_feat, ref["text_token_features"]),
+            "itm_logits": diff(logits.reshape(n_img, n_txt, 2), ref["itm_logits"])}
+
+
+def write_tokenizer(checkpoint: Checkpoint, path: Path) -> None:
+    """The fast tokenizer's own tokenizer.json (byte-level pre-tokenizer, BPE, RoBERTa's
+    post-processor), with truncation and padding off: the manifest's ``max_tokens`` governs length."""
+    backend = checkpoint.tokenizer.backend_tokenizer
+    backend.no_truncation()
+    backend.no_padding()
+    backend.save(str(path))
+
+
+def image_section(processor, size: int) -> dict:
+    """The manifest's image rule for a checked ``BridgeTowerImageProcessorPil`` cropping to ``size``,
+    its steps in its order: convert to RGB; resize with PIL's bicubic to
+    ``get_resize_output_image_size`` (the shorter side to ``shortest_edge``, the longer bounded by
+    ``longest_edge``, both rounded half up and then floored to a multiple of ``size_divisor``);
+    centre-crop to ``size`` x ``size``, padding with zeros (in 0..255, before the rescale) where the
+    resized image is smaller (``image_transforms.center_crop``: ``ceil(difference / 2)`` rows or columns
+    before the image, the rest after; where it is larger, ``floor(difference / 2)`` are cut before);
+    rescale and normalise with ``mean`` and ``std``."""
+    shortest = processor.size["shortest_edge"]
+    return {"size": size, "resize": "pil_bicubic",
+            "shortest_edge": shortest, "longest_edge": int(LONGEST_EDGE_RATIO * shortest),
+            "size_divisor": processor.size_divisor, "center_crop": True,
+            "rescale": float(processor.rescale_factor),
+            "mean": [float(m) for m in processor.image_mean], "std": [float(v) for v in processor.image_std],
+            "alpha": "pil_convert_rgb", "exif_orientation": False,
+            "channel_order": "RGB", "layout": "NCHW", "processor": "BridgeTowerImageProcessorPil"}
+
+
+def import_bundle(source: Path, out: Path, name: str | None = None, codec: str = "int8") -> dict:
+    """Read the checkpoint directory ``source``, write the bundle to ``out``; returns the manifest."""
+    if codec not in CODECS:
+        raise ValueError(f"unknown codec [{codec}]; valid codecs: {list(CODECS)}")
+    checkpoint = read_checkpoint(source)
+    model = checkpoint.model
+    cfg = model.config
+    limit = max_tokens(checkpoint)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tokenizer(checkpoint, out / "tokenizer.json")
+
+    specs = graph_specs(checkpoint)
+    s = cfg.vision_config.image_size
+    ids, mask = tokenize(checkpoint, ["a red circle", "a large blue square left of a small red star"], limit)
+    pixels = torch.zeros(2, 3, s, s)
+    with torch.no_grad():
+        image_features = image_token_features(model.bridgetower, pixels)
+        text_features = text_token_features(model.bridgetower, ids, mask)
+    image_mask = torch.ones(2, image_tokens(checkpoint), dtype=torch.long)
+    export_graph(ImageGraph(model), (pixels,), specs["image_encoder"], out / "image_encoder.onnx")
+    export_graph(TextGraph(model), (ids, mask), specs["text_encoder"], out / "text_encoder.onnx")
+    export_graph(ItmGraph(model), (text_features, mask, image_features, image_mask), specs["fusion_itm"],
+                 out / "fusion_itm.onnx")
+
+    ref = write_reference(checkpoint, out, limit)
+    layers, tokens, width = feature_layers(checkpoint), image_tokens(checkpoint), cfg.hidden_size
+    parity = onnx_parity(out, ref, layers)
+    tokenizer = checkpoint.tokenizer
+    manifest = {
+        "format_version": BUNDLE_FORMAT,
+        "name": name or out.name,
+        "model": {"family": "bridgetower", "architecture": ARCHITECTURE, "config": cfg.to_dict(),
+                  "parameters": sum(p.numel() for p in model.parameters()),
+                  "source": {"directory": str(checkpoint.directory),
+                             "files": {p.name: {"sha256": sha256(p), "bytes": p.stat().st_size} for p in checkpoint.files},
+                             "transformers": transformers.__version__, "torch": torch.__version__}},
+        "token_features": {"width": width, "feature_layers": layers, "image_tokens": tokens,
+                           "layout": "[tokens = feature_layers x tokens_per_layer, width], layer-major",
+                           "codec": codec, "codecs": list(CODECS)},
+        "text": {"tokenizer": "tokenizer.json", "max_tokens": limit, "preprocessing": "tokenizer_json",
+                 "tokenizer_class": type(tokenizer).__name__, "vocab_size": cfg.text_config.vocab_size,
+                 "pad_id": tokenizer.pad_token_id, "cls_id": tokenizer.cls_token_id, "sep_id": tokenizer.sep_token_id},
+        "image": image_section(checkpoint.processor, cfg.vision_config.image_size),
+        "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
+        "fusion": fusion_section(FUSION_INPUTS, embedding=False),
+        "score": SCORE,
+        "rerank": {"score_mode": "itm",
+                   "first_stage": "another bundle's embedding: BridgeTowerForImageAndTextRetrieval has no ITC head",
+                   "chosen_by": "BridgeTowerForImageAndTextRetrieval.forward's documented use: scores[text] = "
+                                "outputs.logits[0, 1], the ITM match logit (the model has no ITC to add)"},
+        "fusion_flops_per_pair": fusion_flops_per_pair(checkpoint, limit),
+        "bytes_per_image": bytes_per_item(layers, tokens, width),
+        "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_source": parity},
+        "files": file_entries(out),
+    }
+    check_manifest(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest

@@ -1,0 +1,421 @@
+"""scripts/import-model on Hugging Face BridgeTower retrieval checkpoints: tiny random-weight models
+saved exactly as a published checkpoint is laid out, imported, then checked in ONNX Runtime
+against the Hugging Face model's own forward."""
+
+import hashlib
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+import transformers
+from PIL import Image
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+from transformers.masking_utils import create_bidirectional_mask
+
+import import_model
+from bundle_io import read_reference as reference
+from feature_codec import bytes_per_item
+from fusion_contract import check_manifest
+from importers import CheckpointError, hf_bridgetower
+from retrieval_eval import SCORE
+from tools.random_bridgetower_checkpoint import TINY_SIZE_DIVISOR, tiny_config, write_checkpoint
+
+FIXTURE = Path(__file__).resolve().parents[2] / "src" / "test" / "resources" / "bundles" / "bridgetower-tiny"
+LAYERS, WIDTH, IMAGE_TOKENS = 2, 16, 1 + (32 // 8) ** 2
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """Three uni-modal layers a side, the top two linked (the fixture links both of its two)."""
+    return write_checkpoint(tmp_path_factory.mktemp("bridgetower-tiny"), tiny_config(layers=3, cross_layers=2),
+                            seed=1, size_divisor=TINY_SIZE_DIVISOR)
+
+
+@pytest.fixture(scope="module")
+def bundle(checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "bridgetower-tiny"
+    hf_bridgetower.import_bundle(checkpoint, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def source_model(checkpoint):
+    return transformers.BridgeTowerForImageAndTextRetrieval.from_pretrained(
+        checkpoint, local_files_only=True, attn_implementation="eager").eval()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(checkpoint):
+    return transformers.RobertaTokenizerFast.from_pretrained(checkpoint, local_files_only=True)
+
+
+def manifest(bundle):
+    return json.loads((bundle / "manifest.json").read_text())
+
+
+def session(bundle, name):
+    return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+
+
+def run_fusion(bundle, text_features, text_mask, image_features, image_mask=None):
+    if image_mask is None:
+        image_mask = np.ones((image_features.shape[0], image_features.shape[1] // LAYERS), dtype=np.int64)
+    return session(bundle, "fusion_itm").run(None, {"text_features": text_features, "text_mask": text_mask,
+                                                    "image_features": image_features, "image_mask": image_mask})[0]
+
+
+def features_from_the_forward(model, hidden_states, split):
+    """The token features, derived from the uni-modal states ``BridgeTowerModel.forward`` records
+    (``hidden_states[0]``: text after k layers at index k; ``[1]``: the ViT's, sequence first) with
+    the model's own modules, as the forward hands them to each cross-modal layer."""
+    bt = model.bridgetower
+    text_type = bt.token_type_embeddings(torch.tensor([0]))
+    image_type = bt.token_type_embeddings(torch.tensor([1]))
+    text, image = hidden_states[0][split:], [bt.vision_model.visual.forward_post(h) for h in hidden_states[1][split:]]
+    text_rows = [bt.cross_modal_text_layernorm(bt.cross_modal_text_transform(text[0]) + text_type)]
+    text_rows += [bt.cross_modal_text_transform(t) + text_type for t in text[1:]]
+    image_rows = [bt.cross_modal_image_layernorm(bt.cross_modal_image_transform(image[0]) + image_type)]
+    image_rows += [bt.cross_modal_image_transform(i) + image_type for i in image[1:]]
+    return torch.cat(text_rows, dim=1), torch.cat(image_rows, dim=1)
+
+
+def test_graphs_match_the_source_forward_on_new_inputs(bundle, source_model, tokenizer):
+    """Batch sizes and caption lengths the export never saw, a padded text batch; ITM logits of
+    every pair from the HF forward, token features from the states it records."""
+    texts = ["a cat", "two small red stars riding the large green horse on the left", "the photo of a dog"]
+    enc = tokenizer(texts, padding="longest", truncation=True, max_length=40, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    assert mask.min() == 0  # padded
+    pixels = torch.from_numpy(np.random.default_rng(5).normal(size=(2, 3, 32, 32)).astype(np.float32))
+    (img_feat,) = session(bundle, "image_encoder").run(None, {"pixels": pixels.numpy()})
+    (txt_feat,) = session(bundle, "text_encoder").run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    logits = run_fusion(bundle, np.tile(txt_feat, (2, 1, 1)), np.tile(mask.numpy(), (2, 1)),
+                        np.repeat(img_feat, 3, axis=0))
+    with torch.no_grad():
+        out = source_model(input_ids=ids.repeat(2, 1), attention_mask=mask.repeat(2, 1),
+                           pixel_values=pixels.repeat_interleave(3, 0))
+        split = hf_bridgetower.split_index(source_model.bridgetower)
+        text_expected, image_expected = features_from_the_forward(source_model, out.hidden_states, split)
+    assert split == 2 and len(out.hidden_states[0]) == 4  # embeddings + 3 layers: the top 2 linked
+    np.testing.assert_allclose(logits, out.logits.numpy(), atol=1e-4)
+    np.testing.assert_allclose(txt_feat, text_expected[:3].numpy(), atol=1e-4)
+    np.testing.assert_allclose(img_feat, image_expected[::3].numpy(), atol=1e-4)
+    assert txt_feat.shape == (3, LAYERS * ids.shape[1], WIDTH) and img_feat.shape == (2, LAYERS * IMAGE_TOKENS, WIDTH)
+    assert np.ptp(logits[:, 1]) > 0.1  # the comparison is of real, distinct numbers
+
+    # A caption alone, unpadded (a query), scores as it does in the padded batch (a candidate).
+    alone = tokenizer(texts[:1], return_tensors="np")
+    (feat,) = session(bundle, "text_encoder").run(None, {"input_ids": alone["input_ids"],
+                                                         "attention_mask": alone["attention_mask"]})
+    np.testing.assert_allclose(run_fusion(bundle, feat, alone["attention_mask"], img_feat[:1]), logits[:1], atol=1e-4)
+    # An all-zero image mask row (batch padding) gives finite logits and leaves the real rows alone.
+    image_mask = np.ones((2, IMAGE_TOKENS), dtype=np.int64)
+    image_mask[1] = 0
+    padded = run_fusion(bundle, np.tile(feat, (2, 1, 1)), np.tile(alone["attention_mask"], (2, 1)), img_feat, image_mask)
+    assert np.isfinite(padded).all()
+    np.testing.assert_allclose(padded[0], logits[0], atol=1e-4)
+
+
+def test_masks_are_the_forwards(source_model):
+    """``additive_mask`` is what ``create_bidirectional_mask`` builds for eager attention; for the
+    all-ones image mask the forward builds none, which adds the same zeros."""
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    embeds = torch.zeros(2, 1, WIDTH)
+    expected = create_bidirectional_mask(config=source_model.config, inputs_embeds=embeds, attention_mask=mask,
+                                         allow_is_bidirectional_skip=False)
+    assert torch.equal(hf_bridgetower.additive_mask(mask), expected)
+    ones = torch.ones(2, 4, dtype=torch.long)
+    assert create_bidirectional_mask(config=source_model.config, inputs_embeds=torch.zeros(2, 4, WIDTH),
+                                     attention_mask=ones) is None
+    assert not hf_bridgetower.additive_mask(ones).any()
+
+
+def test_reference_outputs_are_the_source_models(bundle, checkpoint, tokenizer):
+    """Pixels from BridgeTowerImageProcessorPil, ids from the tokenizer, and the exported graphs
+    reproduce the stored features and logits."""
+    ref = json.loads((bundle / "reference" / "reference.json").read_text())
+    processor = transformers.BridgeTowerImageProcessorPil.from_pretrained(checkpoint, local_files_only=True)
+    pixels = processor([Image.open(bundle / p) for p in ref["images"]], return_tensors="np")["pixel_values"]
+    np.testing.assert_array_equal(reference(bundle, "pixels"), pixels)
+    assert len(ref["images"]) == 5 and {p.rsplit(".", 1)[1] for p in ref["images"]} == {"png", "jpg"}
+    enc = tokenizer(ref["captions"], padding="longest", truncation=True, max_length=40, return_tensors="np")
+    np.testing.assert_array_equal(reference(bundle, "input_ids"), enc["input_ids"])
+    np.testing.assert_array_equal(reference(bundle, "attention_mask"), enc["attention_mask"])
+    parity = manifest(bundle)["export_check"]["max_abs_diff_vs_source"]
+    assert set(parity) == {"image_token_features", "text_token_features", "itm_logits"}
+    assert max(parity.values()) <= 1e-4, parity
+    text, mask = reference(bundle, "text_token_features"), reference(bundle, "attention_mask")
+    logits = run_fusion(bundle, np.tile(text, (5, 1, 1)), np.tile(mask, (5, 1)),
+                        np.repeat(reference(bundle, "image_token_features"), 4, axis=0))
+    np.testing.assert_allclose(logits.reshape(5, 4, 2), reference(bundle, "itm_logits"), atol=1e-4)
+    (img_feat,) = session(bundle, "image_encoder").run(None, {"pixels": reference(bundle, "pixels")})
+    np.testing.assert_allclose(img_feat, reference(bundle, "image_token_features"), atol=1e-4)
+    # The fifth image is zero-padded by the crop: its top and bottom rows are normalised zeros.
+    zero = -np.array(processor.image_mean, np.float32) / np.array(processor.image_std, np.float32)
+    np.testing.assert_allclose(reference(bundle, "pixels")[4, :, 0, :], np.repeat(zero[:, None], 32, 1), atol=1e-6)
+
+
+def bundle_image_rule(image: Image.Image, rule: dict) -> np.ndarray:
+    """The manifest's image rule, from its fields alone (what the Java runtime implements)."""
+    image = image.convert("RGB")
+    w, h = image.size
+    shortest, longest, divisor, size = rule["shortest_edge"], rule["longest_edge"], rule["size_divisor"], rule["size"]
+    scale = shortest / min(h, w)
+    new_h, new_w = (shortest, scale * w) if h < w else (scale * h, shortest)
+    if max(new_h, new_w) > longest:
+        bound = longest / max(new_h, new_w)
+        new_h, new_w = bound * new_h, bound * new_w
+    new_h, new_w = int(new_h + 0.5) // divisor * divisor, int(new_w + 0.5) // divisor * divisor
+    resized = np.asarray(image.resize((new_w, new_h), Image.Resampling.BICUBIC))
+
+    def centre(n):  # (first source row, first target row, rows)
+        return ((n - size) // 2, 0, size) if n >= size else (0, math.ceil((size - n) / 2), n)
+
+    (sy, ty, ny), (sx, tx, nx) = centre(new_h), centre(new_w)
+    crop = np.zeros((size, size, 3), np.uint8)
+    crop[ty:ty + ny, tx:tx + nx] = resized[sy:sy + ny, sx:sx + nx]
+    x = (crop.astype(np.float64) * rule["rescale"]).astype(np.float32)
+    x = (x - np.array(rule["mean"], np.float32)) / np.array(rule["std"], np.float32)
+    return x.transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize("divisor", [TINY_SIZE_DIVISOR, 32, 5, 1])
+def test_the_manifest_image_rule_gives_the_processors_pixels(divisor):
+    """Python-side: the rule written from the manifest's fields equals BridgeTowerImageProcessorPil
+    bit for bit on images of several aspect ratios, among them ones wider and taller than
+    1333:800 (the crop zero-pads them) and odd differences (where the extra padding row goes)."""
+    processor = transformers.BridgeTowerImageProcessorPil(size={"shortest_edge": 32}, crop_size={"shortest_edge": 32},
+                                                          size_divisor=divisor)
+    rule = hf_bridgetower.image_section(processor, 32)
+    zero = (-np.array(rule["mean"], np.float32) / np.array(rule["std"], np.float32))[:, None]
+    rng = np.random.default_rng(divisor)
+    padded = 0
+    for h, w in [(24, 40), (61, 47), (96, 160), (400, 300), (40, 80), (80, 40), (32, 32), (7, 9), (50, 83), (35, 36),
+                 (52, 100)]:
+        image = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        try:
+            expected = processor(image, return_tensors="np")["pixel_values"][0]
+        except ValueError:  # a side floored to 0 (wider than 1333:800 at divisor 32): the processor cannot either
+            assert divisor == 32 and max(h, w) / min(h, w) > 1333 / 800
+            continue
+        np.testing.assert_array_equal(bundle_image_rule(image, rule), expected, err_msg=f"{h}x{w}")
+        padded += bool(np.all(expected[:, 0, :] == zero) or np.all(expected[:, :, 0] == zero))
+    assert padded >= (0 if divisor == 32 else 2)
+
+
+def test_images_the_processor_refuses_are_converted_as_bridgetower_does():
+    """BridgeTower's processor (do_convert_rgb unset, as published) refuses RGBA, grey and palette
+    images; with do_convert_rgb it applies PIL's convert("RGB"), as BridgeTower's own transforms
+    do, and that is the bundle's ``alpha: pil_convert_rgb``."""
+    kwargs = {"size": {"shortest_edge": 32}, "crop_size": {"shortest_edge": 32}, "size_divisor": 16}
+    default = transformers.BridgeTowerImageProcessorPil(**kwargs)
+    converting = transformers.BridgeTowerImageProcessorPil(do_convert_rgb=True, **kwargs)
+    rule = hf_bridgetower.image_section(default, 32)
+    rgba = np.random.default_rng(4).integers(0, 256, (30, 50, 4), dtype=np.uint8)
+    for image in (Image.fromarray(rgba, "RGBA"), Image.fromarray(rgba[..., 0], "L"),
+                  Image.fromarray(rgba[..., :3], "RGB").convert("P")):
+        assert default.do_convert_rgb is None
+        with pytest.raises(ValueError):
+            default(image, return_tensors="np")
+        np.testing.assert_array_equal(bundle_image_rule(image, rule),
+                                      converting(image, return_tensors="np")["pixel_values"][0])
+
+
+def test_manifest_declares_the_graphs_and_no_embedding(bundle):
+    m = manifest(bundle)
+    check_manifest(m)
+    assert "embedding" not in m
+    for key, spec in m["graphs"].items():
+        graph = onnx.load(str(bundle / spec["file"]))
+        for declared, actual in ((spec["inputs"], graph.graph.input), (spec["outputs"], graph.graph.output)):
+            assert [t["name"] for t in declared] == [t.name for t in actual], key
+            for t, v in zip(declared, actual):
+                dims = [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+                assert dims == t["shape"], (key, t["name"], dims)
+    assert [o["name"] for o in m["graphs"]["image_encoder"]["outputs"]] == ["token_features"]
+    assert [o["name"] for o in m["graphs"]["text_encoder"]["outputs"]] == ["token_features"]
+    assert [i["name"] for i in m["graphs"]["fusion_itm"]["inputs"]] == [
+        "text_features", "text_mask", "image_features", "image_mask"]
+    fusion = m["fusion"]
+    assert fusion["directions"]["text_to_image"]["inputs"] == [
+        {"name": "text_features", "source": "query.token_features"},
+        {"name": "text_mask", "source": "query.attention_mask"},
+        {"name": "image_features", "source": "candidate.token_features"},
+        {"name": "image_mask", "source": "candidate.token_mask"}]
+    assert fusion["documents"] == {"image": {"stores": ["token_features"]}, "caption": {"stores": ["token_features"]}}
+    assert m["token_features"] == {"width": WIDTH, "feature_layers": LAYERS, "image_tokens": IMAGE_TOKENS,
+                                   "layout": "[tokens = feature_layers x tokens_per_layer, width], layer-major",
+                                   "codec": "int8", "codecs": ["fp32", "fp16", "int8"]}
+
+
+def test_provenance_score_and_costs(bundle, checkpoint):
+    m = manifest(bundle)
+    source = m["model"]["source"]
+    assert m["model"]["family"] == "bridgetower" and m["model"]["architecture"] == hf_bridgetower.ARCHITECTURE
+    assert source["transformers"] == transformers.__version__
+    assert {"config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json"} <= set(source["files"])
+    for name, entry in source["files"].items():
+        assert hashlib.sha256((checkpoint / name).read_bytes()).hexdigest() == entry["sha256"], name
+    for name, entry in m["files"].items():
+        assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == entry["sha256"], name
+    assert m["score"] == SCORE and m["rerank"]["score_mode"] == "itm" and "itc_weight" not in m["rerank"]
+    assert "no ITC" in m["rerank"]["first_stage"]
+    assert m["text"] == {"tokenizer": "tokenizer.json", "max_tokens": 40, "preprocessing": "tokenizer_json",
+                         "tokenizer_class": "RobertaTokenizer", "vocab_size": 417, "pad_id": 1, "cls_id": 0, "sep_id": 2}
+    assert m["image"] == {
+        "size": 32, "resize": "pil_bicubic", "shortest_edge": 32, "longest_edge": 53, "size_divisor": 16,
+        "center_crop": True, "rescale": pytest.approx(1 / 255), "mean": pytest.approx([0.48145466, 0.4578275, 0.40821073]),
+        "std": pytest.approx([0.26862954, 0.26130258, 0.27577711]), "alpha": "pil_convert_rgb", "exif_orientation": False,
+        "channel_order": "RGB", "layout": "NCHW", "processor": "BridgeTowerImageProcessorPil"}
+    assert m["bytes_per_image"] == bytes_per_item(LAYERS, IMAGE_TOKENS, WIDTH)
+    # By hand, W 16, FFN 32, 40 text x 17 image tokens. A text layer: self-attention 4·40·16² + 2·40²·16,
+    # cross-attention 2·40·16² + 2·17·16·16 + 2·40·17·16, FFN 2·40·16·32 = 184,064; an image layer, the roles
+    # swapped: 4·17·16² + 2·17²·16 + 2·17·16² + 2·40·16·16 + 2·17·40·16 + 2·17·16·32 = 95,008. Two of each, two
+    # poolers 2·16², the head 32 -> 2.
+    assert m["fusion_flops_per_pair"] == 2 * (2 * 184_064 + 2 * 95_008 + 2 * 16 * 16 + 32 * 2)
+
+
+def test_bundle_tokenizer_gives_the_checkpoints_ids(bundle):
+    fixture = json.loads((bundle / "reference" / "tokenizer_fixture.json").read_text())
+    tokenizer = Tokenizer.from_file(str(bundle / "tokenizer.json"))
+    short = [c for c in fixture["cases"] if len(c["ids"]) < fixture["max_tokens"]]
+    assert len(short) >= 5
+    for case in short:
+        assert tokenizer.encode(case["text"]).ids == case["ids"], case["text"]
+    assert any(len(c["ids"]) == fixture["max_tokens"] for c in fixture["cases"])  # truncation is exercised
+    ids = tokenizer.encode("a red circle on the left of the small dog").ids
+    assert ids[0] == 0 and ids[-1] == 2 and len(ids) == 12  # <s>, one token a word, </s>
+    assert tokenizer.decode(ids) == "a red circle on the left of the small dog"
+
+
+def test_older_layout_and_other_depths(tmp_path):
+    """pytorch_model.bin, vocab.json + merges.txt without tokenizer.json, 64 px in 16 px patches at
+    the processor's default size_divisor, and every uni-modal layer linked (L = depth)."""
+    source = write_checkpoint(tmp_path / "src", tiny_config(image_size=64, patch_size=16, layers=2, cross_layers=2),
+                              seed=2, safetensors=False, tokenizer_json=False)
+    assert not (source / "model.safetensors").exists() and not (source / "tokenizer.json").exists()
+    m = hf_bridgetower.import_bundle(source, tmp_path / "out")
+    assert {"pytorch_model.bin", "vocab.json", "merges.txt"} <= set(m["model"]["source"]["files"])
+    assert max(m["export_check"]["max_abs_diff_vs_source"].values()) <= 1e-4
+    assert m["token_features"]["image_tokens"] == 17 and m["image"]["size_divisor"] == 32
+    assert m["image"]["longest_edge"] == 106
+    fixture = json.loads((tmp_path / "out" / "reference" / "tokenizer_fixture.json").read_text())
+    ours = json.loads((FIXTURE / "reference" / "tokenizer_fixture.json").read_text())
+    assert fixture["cases"] == ours["cases"]  # vocab.json + merges.txt tokenize as tokenizer.json does
+
+
+def broken(checkpoint, tmp_path):
+    copy = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, copy)
+    return copy
+
+
+def edit_json(path, **changes):
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def edit_weights(path, edit):
+    weights = load_file(str(path))
+    edit(weights)
+    save_file(weights, str(path), metadata={"format": "pt"})
+
+
+def grow_vocabulary(directory, words):
+    """A vocab.json with more tokens than the model has embeddings (and no tokenizer.json)."""
+    vocab = json.loads((directory / "vocab.json").read_text())
+    vocab.update({w: len(vocab) + i for i, w in enumerate(words)})
+    (directory / "vocab.json").write_text(json.dumps(vocab))
+    (directory / "tokenizer.json").unlink()
+
+
+def edit_text_config(directory, **changes):
+    config = json.loads((directory / "config.json").read_text())
+    config["text_config"].update(changes)
+    (directory / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda d: (d / "config.json").unlink(), r"\[config.json\]"),
+    (lambda d: edit_json(d / "config.json", architectures=["BridgeTowerForContrastiveLearning"]),
+     r"config.json\].*'BridgeTowerForContrastiveLearning'.*\[BridgeTowerForImageAndTextRetrieval\]"),
+    (lambda d: edit_json(d / "config.json", model_type="blip"), r"config.json\].*model_type \[blip\]"),
+    (lambda d: (d / "model.safetensors").unlink(), r"\[model.safetensors\] or \[pytorch_model.bin\]"),
+    (lambda d: (d / "preprocessor_config.json").unlink(), r"\[preprocessor_config.json\]"),
+    (lambda d: [(d / n).unlink() for n in ("tokenizer.json", "vocab.json")], r"no \[tokenizer.json\], nor \[vocab.json\]"),
+    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:5000]),
+     r"model.safetensors\] could not be loaded as BridgeTowerForImageAndTextRetrieval"),
+    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.pop("itm_score.fc.weight")),
+     r"model.safetensors\] has missing keys \['itm_score.fc.weight'\]"),
+    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update(extra_head=torch.zeros(2))),
+     r"model.safetensors\] has unexpected keys \['extra_head'\]"),
+    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"itm_score.fc.weight": torch.zeros(2, 48)})),
+     r"model.safetensors\] has mismatched keys \['itm_score.fc.weight \(checkpoint \[2, 48\], model \[2, 32\]\)'\]"),
+    (lambda d: edit_json(d / "config.json", hidden_size=32),
+     r"config.json\] hidden_size \[32\] differs from text_config.hidden_size \[16\]"),
+    (lambda d: edit_json(d / "config.json", num_hidden_layers=4),
+     r"config.json\] num_hidden_layers \[4\] cross-modal layers .* text_config's \[3\]"),
+    (lambda d: edit_json(d / "config.json", share_link_tower_layers=True), r"config.json\] share_link_tower_layers"),
+    (lambda d: grow_vocabulary(d, ["zebra", "yak", "xylophone"]),
+     r"tokenizer \[.*vocab.json\] gives token \[.+\] the id \[\d+\], outside .*vocab_size \[417\]"),
+    (lambda d: edit_json(d / "preprocessor_config.json", do_center_crop=False),
+     r"preprocessor_config.json\] do_center_crop \[False\]"),
+    (lambda d: edit_json(d / "preprocessor_config.json", do_normalize=False),
+     r"preprocessor_config.json\] do_normalize \[False\]"),
+    (lambda d: edit_json(d / "preprocessor_config.json", resample=2), r"preprocessor_config.json\] resample \[2\]"),
+    (lambda d: edit_json(d / "preprocessor_config.json", crop_size={"shortest_edge": 64}),
+     r"preprocessor_config.json\] crop_size .*64.* image_size \[32\]"),
+    (lambda d: edit_json(d / "preprocessor_config.json", crop_size={"height": 32, "width": 32}),
+     r"preprocessor_config.json\] crop_size .*'height': 32.* image_size \[32\]"),
+    (lambda d: edit_json(d / "preprocessor_config.json", size={"height": 32, "width": 32}),
+     r"preprocessor_config.json\] size .* has no shortest_edge"),
+])
+def test_malformed_checkpoints_are_refused(checkpoint, tmp_path, breakage, message):
+    source = broken(checkpoint, tmp_path)
+    breakage(source)
+    with pytest.raises(CheckpointError, match=message):
+        hf_bridgetower.import_bundle(source, tmp_path / "out")
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_cli_dispatches_on_model_type_and_exits_2_with_the_message(checkpoint, tmp_path, capsys):
+    assert import_model.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert f"[{tmp_path}] has no [config.json]" in capsys.readouterr().err
+    source = broken(checkpoint, tmp_path)
+    edit_json(source / "config.json", model_type="clip")
+    assert import_model.main([str(source), "--out", str(tmp_path / "out")]) == 2
+    assert (f"[{source / 'config.json'}] has model_type [clip]; supported model types: ['blip', 'bridgetower']"
+            in capsys.readouterr().err)
+    edit_json(source / "config.json", model_type="bridgetower", hidden_size=32)
+    assert import_model.main([str(source), "--out", str(tmp_path / "out")]) == 2
+    assert "hidden_size [32] differs" in capsys.readouterr().err  # the BridgeTower importer's refusal
+
+
+def test_cli_writes_the_committed_java_fixture(tmp_path, capsys):
+    """make-bridgetower-tiny's checkpoint through the command line gives the committed bundle,
+    byte for byte (the manifest's files section) but for the source directory's name."""
+    source = write_checkpoint(tmp_path / "src", tiny_config(), seed=0, size_divisor=TINY_SIZE_DIVISOR)
+    out = tmp_path / "bridgetower-tiny"
+    threads = torch.get_num_threads()
+    try:  # as make-bridgetower-tiny runs it: a thread count can change the last bits of the reference arrays
+        assert import_model.main([str(source), "--out", str(out), "--codec", "fp32", "--name", "bridgetower-tiny",
+                                  "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["family"] == "bridgetower" and max(printed["parity"].values()) <= 1e-4
+    written, committed = manifest(out), manifest(FIXTURE)
+    for m in (written, committed):
+        m["model"]["source"].pop("directory")
+        m["model"]["config"].pop("_name_or_path")
+    assert written == committed
+    sizes = sum(entry["bytes"] for entry in committed["files"].values()) + (FIXTURE / "manifest.json").stat().st_size
+    assert sizes < 1_000_000
