@@ -392,7 +392,7 @@ def test_cli_dispatches_on_model_type_and_exits_2_with_the_message(checkpoint, t
     source = broken(checkpoint, tmp_path)
     edit_json(source / "config.json", model_type="clip")
     assert import_model.main([str(source), "--out", str(tmp_path / "out")]) == 2
-    assert (f"[{source / 'config.json'}] has model_type [clip]; supported model types: ['blip', 'bridgetower']"
+    assert (f"[{source / 'config.json'}] has model_type [clip]; supported model types: ['blip', 'bridgetower', 'vilt']"
             in capsys.readouterr().err)
     edit_json(source / "config.json", model_type="bridgetower", hidden_size=32)
     assert import_model.main([str(source), "--out", str(tmp_path / "out")]) == 2

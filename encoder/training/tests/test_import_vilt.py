@@ -335,7 +335,7 @@ def test_cli_dispatches_on_model_type(checkpoint, tmp_path, capsys):
     assert "has missing keys ['rank_output.bias']" in capsys.readouterr().err
     edit_json(bad / "config.json", model_type="clip")
     assert import_model.main([str(bad), "--out", str(tmp_path / "bad-out")]) == 2
-    assert "has model_type [clip]; import-model reads ['blip', 'vilt']" in capsys.readouterr().err
+    assert "has model_type [clip]; supported model types: ['blip', 'bridgetower', 'vilt']" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not COMMITTED.is_dir(), reason="the Java fixture is made by make-vilt-tiny")
