@@ -62,6 +62,7 @@ class RerankOnlyImportsTest {
             }
             int layers = bundle.featureLayers();
             int width = bundle.featureWidth();
+            double[] worst = new double[2]; // token features, ITM logits: reported, as the closing figures of the import
 
             // Pixels and stored image features, per image (ViLT's vary in size).
             List<Encoding> images = imageEncoder.encode(bytes);
@@ -78,7 +79,7 @@ class RerankOnlyImportsTest {
                 float[] expected = fixedFeatures == null ? reference.floats("image_token_features_" + i)
                     : Arrays.copyOfRange(fixedFeatures, i * per, (i + 1) * per);
                 assertEquals(layers, features.layers());
-                assertClose(expected, features.values(), FEATURE_TOLERANCE, model + " image " + i + " token features");
+                worst[0] = Math.max(worst[0], assertClose(expected, features.values(), FEATURE_TOLERANCE, model + " image " + i + " token features"));
             }
             if (preprocessor.variableSize()) {
                 assertTrue(images.stream().mapToInt(e -> e.tokenFeatures().tokens()).distinct().count() > 1,
@@ -98,7 +99,8 @@ class RerankOnlyImportsTest {
                     int from = ((c * layers + layer) * padded) * width;
                     float[] expected = Arrays.copyOfRange(textFeatures, from, from + f.tokens() * width);
                     float[] actual = Arrays.copyOfRange(f.values(), layer * f.tokens() * width, (layer + 1) * f.tokens() * width);
-                    assertClose(expected, actual, FEATURE_TOLERANCE, model + " caption " + c + " layer " + layer + " token features");
+                    worst[0] = Math.max(worst[0], assertClose(expected, actual, FEATURE_TOLERANCE,
+                        model + " caption " + c + " layer " + layer + " token features"));
                 }
             }
 
@@ -112,14 +114,19 @@ class RerankOnlyImportsTest {
                 float[] scores = scorer.scoreImages(captions.get(c), imageBlobs);
                 for (int i = 0; i < n; i++) {
                     assertEquals(logits[(i * m + c) * 2 + 1], scores[i], ITM_TOLERANCE, model + " caption " + c + " -> image " + i);
+                    worst[1] = Math.max(worst[1], Math.abs(logits[(i * m + c) * 2 + 1] - scores[i]));
                 }
             }
             for (int i = 0; i < n; i++) {
                 float[] scores = scorer.scoreTexts(images.get(i), captionBlobs);
                 for (int c = 0; c < m; c++) {
                     assertEquals(logits[(i * m + c) * 2 + 1], scores[c], ITM_TOLERANCE, model + " image " + i + " -> caption " + c);
+                    worst[1] = Math.max(worst[1], Math.abs(logits[(i * m + c) * 2 + 1] - scores[c]));
                 }
             }
+
+            System.out.printf(java.util.Locale.ROOT, "%s: Java vs source, max |token features| %.2g, max |ITM logit| %.2g%n",
+                model, worst[0], worst[1]);
 
             RerankDefaults defaults = RerankDefaults.of(bundle);
             assertEquals(ScoreMode.ITM, defaults.mode());
@@ -130,9 +137,11 @@ class RerankOnlyImportsTest {
         }
     }
 
-    private static void assertClose(float[] expected, float[] actual, double tolerance, String what) {
+    /** The largest difference, checked against {@code tolerance}. */
+    private static double assertClose(float[] expected, float[] actual, double tolerance, String what) {
         assertEquals(expected.length, actual.length, what + " length");
         double diff = ReferenceArrays.maxAbsDiff(actual, 0, expected, 0, expected.length);
         assertTrue(diff <= tolerance, what + " differs by " + diff);
+        return diff;
     }
 }
