@@ -11,6 +11,7 @@ import io.fuserank.encoder.FusionDeclaration.Modality;
 import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 import io.fuserank.reranker.CandidateScores;
@@ -55,12 +56,24 @@ public final class FusionTimings implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads; 0: one per core (default).")
     int threads;
 
+    @Option(names = "--precision", split = ",", defaultValue = "fp32", description = "Graph precisions to time, each bundle that has them "
+        + "(fp32, int8; default: ${DEFAULT-VALUE}).")
+    List<String> precisions;
+
     @Option(names = "--json", description = "Write the figures here as JSON.")
     Path json;
 
     /** One setting's figures. */
-    record Timing(String model, String direction, int k, double msPerQuery, double msPerPair, double[] callsMs, int candidateBytes,
-                  long flopsPerPair) {
+    record Timing(String model, String precision, String direction, int k, double msPerQuery, double msPerPair, double[] callsMs,
+                  int candidateBytes, long flopsPerPair) {
+    }
+
+    /** The machine's GEMM rates measured in this run ({@link GemmProbe}): the floors the timings are stated against. */
+    record Floors(double fp32Gflops, double int8Gflops) {
+        /** How many times the int8 floor's time for its FLOPs a timing takes. */
+        double int8Multiple(Timing t) {
+            return t.msPerPair() / (t.flopsPerPair() / (int8Gflops * 1e9) * 1e3);
+        }
     }
 
     public static void main(String[] args) {
@@ -75,13 +88,30 @@ public final class FusionTimings implements Callable<Integer> {
         InferenceOptions options = BenchmarkInputs.cpu(threads);
         List<Timing> timings = new ArrayList<>();
         for (Path directory : bundles) {
-            timings.addAll(time(ModelBundle.load(directory), options));
+            ModelBundle bundle = ModelBundle.load(directory);
+            for (String label : precisions) {
+                Precision precision = Precision.fromLabel(label);
+                if (bundle.precisions().contains(precision)) {
+                    timings.addAll(time(bundle, options.withPrecision(precision)));
+                } else {
+                    System.err.printf(Locale.ROOT, "bundle [%s] has no [%s] graphs: skipped%n", bundle.name(), label);
+                }
+            }
         }
-        print(System.out, timings, options);
+        Floors floors = floors(options.intraOpThreads());
+        print(System.out, timings, options, floors);
         if (json != null) {
-            write(json, timings, options);
+            write(json, timings, options, floors);
         }
         return 0;
+    }
+
+    /** The fp32 and int8 GEMM rates, median of 5 products after 2 warm-ups each. */
+    private static Floors floors(int intraOpThreads) throws Exception {
+        try (GemmProbe fp32 = new GemmProbe(GemmProbe.FLOOR_SHAPE, intraOpThreads);
+             GemmProbe int8 = new GemmProbe(GemmProbe.FLOOR_SHAPE, intraOpThreads, true)) {
+            return new Floors(fp32.measureGflops(2, 5), int8.measureGflops(2, 5));
+        }
     }
 
     private List<Timing> time(ModelBundle bundle, InferenceOptions options) throws Exception {
@@ -131,7 +161,8 @@ public final class FusionTimings implements Callable<Integer> {
                     }
                     double median = median(calls);
                     int bytes = (int) Math.round(window.stream().mapToInt(b -> b.length).average().orElse(0));
-                    out.add(new Timing(bundle.name(), direction.label(), k, median, median / k, calls, bytes, bundle.fusionFlopsPerPair()));
+                    out.add(new Timing(bundle.name(), options.precisionFor(bundle).label(), direction.label(), k, median, median / k, calls,
+                        bytes, bundle.fusionFlopsPerPair()));
                 }
             }
         }
@@ -145,27 +176,32 @@ public final class FusionTimings implements Callable<Integer> {
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
-    private void print(PrintStream out, List<Timing> timings, InferenceOptions options) {
-        out.printf(Locale.ROOT, "fusion graph, %d intra-op threads, median of %d calls after one warm-up%n", options.intraOpThreads(), reps);
-        out.println("| model | direction | k | ms per query | ms per pair | stored bytes per candidate | GFLOPs per pair | GFLOP/s |");
-        out.println("|---|---|---|---|---|---|---|---|");
+    private void print(PrintStream out, List<Timing> timings, InferenceOptions options, Floors floors) {
+        out.printf(Locale.ROOT, "fusion graph, %d intra-op threads, median of %d calls after one warm-up; GEMM floors in this run "
+            + "(%s): fp32 %.1f GFLOP/s, int8 %.1f GFLOP/s%n", options.intraOpThreads(), reps, GemmProbe.FLOOR_SHAPE, floors.fp32Gflops(),
+            floors.int8Gflops());
+        out.println("| model | precision | direction | k | ms per query | ms per pair | stored bytes per candidate | GFLOPs per pair | GFLOP/s "
+            + "| x int8 floor |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|");
         for (Timing t : timings) {
             double gflops = t.flopsPerPair() / 1e9;
-            out.printf(Locale.ROOT, "| %s | %s | %d | %.1f | %.2f | %,d | %.2f | %.1f |%n", t.model(), t.direction(), t.k(), t.msPerQuery(),
-                t.msPerPair(), t.candidateBytes(), gflops, gflops / (t.msPerPair() / 1e3));
+            out.printf(Locale.ROOT, "| %s | %s | %s | %d | %.1f | %.2f | %,d | %.2f | %.1f | %.1f |%n", t.model(), t.precision(), t.direction(),
+                t.k(), t.msPerQuery(), t.msPerPair(), t.candidateBytes(), gflops, gflops / (t.msPerPair() / 1e3), floors.int8Multiple(t));
         }
     }
 
-    private void write(Path file, List<Timing> timings, InferenceOptions options) throws Exception {
+    private void write(Path file, List<Timing> timings, InferenceOptions options, Floors floors) throws Exception {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = json.createObjectNode();
         root.put("intra_op_threads", options.intraOpThreads());
+        root.putObject("gemm_gflops").put("shape", GemmProbe.FLOOR_SHAPE).put("fp32", floors.fp32Gflops()).put("int8", floors.int8Gflops());
         root.put("timed_calls", reps);
         root.put("cpu_cores", Runtime.getRuntime().availableProcessors());
         ArrayNode rows = root.putArray("timings");
         for (Timing t : timings) {
             ObjectNode row = rows.addObject();
-            row.put("model", t.model()).put("direction", t.direction()).put("k", t.k()).put("ms_per_query", t.msPerQuery())
+            row.put("model", t.model()).put("precision", t.precision()).put("direction", t.direction()).put("k", t.k())
+                .put("ms_per_query", t.msPerQuery()).put("int8_floor_multiple", floors.int8Multiple(t))
                 .put("ms_per_pair", t.msPerPair()).put("stored_bytes_per_candidate", t.candidateBytes())
                 .put("fusion_flops_per_pair", t.flopsPerPair());
             ArrayNode calls = row.putArray("calls_ms");

@@ -41,7 +41,7 @@ public final class ImageEncoder implements AutoCloseable {
         this.embeddingDim = bundle.hasEmbedding() ? bundle.embeddingDim() : 0;
         this.layers = bundle.featureLayers();
         this.width = bundle.featureWidth();
-        this.session = options.open(bundle.graph("image_encoder"));
+        this.session = options.open(bundle, "image_encoder");
     }
 
     public ImagePreprocessor preprocessor() {

@@ -9,14 +9,15 @@ import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * How ONNX Runtime sessions run: intra-op threads (0 lets ONNX Runtime choose, one per core) and
- * whether to use the CUDA execution provider.
+ * How ONNX Runtime sessions run: intra-op threads (0 lets ONNX Runtime choose, one per core),
+ * whether to use the CUDA execution provider, and which of a bundle's graphs to run
+ * ({@link Precision}; null: the one the bundle's manifest recommends, {@code precisions.default}).
  *
  * <p>CUDA needs the {@code onnxruntime_gpu} build (Maven profile {@code -Pgpu}) and a visible
  * GPU. Asked for where it is missing, sessions fall back to the CPU with one warning per process,
  * so the same configuration runs on a laptop and on a GPU node.
  */
-public record InferenceOptions(int intraOpThreads, boolean cuda, int cudaDevice) {
+public record InferenceOptions(int intraOpThreads, boolean cuda, int cudaDevice, Precision precision) {
 
     public static final InferenceOptions CPU = new InferenceOptions(0, false, 0);
 
@@ -32,8 +33,32 @@ public record InferenceOptions(int intraOpThreads, boolean cuda, int cudaDevice)
         }
     }
 
+    /** The bundle's own precision. */
+    public InferenceOptions(int intraOpThreads, boolean cuda, int cudaDevice) {
+        this(intraOpThreads, cuda, cudaDevice, null);
+    }
+
     public static InferenceOptions cpu(int intraOpThreads) {
         return new InferenceOptions(intraOpThreads, false, 0);
+    }
+
+    /** These options running {@code precision}'s graphs (null: the bundle's default). */
+    public InferenceOptions withPrecision(Precision precision) {
+        return new InferenceOptions(intraOpThreads, cuda, cudaDevice, precision);
+    }
+
+    /** The precision these options run {@code bundle} in: the asked one, else the bundle's default. */
+    public Precision precisionFor(ModelBundle bundle) {
+        return precision != null ? precision : bundle.defaultPrecision();
+    }
+
+    /**
+     * Opens the bundle's graph {@code key} in {@link #precisionFor the precision} these options run it in.
+     *
+     * @throws IllegalArgumentException where the bundle has no graphs of that precision, naming what it has
+     */
+    public OrtSession open(ModelBundle bundle, String key) throws OrtException {
+        return open(bundle.graph(key, precisionFor(bundle)));
     }
 
     /** True when CUDA was asked for and this ONNX Runtime build offers it. */

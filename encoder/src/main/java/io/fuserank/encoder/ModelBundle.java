@@ -86,6 +86,7 @@ public final class ModelBundle {
         bundle.checkFiles();
         bundle.checkCodec();
         bundle.checkItcWeight();
+        bundle.checkPrecisions();
         bundle.checkGraphs();
         bundle.checkEmbedding();
         bundle.checkLayouts();
@@ -102,8 +103,48 @@ public final class ModelBundle {
         return manifest.path("name").asText(directory.getFileName().toString());
     }
 
+    /** The fp32 graph {@code key} ({@code graphs.<key>.file}). */
     public Path graph(String key) {
         return directory.resolve(manifest.path("graphs").path(key).path("file").asText());
+    }
+
+    /**
+     * The graph {@code key} in {@code precision}: {@code graphs.<key>.file} for fp32,
+     * {@code precisions.<precision>.graphs.<key>.file} otherwise.
+     *
+     * @throws IllegalArgumentException where the bundle has no graphs of that precision, naming what it has
+     */
+    public Path graph(String key, Precision precision) {
+        if (precision == Precision.FP32) {
+            return graph(key);
+        }
+        requirePrecision(precision);
+        return directory.resolve(manifest.path("precisions").path(precision.label()).path("graphs").path(key).path("file").asText());
+    }
+
+    /** @throws IllegalArgumentException where the bundle has no graphs of {@code precision}, naming what it has */
+    public void requirePrecision(Precision precision) {
+        if (precisions().contains(precision) == false) {
+            throw new IllegalArgumentException("model [" + name() + "] has no [" + precision.label() + "] graphs: it has "
+                + precisions().stream().map(Precision::label).toList() + " (manifest field [precisions])");
+        }
+    }
+
+    /** The precisions the bundle has graphs of: fp32, plus those of its manifest's {@code precisions} section. */
+    public Set<Precision> precisions() {
+        Set<Precision> out = java.util.EnumSet.of(Precision.FP32);
+        manifest.path("precisions").fieldNames().forEachRemaining(name -> {
+            if (name.equals("default") == false) {
+                out.add(Precision.fromLabel(name)); // checked at load
+            }
+        });
+        return out;
+    }
+
+    /** The precision the manifest recommends ({@code precisions.default}); fp32 where it names none. */
+    public Precision defaultPrecision() {
+        JsonNode label = manifest.path("precisions").path("default");
+        return label.isTextual() ? Precision.fromLabel(label.textValue()) : Precision.FP32;
     }
 
     public Path tokenizer() {
@@ -356,15 +397,69 @@ public final class ModelBundle {
 
     private void checkGraphs() throws BundleException {
         OrtEnvironment environment = OrtEnvironment.getEnvironment();
-        for (String key : GRAPHS) {
-            JsonNode spec = manifest.path("graphs").path(key);
-            Path file = graph(key);
-            try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-                 OrtSession session = environment.createSession(file.toString(), options)) {
-                checkSignature(key, "inputs", required(spec, "inputs"), session.getInputInfo(), file);
-                checkSignature(key, "outputs", required(spec, "outputs"), session.getOutputInfo(), file);
-            } catch (OrtException e) {
-                throw new BundleException("ONNX Runtime cannot load graph [" + directory.relativize(file) + "]: " + e.getMessage(), e);
+        for (Precision precision : precisions()) {
+            for (String key : GRAPHS) {
+                // Every precision's graph has the fp32 graph's signature, as graphs.<key> declares it.
+                JsonNode spec = manifest.path("graphs").path(key);
+                Path file = graph(key, precision);
+                try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+                     OrtSession session = environment.createSession(file.toString(), options)) {
+                    checkSignature(key, "inputs", required(spec, "inputs"), session.getInputInfo(), file);
+                    checkSignature(key, "outputs", required(spec, "outputs"), session.getOutputInfo(), file);
+                } catch (OrtException e) {
+                    throw new BundleException("ONNX Runtime cannot load graph [" + directory.relativize(file) + "]: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code precisions}: an object whose {@code default} names a precision the bundle has, and whose
+     * other fields are precisions ({@link Precision#labels()}) each naming a listed file for every graph.
+     */
+    private void checkPrecisions() throws BundleException {
+        JsonNode precisions = manifest.path("precisions");
+        if (precisions.isMissingNode()) {
+            return;
+        }
+        if (precisions.isObject() == false) {
+            throw new BundleException("[manifest.json] field [precisions] is [" + precisions + "]; expected an object");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = precisions.fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> entry = it.next();
+            if (entry.getKey().equals("default")) {
+                continue;
+            }
+            Precision precision;
+            try {
+                precision = Precision.fromLabel(entry.getKey());
+            } catch (IllegalArgumentException e) {
+                throw new BundleException("[manifest.json] field [precisions] has " + e.getMessage());
+            }
+            if (precision == Precision.FP32) {
+                throw new BundleException("[manifest.json] field [precisions.fp32] must not exist: the fp32 graphs are [graphs]");
+            }
+            for (String key : GRAPHS) {
+                String field = "precisions." + entry.getKey() + ".graphs." + key + ".file";
+                JsonNode file = entry.getValue().path("graphs").path(key).path("file");
+                if (file.isTextual() == false) {
+                    throw new BundleException("[manifest.json] is missing field [" + field + "]");
+                }
+                if (manifest.path("files").has(file.textValue()) == false) {
+                    throw new BundleException("graph [" + file.textValue() + "] of [" + field + "] is not listed in [manifest.json] field [files]");
+                }
+            }
+        }
+        JsonNode label = precisions.path("default");
+        if (label.isMissingNode() == false) {
+            Precision precision;
+            try {
+                precision = Precision.fromLabel(label.asText());
+            } catch (IllegalArgumentException e) {
+                throw new BundleException("[manifest.json] field [precisions.default] has " + e.getMessage());
+            }
+            if (precisions().contains(precision) == false) {
+                throw new BundleException("[manifest.json] field [precisions.default] is [" + label.asText() + "], which has no graphs");
             }
         }
     }

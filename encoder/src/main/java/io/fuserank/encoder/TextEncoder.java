@@ -36,7 +36,7 @@ public final class TextEncoder implements AutoCloseable {
         this.embeddingDim = bundle.hasEmbedding() ? bundle.embeddingDim() : 0;
         this.layers = bundle.featureLayers();
         this.width = bundle.featureWidth();
-        this.session = options.open(bundle.graph("text_encoder"));
+        this.session = options.open(bundle, "text_encoder");
         this.hasFeatures = session.getOutputNames().contains("token_features");
     }
 

@@ -1,6 +1,7 @@
 package io.fuserank.tools;
 
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -77,5 +78,38 @@ final class CommandSupport {
     static String modelId(Path model) {
         Path name = model.toAbsolutePath().normalize().getFileName();
         return name == null ? model.toString() : name.toString();
+    }
+
+    /** {@code --precision fp32|int8}: which of the bundle's graphs to run (absent: the manifest's {@code precisions.default}). */
+    static final class PrecisionConverter implements CommandLine.ITypeConverter<Precision> {
+        @Override
+        public Precision convert(String value) {
+            try {
+                return Precision.fromLabel(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** A bad-argument error where {@code bundle} has no graphs of the asked {@code precision} (null: its own, always there). */
+    static void requirePrecision(CommandSpec spec, ModelBundle bundle, Precision precision) {
+        String problem = precisionProblem(bundle, precision);
+        if (problem != null) {
+            throw usage(spec, problem);
+        }
+    }
+
+    /** Why {@code bundle} cannot run in {@code precision}, or null. */
+    static String precisionProblem(ModelBundle bundle, Precision precision) {
+        if (precision == null) {
+            return null;
+        }
+        try {
+            bundle.requirePrecision(precision);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return "--precision [" + precision.label() + "]: " + e.getMessage();
+        }
     }
 }

@@ -7,6 +7,7 @@ import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 
@@ -23,16 +24,17 @@ final class DocumentFactories {
     /**
      * @param bundle  the model to encode with here, or null for {@code --server-side}
      * @param codec   the token-feature codec (client-side)
+     * @param precision which of the bundle's graphs to run, null for its own
      * @param threads the encoding threads; each ONNX call gets a share of the cores so they do not oversubscribe them
      * @param clock   encoder timing (client-side)
      */
-    static DocumentFactory<?> open(IndexKind kind, ModelBundle bundle, FeatureCodec codec, boolean cuda, int threads,
+    static DocumentFactory<?> open(IndexKind kind, ModelBundle bundle, FeatureCodec codec, boolean cuda, Precision precision, int threads,
                                    ImagePreprocessor.Limits limits, Tally tally, EncoderClock clock) throws OrtException {
         if (bundle == null) {
             return kind == IndexKind.CAPTION ? new ServerSideCaptions() : new ServerSideDocuments(limits.maxEncodedBytes(), tally);
         }
         // One ONNX session for all threads.
-        InferenceOptions options = new InferenceOptions(Math.max(1, Runtime.getRuntime().availableProcessors() / threads), cuda, 0);
+        InferenceOptions options = new InferenceOptions(Math.max(1, Runtime.getRuntime().availableProcessors() / threads), cuda, 0, precision);
         if (kind == IndexKind.CAPTION) {
             TextTokenizer tokenizer = TextTokenizer.forBundle(bundle);
             try {

@@ -12,6 +12,7 @@ import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 import picocli.CommandLine.Command;
@@ -71,6 +72,10 @@ final class EncodeCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "16", paramLabel = "N", description = "Inputs per encoder call (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @Option(names = "--precision", converter = CommandSupport.PrecisionConverter.class, paramLabel = "P",
+        description = "fp32 or int8: which of the model's graphs to run (default: the model's, its manifest's precisions.default).")
+    Precision precision;
+
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "ONNX Runtime intra-op threads (default: 0, one per core).")
     int threads;
 
@@ -101,7 +106,8 @@ final class EncodeCommand implements Callable<Integer> {
         ModelBundle bundle = CommandSupport.loadBundle(spec, model);
         FeatureCodec blobCodec = FeatureCodec.fromLabel(codec != null ? codec : bundle.codec());
         storage = DocumentStorage.of(bundle);
-        InferenceOptions options = InferenceOptions.cpu(threads);
+        CommandSupport.requirePrecision(spec, bundle, precision);
+        InferenceOptions options = InferenceOptions.cpu(threads).withPrecision(precision);
         PrintWriter out = spec.commandLine().getOut();
         int failed;
         try {

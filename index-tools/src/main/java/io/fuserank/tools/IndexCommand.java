@@ -4,6 +4,7 @@ import co.elastic.clients.elasticsearch.ElasticsearchClient;
 import io.fuserank.encoder.FeatureCodec;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -94,6 +95,10 @@ final class IndexCommand implements Callable<Integer> {
     @Option(names = "--codec", paramLabel = "CODEC",
         description = "Token-feature codec: fp32, fp16 or int8 (default: the model manifest's).")
     String codec;
+
+    @Option(names = "--precision", converter = CommandSupport.PrecisionConverter.class, paramLabel = "P",
+        description = "fp32 or int8: which of the model's graphs client-side encoding runs (default: the model's, its manifest's precisions.default).")
+    Precision precision;
 
     @Option(names = "--cuda", description = "Encode on the GPU (needs the -Pgpu build; otherwise the CPU, with a warning).")
     boolean cuda;
@@ -188,7 +193,7 @@ final class IndexCommand implements Callable<Integer> {
         try (DeadLetterFile deadLetters = new DeadLetterFile(deadLetterFile);
              Progress progress = Progress.create(!noProgress, total)) {
             Tally tally = new Tally(deadLetters, progress);
-            try (DocumentFactory<?> documents = DocumentFactories.open(kind, bundle, features, cuda, threads,
+            try (DocumentFactory<?> documents = DocumentFactories.open(kind, bundle, features, cuda, precision, threads,
                 ImagePreprocessor.Limits.DEFAULT, tally, clock)) {
                 BulkIndexer indexer = new BulkIndexer(client, index, serverSide ? pipeline : null, maxInFlight, bulkDocs,
                     (long) bulkMib << 20, retryPolicy, target, tally);
@@ -251,6 +256,7 @@ final class IndexCommand implements Callable<Integer> {
             rejectWithServerSide("--model", model);
             rejectWithServerSide("--codec", codec);
             rejectWithServerSide("--cuda", cuda ? "true" : null);
+            rejectWithServerSide("--precision", precision == null ? null : precision.label());
         } else {
             if (pipeline != null) {
                 throw bad("--pipeline [" + pipeline + "] is only used with --server-side");
@@ -346,6 +352,10 @@ final class IndexCommand implements Callable<Integer> {
         String noItc = CommandSupport.withoutItc(bundle, model);
         if (noItc != null) {
             throw bad(noItc);
+        }
+        String wrongPrecision = CommandSupport.precisionProblem(bundle, precision);
+        if (wrongPrecision != null) {
+            throw bad(wrongPrecision);
         }
         return bundle;
     }

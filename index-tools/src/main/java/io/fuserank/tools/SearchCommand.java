@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fuserank.encoder.ImageDecodeException;
 import io.fuserank.encoder.InferenceOptions;
+import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import io.fuserank.reranker.FusionScorer;
 import io.fuserank.reranker.ScoreMode;
 import picocli.CommandLine.Command;
@@ -113,6 +115,10 @@ final class SearchCommand implements Callable<Integer> {
             + "or a JSON line {\"text\": TEXT} or {\"image\": FILE}; blank lines skipped; - is stdin. Prints JSON lines, each hit "
             + "with \"query\", the query's number from 0.")
     Path queriesFile;
+
+    @Option(names = "--precision", converter = CommandSupport.PrecisionConverter.class, paramLabel = "P",
+        description = "fp32 or int8: which of the model's graphs --client-side runs (default: the model's, its manifest's precisions.default).")
+    Precision precision;
 
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "ONNX Runtime intra-op threads for --client-side (default: 0, one per core).")
     int threads;
@@ -235,7 +241,9 @@ final class SearchCommand implements Callable<Integer> {
     }
 
     private ClientSideSearch openClientSide() {
-        return new ClientSideSearch(CommandSupport.loadBundle(spec, model), InferenceOptions.cpu(threads));
+        ModelBundle bundle = CommandSupport.loadBundle(spec, model);
+        CommandSupport.requirePrecision(spec, bundle, precision);
+        return new ClientSideSearch(bundle, InferenceOptions.cpu(threads).withPrecision(precision));
     }
 
     /** The hits of one query and the response they came from. */

@@ -103,7 +103,7 @@ public class FuseRankPlugin extends Plugin implements ActionPlugin, CircuitBreak
         }
         Settings settings = services.environment().settings();
         InferenceOptions options = new InferenceOptions(FuseRankSettings.INTRA_OP_THREADS.get(settings),
-            FuseRankSettings.CUDA.get(settings), 0);
+            FuseRankSettings.CUDA.get(settings), 0, FuseRankSettings.precision(settings));
         registry = new ModelRegistry(FuseRankSettings.modelRoots(services.environment()), options,
             FuseRankSettings.MAX_FUSION_BATCH.get(settings), new BreakerMemoryBudget(breaker.get()));
         components.add(registry);

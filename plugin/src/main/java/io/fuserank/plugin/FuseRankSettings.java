@@ -1,5 +1,6 @@
 package io.fuserank.plugin;
 
+import io.fuserank.encoder.Precision;
 import io.fuserank.plugin.model.ModelRoot;
 import io.fuserank.reranker.FusionScorer;
 import org.elasticsearch.common.breaker.CircuitBreaker;
@@ -65,6 +66,29 @@ public final class FuseRankSettings {
     public static final Setting<Integer> INTRA_OP_THREADS =
         Setting.intSetting("fuserank.inference.intra_op_threads", 1, 0, 256, Setting.Property.NodeScope);
     public static final Setting<Boolean> CUDA = Setting.boolSetting("fuserank.inference.cuda", false, Setting.Property.NodeScope);
+    /** The default: each model's graphs in the precision its manifest recommends ({@code precisions.default}). */
+    public static final String MODEL_PRECISION = "model";
+    /**
+     * Which of each model's graphs the node runs: {@value #MODEL_PRECISION} (the manifest's
+     * recommendation), or a {@link Precision} every model must have (a model without it fails to
+     * load, naming the precisions it has).
+     */
+    public static final Setting<String> PRECISION = Setting.simpleString("fuserank.inference.precision", MODEL_PRECISION, value -> {
+        if (value.equals(MODEL_PRECISION) == false) {
+            try {
+                Precision.fromLabel(value);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("[fuserank.inference.precision] is [" + value + "]; valid: [" + MODEL_PRECISION
+                    + ", fp32, int8]", e);
+            }
+        }
+    }, Setting.Property.NodeScope);
+
+    /** {@link #PRECISION} as the inference options take it: null for each model's own. */
+    public static Precision precision(Settings settings) {
+        String value = PRECISION.get(settings);
+        return value.equals(MODEL_PRECISION) ? null : Precision.fromLabel(value);
+    }
     public static final Setting<Integer> MAX_RESCORE_WINDOW =
         Setting.intSetting("fuserank.rescore.max_window", 256, 1, 10_000, Setting.Property.NodeScope);
     public static final Setting<Integer> MAX_FUSION_BATCH =
@@ -80,7 +104,7 @@ public final class FuseRankSettings {
     }
 
     public static List<Setting<?>> all() {
-        return List.of(MODELS_PATH, INFERENCE_THREADS, INFERENCE_QUEUE_SIZE, INTRA_OP_THREADS, CUDA, MAX_RESCORE_WINDOW,
+        return List.of(MODELS_PATH, INFERENCE_THREADS, INFERENCE_QUEUE_SIZE, INTRA_OP_THREADS, CUDA, PRECISION, MAX_RESCORE_WINDOW,
             MAX_FUSION_BATCH, MAX_CONCURRENT_RESCORES, RESCORE_QUEUE_SIZE);
     }
 

@@ -84,7 +84,7 @@ public final class FusionScorer implements AutoCloseable {
             declaration.stores(modality).ifPresent(q -> stored.put(modality, new Stored(modality, q)));
         }
         this.maxBatch = maxBatch;
-        this.session = options.open(bundle.graph(declaration.graph()));
+        this.session = options.open(bundle, declaration.graph());
     }
 
     public int maxBatch() {

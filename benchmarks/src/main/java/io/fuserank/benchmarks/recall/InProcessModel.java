@@ -7,6 +7,7 @@ import io.fuserank.encoder.ImageEncoder;
 import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 import io.fuserank.reranker.FusionScorer;
@@ -46,8 +47,13 @@ public final class InProcessModel implements AutoCloseable {
     }
 
     public static InProcessModel open(Path directory, int threads, int maxBatch) throws IOException, OrtException {
+        return open(directory, threads, maxBatch, null);
+    }
+
+    /** @param precision which of the bundle's graphs to run, null for its own (as the node under test runs it) */
+    public static InProcessModel open(Path directory, int threads, int maxBatch, Precision precision) throws IOException, OrtException {
         ModelBundle bundle = ModelBundle.load(directory);
-        InferenceOptions options = InferenceOptions.cpu(threads);
+        InferenceOptions options = InferenceOptions.cpu(threads).withPrecision(precision);
         TextTokenizer tokenizer = TextTokenizer.forBundle(bundle);
         ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT);
         return new InProcessModel(bundle, tokenizer, new TextEncoder(bundle, tokenizer, options),

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fuserank.benchmarks.BruteForce;
 import io.fuserank.benchmarks.EsJson;
 import io.fuserank.benchmarks.GemmProbe;
+import io.fuserank.encoder.Precision;
 import io.fuserank.benchmarks.SearchStats;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -69,6 +70,10 @@ public final class RecallHarness implements Callable<Integer> {
     @Option(names = "--max-images", defaultValue = "0", paramLabel = "N", description = "Use only the first N images and their captions (0: all).")
     int maxImages;
 
+    @Option(names = "--precision", paramLabel = "P", description = "fp32 or int8: the graphs of the in-process model, which must be "
+        + "the node's (fuserank.inference.precision; recall-benchmark sets both from FUSERANK_BENCH_PRECISION) (default: the model's).")
+    String precision;
+
     @Option(names = "--threads", defaultValue = "2", paramLabel = "N", description = "Intra-op threads of the in-process model (default: ${DEFAULT-VALUE}).")
     int threads;
 
@@ -105,7 +110,8 @@ public final class RecallHarness implements Callable<Integer> {
         EsJson engine = new EsJson(URI.create(url), new ObjectMapper(), Duration.ofMinutes(10));
         log("%s: %d images, %d captions; node %s", name, listed.imagePaths().size(), listed.captions().size(), url);
 
-        try (InProcessModel local = InProcessModel.open(model, threads, ks.stream().max(Integer::compare).orElse(16))) {
+        try (InProcessModel local = InProcessModel.open(model, threads, ks.stream().max(Integer::compare).orElse(16),
+            precision == null ? null : Precision.fromLabel(precision))) {
             String id = modelId != null ? modelId : local.bundle().name();
             String imageIndex = indexPrefix + "-" + name + "-images";
             String captionIndex = indexPrefix + "-" + name + "-captions";

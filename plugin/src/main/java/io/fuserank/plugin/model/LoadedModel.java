@@ -7,6 +7,7 @@ import io.fuserank.encoder.ImagePreprocessor;
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.MemoryBudget;
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import io.fuserank.encoder.TextEncoder;
 import io.fuserank.encoder.TextTokenizer;
 import io.fuserank.reranker.FusionScorer;
@@ -30,6 +31,7 @@ public final class LoadedModel implements Closeable {
     private final DocumentStorage documentStorage;
     private final RerankDefaults rerankDefaults;
     private final ModelStats stats = new ModelStats();
+    private final Precision precision;
 
     /** @param decodingBudget what decoding an image reserves its memory from */
     LoadedModel(String id, ModelBundle bundle, InferenceOptions options, int fusionBatch, MemoryBudget decodingBudget) throws OrtException {
@@ -38,6 +40,8 @@ public final class LoadedModel implements Closeable {
         // Manifest checks first: nothing to close yet if they fail.
         this.documentStorage = DocumentStorage.of(bundle);
         this.rerankDefaults = RerankDefaults.of(bundle);
+        this.precision = options.precisionFor(bundle);
+        bundle.requirePrecision(precision);
         ImagePreprocessor preprocessor = ImagePreprocessor.fromManifest(bundle.manifest().get("image"), ImagePreprocessor.Limits.DEFAULT)
             .withBudget(decodingBudget);
         this.tokenizer = TextTokenizer.forBundle(bundle);
@@ -52,6 +56,11 @@ public final class LoadedModel implements Closeable {
 
     public ModelBundle bundle() {
         return bundle;
+    }
+
+    /** The precision of the graphs this node runs the model in ({@code fuserank.inference.precision}, else the manifest's). */
+    public Precision precision() {
+        return precision;
     }
 
     public ImageEncoder images() {

@@ -1,6 +1,7 @@
 package io.fuserank.plugin.model;
 
 import io.fuserank.encoder.ModelBundle;
+import io.fuserank.encoder.Precision;
 import io.fuserank.reranker.RerankDefaults;
 
 import java.util.LinkedHashMap;
@@ -29,6 +30,7 @@ public final class ModelListing {
             if (loadedModel != null) {
                 ModelRoot root = registry.rootOf(id);
                 model.put("manifest", manifest(loadedModel.bundle(), root == null ? id : root.shown(id)));
+                model.put("precision", loadedModel.precision().label());
                 model.put("stats", stats(loadedModel.stats()));
             }
             models.put(id, model);
@@ -50,6 +52,8 @@ public final class ModelListing {
         manifest.put("feature_layers", bundle.featureLayers());
         manifest.put("image_tokens", bundle.imageTokens());
         manifest.put("codec", bundle.codec());
+        manifest.put("precisions", bundle.precisions().stream().map(Precision::label).toList());
+        manifest.put("default_precision", bundle.defaultPrecision().label());
         manifest.put("max_text_tokens", bundle.maxTextTokens());
         manifest.put("image_size", bundle.imageSize());
         manifest.put("fusion_flops_per_pair", bundle.fusionFlopsPerPair());
