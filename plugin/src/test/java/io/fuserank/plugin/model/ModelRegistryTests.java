@@ -2,6 +2,7 @@ package io.fuserank.plugin.model;
 
 import io.fuserank.encoder.InferenceOptions;
 import io.fuserank.encoder.MemoryBudget;
+import io.fuserank.encoder.Precision;
 import org.elasticsearch.ElasticsearchException;
 import org.elasticsearch.ResourceNotFoundException;
 import org.elasticsearch.test.ESTestCase;
@@ -41,6 +42,37 @@ public class ModelRegistryTests extends ESTestCase {
             assertThat(e.getMessage(), containsString("model [alpha] at [fuserank/models/alpha] is not a valid bundle: "));
             assertThat(e.getMessage(), not(containsString(config.toString())));
             assertNull("the cause, with its paths, stays in the node's log", e.getCause());
+        }
+    }
+
+    /** A node set to a precision a model has no graphs of fails to load it, naming what it has. */
+    public void testAPrecisionTheModelLacksFailsItsLoadNamingWhatItHas() throws Exception {
+        Path config = createTempDir();
+        Path models = config.resolve("fuserank").resolve("models");
+        Path blip = Path.of("..", "encoder", "src", "test", "resources", "bundles", "blip-tiny").toAbsolutePath().normalize();
+        copyDirectory(blip, models.resolve("blip-tiny"));
+        try (ModelRegistry registry = new ModelRegistry(List.of(ModelRoot.relativeTo(models, config, "", "<setting>")),
+            new InferenceOptions(1, false, 0, Precision.INT8), 1, MemoryBudget.UNBOUNDED)) {
+            ElasticsearchException e = expectThrows(ElasticsearchException.class, () -> registry.get("blip-tiny"));
+            assertEquals("model [blip-tiny] at [fuserank/models/blip-tiny] cannot be loaded: model [blip-tiny] has no [int8] graphs: "
+                + "it has [fp32] (manifest field [precisions])", e.getMessage());
+        }
+        try (ModelRegistry registry = new ModelRegistry(List.of(ModelRoot.relativeTo(models, config, "", "<setting>")),
+            new InferenceOptions(1, false, 0, Precision.FP32), 1, MemoryBudget.UNBOUNDED)) {
+            assertEquals(Precision.FP32, registry.get("blip-tiny").precision());
+        }
+    }
+
+    private static void copyDirectory(Path from, Path to) throws IOException {
+        try (var files = Files.walk(from)) {
+            for (Path source : (Iterable<Path>) files::iterator) {
+                Path target = to.resolve(from.relativize(source).toString());
+                if (Files.isDirectory(source)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(source, target);
+                }
+            }
         }
     }
 
