@@ -8,7 +8,8 @@ SRC is the checkpoint as a user has it on disk, and names its family:
 * a directory with ``config.json``: a Hugging Face checkpoint (config.json, model.safetensors or
   pytorch_model.bin, tokenizer files, preprocessor_config.json), whose ``model_type`` names the
   importer: ``blip`` (``BlipForImageTextRetrieval``, ``importers/hf_blip.py``), ``bridgetower``
-  (``BridgeTowerForImageAndTextRetrieval``, ``importers/hf_bridgetower.py``) or ``vilt``
+  (``BridgeTowerForImageAndTextRetrieval``, or ``BridgeTowerForContrastiveLearning`` weights that
+  also hold the ITM head, ``importers/hf_bridgetower.py``) or ``vilt``
   (``ViltForImageAndTextRetrieval``, ``importers/hf_vilt.py``);
 * a ``.pth`` file, or a directory holding one: ALBEF (``importers/albef.py``), read with the BERT
   config it was trained with (``--bert-config``, default ``config_bert.json`` beside the .pth)

@@ -23,6 +23,20 @@ Everything is computed by the model's own modules, in the order ``BridgeTowerMod
 them; the reference outputs come from ``BridgeTowerForImageAndTextRetrieval.forward`` itself. The
 retrieval model has no ITC head, so the bundle has no embedding: its first stage must come from
 another bundle, and the score is the ITM match logit (``rerank.score_mode`` ``itm``).
+
+Checkpoints with ITC heads. Some weight files (``BridgeTower/bridgetower-large-itm-mlm-itc``, saved
+as ``BridgeTowerForContrastiveLearning``) hold ``itc_text_head``, ``itc_image_head``,
+``itc_cross_modal_head`` and ``logit_scale`` beside ``itm_score`` (and an MLM head,
+``mlm_score``). Which class loads what: ``BridgeTowerForImageAndTextRetrieval`` loads the
+checkpoint for the token features and the ITM, and may leave unused only those ITC keys and the
+MLM head's; ``BridgeTowerForContrastiveLearning`` then loads the same files for the ITC heads and
+the reference vectors, and may leave unused only the ITM and MLM heads. Any other key, missing or
+unused or of the wrong shape, is refused by name. ITC heads without ``itm_score`` are refused:
+the bundle would have nothing to rerank with. Such a bundle has an ITC embedding: both encoder
+graphs also output ``embedding``, the uni-modal vectors ``BridgeTowerForContrastiveLearning.forward``
+computes, ``normalize(itc_text_head(t[:, 0]))`` of the last text layer's state ``t`` and
+``normalize(itc_image_head((cross_modal_image_transform(ln_post(x)) + image token type)[:, 0]))`` of
+the last ViT state ``x`` it runs; documents store them too, and the first stage can search them.
 """
 
 from __future__ import annotations
@@ -39,6 +53,8 @@ import transformers
 from PIL import Image
 from safetensors import SafetensorError
 from torch import nn
+from torch.nn.functional import normalize
+from transformers.models.bridgetower.modeling_bridgetower import BridgeTowerMLMHead
 
 from bundle_io import BUNDLE_FORMAT, OPSET, ReferenceWriter, export_graph, file_entries, sha256
 from feature_codec import CODECS, bytes_per_item
@@ -50,12 +66,25 @@ from retrieval_eval import SCORE
 from tokenizer import FIXTURE_TEXTS
 
 ARCHITECTURE = "BridgeTowerForImageAndTextRetrieval"
+# The class whose save_pretrained writes a checkpoint with ITC heads (bridgetower-large-itm-mlm-itc).
+ITC_ARCHITECTURE = "BridgeTowerForContrastiveLearning"
+# Weight-name prefixes of each head a BridgeTower checkpoint may hold beside ``bridgetower.*``.
+ITM_HEAD, MLM_HEAD = "itm_score", "mlm_score"
+ITC_HEADS = ("itc_text_head", "itc_image_head", "itc_cross_modal_head", "logit_scale")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # BridgeTower's retrieval fine-tuning tokenizes captions to at most 40 tokens: max_text_len = 40 in
 # task_finetune_irtr_f30k_clip_bert and task_finetune_irtr_coco_clip_bert (and their itm_itc
 # variants) of src/config.py, github.com/microsoft/BridgeTower at b6eb9bd. The Hugging Face
 # checkpoints keep RoBERTa's 512 in their tokenizer config.
 BRIDGETOWER_RETRIEVAL_MAX_TOKENS = 40
+# BridgeTower's retrieval evaluation with ITC (compute_irtr_itm_itc_recall, src/modules/objectives.py at
+# b6eb9bd): the ITC top k_test, 128 for Flickr30K and 256 for COCO (task_finetune_irtr_itm_itc_* in
+# src/config.py), ranked by the ITM match logit itm_score(...)[:, 1] alone.
+ITC_CHOSEN_BY = ("BridgeTower's own retrieval evaluation with ITC (compute_irtr_itm_itc_recall in src/modules/"
+                 "objectives.py, github.com/microsoft/BridgeTower at b6eb9bd) takes the ITC top k_test (128 "
+                 "Flickr30K, 256 COCO) and ranks them by the ITM match logit itm_score[:, 1] alone: score_mode "
+                 "itm over this bundle's own ITC first stage. itc_weight 1 (BLIP's sum, not tuned on any split) "
+                 "is only what a request that asks for itm_plus_itc gets")
 # The same inputs, in the same order, as our own bundles' fusion graph (export.FUSION_INPUTS).
 FUSION_INPUTS = {"text_features": "text.token_features", "text_mask": "text.attention_mask",
                  "image_features": "image.token_features", "image_mask": "image.token_mask"}
@@ -75,10 +104,12 @@ REFERENCE_IMAGES = 5
 @dataclass
 class Checkpoint:
     directory: Path
-    model: nn.Module
+    model: nn.Module  # BridgeTowerForImageAndTextRetrieval
     tokenizer: object
     processor: object
     files: list[Path]
+    # BridgeTowerForContrastiveLearning from the same files, where they hold ITC heads; else None
+    itc_model: nn.Module | None = None
 
 
 def split_index(bt) -> int:
@@ -99,6 +130,12 @@ def additive_mask(mask: torch.Tensor) -> torch.Tensor:
 def image_token_features(bt, pixels: torch.Tensor) -> torch.Tensor:
     """pixels -> ``[batch, L x T, W]``: what each cross-modal image layer receives from the image
     tower, as ``BridgeTowerModel.forward`` computes it (``bt`` is the ``BridgeTowerModel``)."""
+    return image_tower(bt, pixels)[0]
+
+
+def image_tower(bt, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``image_token_features`` and the last ViT state the forward runs (its ``hidden_states[1][-1]``,
+    sequence first), which the ITC image vector reads."""
     visual, split = bt.vision_model.visual, split_index(bt)
     hidden = visual.forward_pre(pixels.type(bt.vision_model.dtype))
     for block in visual.transformer.resblocks[:split]:
@@ -108,12 +145,18 @@ def image_token_features(bt, pixels: torch.Tensor) -> torch.Tensor:
     for link, i in enumerate(range(split, len(bt.text_model.encoder.layer)), start=1):
         hidden = visual.transformer.resblocks[i](hidden).type(bt.vision_model.dtype)
         layers.append(bt._apply_image_transform(visual.forward_post(hidden), link) + token_type)
-    return torch.cat(layers, dim=1)
+    return torch.cat(layers, dim=1), hidden
 
 
 def text_token_features(bt, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """ids, mask -> ``[batch, L x tokens, W]``: what each cross-modal text layer receives from the
     text tower, as ``BridgeTowerModel.forward`` computes it."""
+    return text_tower(bt, input_ids, attention_mask)[0]
+
+
+def text_tower(bt, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``text_token_features`` and the last text layer's state (the forward's ``hidden_states[0][-1]``),
+    which the ITC text vector reads."""
     text_layers, split = bt.text_model.encoder.layer, split_index(bt)
     hidden = bt.text_model.embeddings(input_ids=input_ids)
     mask = additive_mask(attention_mask)
@@ -124,7 +167,24 @@ def text_token_features(bt, input_ids: torch.Tensor, attention_mask: torch.Tenso
     for link, i in enumerate(range(split, len(text_layers)), start=1):
         hidden = text_layers[i](hidden, mask)
         layers.append(bt._apply_text_transform(hidden, link) + token_type)
-    return torch.cat(layers, dim=1)
+    return torch.cat(layers, dim=1), hidden
+
+
+def itc_image_embedding(bt, head: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    """The last ViT state -> ``[batch, D]``: ``BridgeTowerForContrastiveLearning.forward``'s
+    ``image_embeds``, ``normalize(itc_image_head((cross_modal_image_transform(ln_post(x)) + image
+    token type)[:, 0]))``. The transform and the token type apply row by row, so only the [CLS] row is
+    transformed; the forward calls ``cross_modal_image_transform`` directly, which is one Linear only
+    with ``share_cross_modal_transformer_layers`` (checked on import)."""
+    cls = bt.vision_model.visual.forward_post(hidden)[:, 0]
+    token_type = bt.token_type_embeddings(torch.full((1,), IMAGE_TOKEN_TYPE, dtype=torch.long, device=cls.device))
+    return normalize(head(bt.cross_modal_image_transform(cls) + token_type), dim=-1, p=2)
+
+
+def itc_text_embedding(head: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    """The last text layer's state -> ``[batch, D]``: the forward's ``text_embeds``,
+    ``normalize(itc_text_head(t[:, 0]))``."""
+    return normalize(head(hidden[:, 0]), dim=-1, p=2)
 
 
 def itm_logits(model, text_features, text_mask, image_features, image_mask) -> torch.Tensor:
@@ -157,22 +217,32 @@ def itm_logits(model, text_features, text_mask, image_features, image_mask) -> t
 class _Graph(nn.Module):
     """A graph over the retrieval model, in eval mode: ``torch.onnx.export`` restores the exported
     module's training flag afterwards, recursively, so a wrapper left in training mode (a new
-    module's default) would switch the model's dropout on for everything after the export."""
+    module's default) would switch the model's dropout on for everything after the export.
+    ``itc_head``: the encoder's ITC head (of ``BridgeTowerForContrastiveLearning``), where the
+    checkpoint has one; the graph then outputs ``(embedding, token_features)``."""
 
-    def __init__(self, model):
+    def __init__(self, model, itc_head: nn.Module | None = None):
         super().__init__()
         self.model = model
+        self.itc_head = itc_head
         self.eval()
 
 
 class ImageGraph(_Graph):
     def forward(self, pixels):
-        return image_token_features(self.model.bridgetower, pixels)
+        bt = self.model.bridgetower
+        features, hidden = image_tower(bt, pixels)
+        if self.itc_head is None:
+            return features
+        return itc_image_embedding(bt, self.itc_head, hidden), features
 
 
 class TextGraph(_Graph):
     def forward(self, input_ids, attention_mask):
-        return text_token_features(self.model.bridgetower, input_ids, attention_mask)
+        features, hidden = text_tower(self.model.bridgetower, input_ids, attention_mask)
+        if self.itc_head is None:
+            return features
+        return itc_text_embedding(self.itc_head, hidden), features
 
 
 class ItmGraph(_Graph):
@@ -192,9 +262,10 @@ def read_checkpoint(directory: Path) -> Checkpoint:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"[{config_file}] is not JSON: {e}") from e
     architectures = config.get("architectures") or []
-    if config.get("model_type") != "bridgetower" or ARCHITECTURE not in architectures:
+    if config.get("model_type") != "bridgetower" or not {ARCHITECTURE, ITC_ARCHITECTURE} & set(architectures):
         raise CheckpointError(f"[{config_file}] describes model_type [{config.get('model_type')}] with architectures "
-                              f"{architectures}; the BridgeTower importer reads [{ARCHITECTURE}] checkpoints")
+                              f"{architectures}; the BridgeTower importer reads [{ARCHITECTURE}] checkpoints, and "
+                              f"[{ITC_ARCHITECTURE}] ones that also hold the ITM head")
     weights = _required(directory, WEIGHT_FILES)
     if (directory / "tokenizer.json").is_file():
         tokenizer_files = [directory / "tokenizer.json"]
@@ -212,25 +283,32 @@ def read_checkpoint(directory: Path) -> Checkpoint:
     except (OSError, ValueError, TypeError) as e:
         raise CheckpointError(f"[{config_file}] is not a BridgeTower config: {e}") from e
     _check_config(parsed, config_file)
-    try:
-        # ignore_mismatched_sizes only turns transformers' error, which names no key, into the
-        # loading info's mismatched_keys, refused just below with their shapes.
-        model, info = transformers.BridgeTowerForImageAndTextRetrieval.from_pretrained(
-            directory, local_files_only=True, output_loading_info=True, attn_implementation="eager",
-            ignore_mismatched_sizes=True)
-    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as e:
-        raise CheckpointError(f"[{weights}] could not be loaded as {ARCHITECTURE}: {e}") from e
-    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
-        keys = sorted(_describe_key(k) for k in info.get(kind) or [])
-        if keys:
-            raise CheckpointError(f"[{weights}] has {kind.replace('_', ' ')} {keys[:8]}"
-                                  f"{f' and {len(keys) - 8} more' if len(keys) > 8 else ''}")
+    model, info = _load(transformers.BridgeTowerForImageAndTextRetrieval, directory, weights)
+    # The keys the retrieval model leaves unused that another BridgeTower head explains: the ITC heads
+    # (loaded next, by the contrastive model) and the MLM head (which the bundle does not serve).
+    mlm_keys = _mlm_keys(parsed)
+    itc_keys = sorted(k for k in info.get("unexpected_keys") or [] if _head(k) in ITC_HEADS)
+    missing = sorted(str(k) for k in info.get("missing_keys") or [])
+    if itc_keys and missing and all(_head(k) == ITM_HEAD for k in missing):
+        raise CheckpointError(f"[{weights}] holds ITC heads but no ITM head (missing keys {missing}): the bundle "
+                              f"reranks with {ARCHITECTURE}'s itm_score, so there is nothing to rerank with")
+    _refuse_keys(weights, info, allowed_unused=set(itc_keys) | mlm_keys)
+    if not itc_keys and ARCHITECTURE not in architectures:
+        raise CheckpointError(f"[{config_file}] names {architectures} but [{weights}] holds none of its heads "
+                              f"{list(ITC_HEADS)}")
     model.eval()
     vision_blocks = len(model.bridgetower.vision_model.visual.transformer.resblocks)
     text_layers = len(model.bridgetower.text_model.encoder.layer)
     if vision_blocks < text_layers:  # the forward runs vision block i beside text layer i
         raise CheckpointError(f"[{config_file}] vision_config builds {vision_blocks} ViT blocks, fewer than the "
                               f"{text_layers} text layers the forward runs them beside")
+    itc_model = None
+    if itc_keys:
+        _check_itc_config(parsed, config_file)
+        itc_model, itc_info = _load(transformers.BridgeTowerForContrastiveLearning, directory, weights)
+        itm_keys = {k for k in model.state_dict() if _head(k) == ITM_HEAD}
+        _refuse_keys(weights, itc_info, allowed_unused=itm_keys | mlm_keys, loaded_as=ITC_ARCHITECTURE)
+        itc_model.eval()
 
     try:
         tokenizer = transformers.RobertaTokenizerFast.from_pretrained(directory, local_files_only=True)
@@ -255,7 +333,69 @@ def read_checkpoint(directory: Path) -> Checkpoint:
         raise CheckpointError(f"[{processor_file}] could not be loaded as BridgeTowerImageProcessorPil: {e}") from e
     _check_processor(processor, processor_file, model.config.vision_config.image_size, config_file)
     return Checkpoint(directory, model, tokenizer, processor,
-                      [config_file, weights, *tokenizer_files, processor_file])
+                      [config_file, weights, *tokenizer_files, processor_file], itc_model)
+
+
+def _load(cls, directory: Path, weights: Path):
+    """``cls.from_pretrained`` from local files with eager attention, and its loading info."""
+    verbosity = transformers.logging.get_verbosity()
+    # transformers' load report would list as UNEXPECTED the other heads' keys this importer accepts;
+    # the loading info is judged here instead, and whatever is wrong is an error naming the keys.
+    transformers.logging.set_verbosity_error()
+    try:
+        # ignore_mismatched_sizes only turns transformers' error, which names no key, into the
+        # loading info's mismatched_keys, which _refuse_keys refuses with their shapes.
+        return cls.from_pretrained(directory, local_files_only=True, output_loading_info=True,
+                                   attn_implementation="eager", ignore_mismatched_sizes=True)
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as e:
+        raise CheckpointError(f"[{weights}] could not be loaded as {cls.__name__}: {e}") from e
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+
+
+def _refuse_keys(weights: Path, info: dict, allowed_unused: set[str], loaded_as: str | None = None) -> None:
+    """Refuse, naming them, missing and mismatched keys, and unused ones other than ``allowed_unused``
+    (another head's, which a different class loads or the bundle does not serve)."""
+    unused = [k for k in info.get("unexpected_keys") or [] if k not in allowed_unused]
+    for kind, found in (("missing_keys", info.get("missing_keys")), ("unexpected_keys", unused),
+                        ("mismatched_keys", info.get("mismatched_keys"))):
+        keys = sorted(_describe_key(k) for k in found or [])
+        if keys:
+            raise CheckpointError(f"[{weights}] has {kind.replace('_', ' ')} {keys[:8]}"
+                                  f"{f' and {len(keys) - 8} more' if len(keys) > 8 else ''}"
+                                  f"{f' (loaded as {loaded_as})' if loaded_as else ''}")
+
+
+def _head(key) -> str:
+    """The head (or ``bridgetower``) a weight name belongs to: its first component."""
+    return str(key).split(".", 1)[0]
+
+
+def _mlm_keys(cfg) -> set[str]:
+    """The weight names of ``BridgeTowerForMaskedLM``'s head, ``mlm_score.*`` (built on the meta
+    device: only the names are needed)."""
+    with torch.device("meta"):
+        head = BridgeTowerMLMHead(cfg)
+    return {f"{MLM_HEAD}.{k}" for k in head.state_dict()}
+
+
+def _check_itc_config(cfg, config_file: Path) -> None:
+    """What ``BridgeTowerForContrastiveLearning`` needs of the config, beyond ``_check_config``."""
+    size = getattr(cfg, "contrastive_hidden_size", None)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise CheckpointError(f"[{config_file}] contrastive_hidden_size [{size}] must be a positive integer: the "
+                              f"checkpoint holds ITC heads, which {ITC_ARCHITECTURE} builds that wide")
+    scale = getattr(cfg, "logit_scale_init_value", None)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise CheckpointError(f"[{config_file}] logit_scale_init_value [{scale}] must be a number: "
+                              f"{ITC_ARCHITECTURE} builds its logit_scale from it")
+    if not cfg.share_cross_modal_transformer_layers:
+        raise CheckpointError(f"[{config_file}] share_cross_modal_transformer_layers [false] is not supported with ITC "
+                              f"heads: {ITC_ARCHITECTURE}.forward applies cross_modal_image_transform as one Linear")
+    if cfg.vision_config.hidden_size != cfg.hidden_size:
+        raise CheckpointError(f"[{config_file}] vision_config.hidden_size [{cfg.vision_config.hidden_size}] differs from "
+                              f"hidden_size [{cfg.hidden_size}]: {ITC_ARCHITECTURE}.forward adds the hidden_size-wide "
+                              f"image token type to a tensor of the ViT's shape, so it cannot run such a checkpoint")
 
 
 def _describe_key(key) -> str:
@@ -341,21 +481,29 @@ def image_tokens(checkpoint: Checkpoint) -> int:
     return checkpoint.model.bridgetower.vision_model.visual.embeddings.num_positions
 
 
+def embedding_dim(checkpoint: Checkpoint) -> int | None:
+    """The ITC vectors' width (``contrastive_hidden_size``); None without ITC heads."""
+    return checkpoint.itc_model.config.contrastive_hidden_size if checkpoint.itc_model is not None else None
+
+
 def graph_specs(checkpoint: Checkpoint) -> dict:
-    """Names, dtypes and shapes of each graph's tensors (those of our own bundles, less the
-    embeddings); strings are dynamic axes."""
+    """Names, dtypes and shapes of each graph's tensors (those of our own bundles; the embeddings
+    only where the checkpoint has ITC heads); strings are dynamic axes."""
     cfg = checkpoint.model.config
     s, w = cfg.vision_config.image_size, cfg.hidden_size
     rows = feature_layers(checkpoint) * image_tokens(checkpoint)
+    d = embedding_dim(checkpoint)
+    embedding = [] if d is None else [{"name": "embedding", "dtype": "float32", "shape": ["batch", d]}]
     return {
         "image_encoder": {
             "inputs": [{"name": "pixels", "dtype": "float32", "shape": ["batch", 3, s, s]}],
-            "outputs": [{"name": "token_features", "dtype": "float32", "shape": ["batch", rows, w]}],
+            "outputs": embedding + [{"name": "token_features", "dtype": "float32", "shape": ["batch", rows, w]}],
         },
         "text_encoder": {
             "inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]},
                        {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "tokens"]}],
-            "outputs": [{"name": "token_features", "dtype": "float32", "shape": ["batch", "layer_tokens", w]}],
+            "outputs": embedding + [{"name": "token_features", "dtype": "float32",
+                                     "shape": ["batch", "layer_tokens", w]}],
         },
         "fusion_itm": {
             "inputs": [{"name": "text_features", "dtype": "float32", "shape": ["batch", "text_layer_tokens", w]},
@@ -402,7 +550,8 @@ def write_reference(checkpoint: Checkpoint, bundle: Path, limit: int) -> dict:
     """Generated images and captions with the source's own outputs: pixels from
     ``BridgeTowerImageProcessorPil``, ids from the checkpoint's tokenizer, the token features from
     the model's modules, and the ITM logits of every image x caption from
-    ``BridgeTowerForImageAndTextRetrieval.forward``."""
+    ``BridgeTowerForImageAndTextRetrieval.forward``; with ITC heads, the ITC vectors from
+    ``BridgeTowerForContrastiveLearning.forward`` (its ``image_embeds`` and ``text_embeds``)."""
     model = checkpoint.model
     paths = reference_images(bundle / "reference" / "images", REFERENCE_IMAGES)
     images = [p.relative_to(bundle).as_posix() for p in paths]
@@ -416,6 +565,8 @@ def write_reference(checkpoint: Checkpoint, bundle: Path, limit: int) -> dict:
     ref = ReferenceWriter(bundle / "reference")
     arrays = {"pixels": pixels, "input_ids": ids, "attention_mask": mask, "image_token_features": image_features,
               "text_token_features": text_features, "itm_logits": logits.view(n_img, n_txt, 2)}
+    if checkpoint.itc_model is not None:
+        arrays["image_embedding"], arrays["text_embedding"] = itc_reference(checkpoint.itc_model, pixels, ids, mask)
     for name, value in arrays.items():
         ref.add(name, value)
     write_tokenizer_fixture(checkpoint, bundle / "reference" / "tokenizer_fixture.json", limit)
@@ -428,8 +579,23 @@ def write_reference(checkpoint: Checkpoint, bundle: Path, limit: int) -> dict:
                                                f"(every caption padded to the longest)",
                  "source": f"transformers {transformers.__version__} {ARCHITECTURE}.forward",
                  "tokenizer_fixture": "reference/tokenizer_fixture.json"}
+    if checkpoint.itc_model is not None:
+        reference["embedding_source"] = (f"transformers {transformers.__version__} {ITC_ARCHITECTURE}.forward: "
+                                         f"image_embedding its image_embeds, text_embedding its text_embeds")
+        reference["embedding_layout"] = "[image or caption, contrastive_hidden_size], L2-normalised"
     (bundle / "reference" / "reference.json").write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
     return arrays
+
+
+def itc_reference(itc_model, pixels: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor):
+    """``BridgeTowerForContrastiveLearning.forward`` on image i % n_images beside caption
+    i % n_captions, for i below the larger count: its ``image_embeds`` depend on the image alone and
+    its ``text_embeds`` on the caption alone, so the first rows are every image's and every
+    caption's vector."""
+    n_img, n_txt = pixels.shape[0], ids.shape[0]
+    rows = torch.arange(max(n_img, n_txt))
+    out = itc_model(input_ids=ids[rows % n_txt], attention_mask=mask[rows % n_txt], pixel_values=pixels[rows % n_img])
+    return out.image_embeds[:n_img], out.text_embeds[:n_txt]
 
 
 def write_tokenizer_fixture(checkpoint: Checkpoint, path: Path, limit: int) -> None:
@@ -444,13 +610,14 @@ def write_tokenizer_fixture(checkpoint: Checkpoint, path: Path, limit: int) -> N
 
 def onnx_parity(bundle: Path, ref: dict, layers: int) -> dict:
     """The exported graphs in ONNX Runtime on the reference inputs: max abs diff vs the source's
-    outputs (token features of both towers, ITM logits of every pair)."""
+    outputs (token features of both towers, ITM logits of every pair; with ITC heads, both
+    embeddings and their dot products of every pair)."""
     def session(name):
         return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
 
     ids, mask = ref["input_ids"].numpy(), ref["attention_mask"].numpy()
-    (img_feat,) = session("image_encoder").run(None, {"pixels": ref["pixels"].numpy()})
-    (txt_feat,) = session("text_encoder").run(None, {"input_ids": ids, "attention_mask": mask})
+    *img_emb, img_feat = session("image_encoder").run(None, {"pixels": ref["pixels"].numpy()})
+    *txt_emb, txt_feat = session("text_encoder").run(None, {"input_ids": ids, "attention_mask": mask})
     n_img, n_txt = img_feat.shape[0], txt_feat.shape[0]
     tokens = img_feat.shape[1] // layers
     (logits,) = session("fusion_itm").run(None, {
@@ -458,9 +625,15 @@ def onnx_parity(bundle: Path, ref: dict, layers: int) -> dict:
         "image_features": np.repeat(img_feat, n_txt, axis=0),
         "image_mask": np.ones((n_img * n_txt, tokens), dtype=np.int64)})
     diff = lambda a, b: float(np.abs(a - b.detach().numpy()).max())  # noqa: E731
-    return {"image_token_features": diff(img_feat, ref["image_token_features"]),
-            "text_token_features": diff(txt_feat, ref["text_token_features"]),
-            "itm_logits": diff(logits.reshape(n_img, n_txt, 2), ref["itm_logits"])}
+    parity = {}
+    if img_emb:
+        (img_emb,), (txt_emb,) = img_emb, txt_emb
+        parity = {"image_embedding": diff(img_emb, ref["image_embedding"]),
+                  "text_embedding": diff(txt_emb, ref["text_embedding"]),
+                  "itc_similarity": diff(img_emb @ txt_emb.T, ref["image_embedding"] @ ref["text_embedding"].T)}
+    return parity | {"image_token_features": diff(img_feat, ref["image_token_features"]),
+                     "text_token_features": diff(txt_feat, ref["text_token_features"]),
+                     "itm_logits": diff(logits.reshape(n_img, n_txt, 2), ref["itm_logits"])}
 
 
 def write_tokenizer(checkpoint: Checkpoint, path: Path) -> None:
@@ -491,6 +664,20 @@ def image_section(processor, size: int) -> dict:
             "channel_order": "RGB", "layout": "NCHW", "processor": "BridgeTowerImageProcessorPil"}
 
 
+def rerank_section(has_itc: bool) -> dict:
+    """The manifest's ``rerank``: the ITM match logit alone either way (``ITC_CHOSEN_BY``); with ITC
+    heads the first stage is this bundle's own embedding, and ``itc_weight`` 1 is stated."""
+    if not has_itc:
+        return {"score_mode": "itm",
+                "first_stage": "another bundle's embedding: BridgeTowerForImageAndTextRetrieval has no ITC head",
+                "chosen_by": "BridgeTowerForImageAndTextRetrieval.forward's documented use: scores[text] = "
+                             "outputs.logits[0, 1], the ITM match logit (the model has no ITC to add)"}
+    return {"score_mode": "itm", "itc_weight": 1.0,
+            "first_stage": f"this bundle's embedding: the ITC vectors of {ITC_ARCHITECTURE}.forward (image_embeds, "
+                           f"text_embeds), dot product",
+            "chosen_by": ITC_CHOSEN_BY}
+
+
 def import_bundle(source: Path, out: Path, name: str | None = None, codec: str = "int8") -> dict:
     """Read the checkpoint directory ``source``, write the bundle to ``out``; returns the manifest."""
     if codec not in CODECS:
@@ -510,8 +697,11 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
         image_features = image_token_features(model.bridgetower, pixels)
         text_features = text_token_features(model.bridgetower, ids, mask)
     image_mask = torch.ones(2, image_tokens(checkpoint), dtype=torch.long)
-    export_graph(ImageGraph(model), (pixels,), specs["image_encoder"], out / "image_encoder.onnx")
-    export_graph(TextGraph(model), (ids, mask), specs["text_encoder"], out / "text_encoder.onnx")
+    itc = checkpoint.itc_model
+    export_graph(ImageGraph(model, itc and itc.itc_image_head), (pixels,), specs["image_encoder"],
+                 out / "image_encoder.onnx")
+    export_graph(TextGraph(model, itc and itc.itc_text_head), (ids, mask), specs["text_encoder"],
+                 out / "text_encoder.onnx")
     export_graph(ItmGraph(model), (text_features, mask, image_features, image_mask), specs["fusion_itm"],
                  out / "fusion_itm.onnx")
 
@@ -519,14 +709,18 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
     layers, tokens, width = feature_layers(checkpoint), image_tokens(checkpoint), cfg.hidden_size
     parity = onnx_parity(out, ref, layers)
     tokenizer = checkpoint.tokenizer
+    served = [model] if itc is None else [model, itc.itc_text_head, itc.itc_image_head]
     manifest = {
         "format_version": BUNDLE_FORMAT,
         "name": name or out.name,
-        "model": {"family": "bridgetower", "architecture": ARCHITECTURE, "config": cfg.to_dict(),
-                  "parameters": sum(p.numel() for p in model.parameters()),
+        "model": {"family": "bridgetower", "architecture": ARCHITECTURE,
+                  **({} if itc is None else {"itc_architecture": ITC_ARCHITECTURE}), "config": cfg.to_dict(),
+                  "parameters": sum(p.numel() for m in served for p in m.parameters()),
                   "source": {"directory": str(checkpoint.directory),
                              "files": {p.name: {"sha256": sha256(p), "bytes": p.stat().st_size} for p in checkpoint.files},
                              "transformers": transformers.__version__, "torch": torch.__version__}},
+        **({} if itc is None else
+           {"embedding": {"dim": embedding_dim(checkpoint), "normalized": True, "similarity": "dot_product"}}),
         "token_features": {"width": width, "feature_layers": layers, "image_tokens": tokens,
                            "layout": "[tokens = feature_layers x tokens_per_layer, width], layer-major",
                            "codec": codec, "codecs": list(CODECS)},
@@ -535,12 +729,9 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
                  "pad_id": tokenizer.pad_token_id, "cls_id": tokenizer.cls_token_id, "sep_id": tokenizer.sep_token_id},
         "image": image_section(checkpoint.processor, cfg.vision_config.image_size),
         "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
-        "fusion": fusion_section(FUSION_INPUTS, embedding=False),
+        "fusion": fusion_section(FUSION_INPUTS, embedding=itc is not None),
         "score": SCORE,
-        "rerank": {"score_mode": "itm",
-                   "first_stage": "another bundle's embedding: BridgeTowerForImageAndTextRetrieval has no ITC head",
-                   "chosen_by": "BridgeTowerForImageAndTextRetrieval.forward's documented use: scores[text] = "
-                                "outputs.logits[0, 1], the ITM match logit (the model has no ITC to add)"},
+        "rerank": rerank_section(itc is not None),
         "fusion_flops_per_pair": fusion_flops_per_pair(checkpoint, limit),
         "bytes_per_image": bytes_per_item(layers, tokens, width),
         "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_source": parity},

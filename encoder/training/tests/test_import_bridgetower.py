@@ -25,9 +25,12 @@ from feature_codec import bytes_per_item
 from fusion_contract import check_manifest
 from importers import CheckpointError, hf_bridgetower
 from retrieval_eval import SCORE
-from tools.random_bridgetower_checkpoint import TINY_SIZE_DIVISOR, tiny_config, write_checkpoint
+from tools.random_bridgetower_checkpoint import (TINY_CONTRASTIVE_SIZE, TINY_ITC_WIDTH, TINY_SIZE_DIVISOR, itc_config,
+                                                 tiny_config, tiny_itc_config, write_checkpoint)
 
-FIXTURE = Path(__file__).resolve().parents[2] / "src" / "test" / "resources" / "bundles" / "bridgetower-tiny"
+BUNDLES = Path(__file__).resolve().parents[2] / "src" / "test" / "resources" / "bundles"
+FIXTURE = BUNDLES / "bridgetower-tiny"
+ITC_FIXTURE = BUNDLES / "bridgetower-itc-tiny"
 LAYERS, WIDTH, IMAGE_TOKENS = 2, 16, 1 + (32 // 8) ** 2
 
 
@@ -345,8 +348,13 @@ def edit_text_config(directory, **changes):
 
 @pytest.mark.parametrize("breakage, message", [
     (lambda d: (d / "config.json").unlink(), r"\[config.json\]"),
+    (lambda d: edit_json(d / "config.json", architectures=["BridgeTowerForMaskedLM"]),
+     r"config.json\].*'BridgeTowerForMaskedLM'.*reads \[BridgeTowerForImageAndTextRetrieval\] checkpoints"),
     (lambda d: edit_json(d / "config.json", architectures=["BridgeTowerForContrastiveLearning"]),
-     r"config.json\].*'BridgeTowerForContrastiveLearning'.*\[BridgeTowerForImageAndTextRetrieval\]"),
+     r"config.json\] names \['BridgeTowerForContrastiveLearning'\] but \[.*model.safetensors\] holds none of its "
+     r"heads \['itc_text_head'"),
+    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"mlm_score.decoder.extra": torch.zeros(2)})),
+     r"model.safetensors\] has unexpected keys \['mlm_score.decoder.extra'\]"),
     (lambda d: edit_json(d / "config.json", model_type="blip"), r"config.json\].*model_type \[blip\]"),
     (lambda d: (d / "model.safetensors").unlink(), r"\[model.safetensors\] or \[pytorch_model.bin\]"),
     (lambda d: (d / "preprocessor_config.json").unlink(), r"\[preprocessor_config.json\]"),
@@ -419,3 +427,206 @@ def test_cli_writes_the_committed_java_fixture(tmp_path, capsys):
     assert written == committed
     sizes = sum(entry["bytes"] for entry in committed["files"].values()) + (FIXTURE / "manifest.json").stat().st_size
     assert sizes < 1_000_000
+
+
+# --- Checkpoints with ITC heads (bridgetower-large-itm-mlm-itc's layout) ---
+
+ITC_DIM, WIDTH_ITC = TINY_CONTRASTIVE_SIZE, TINY_ITC_WIDTH
+
+
+def unshared_itc_config():
+    config = tiny_itc_config()
+    config.share_cross_modal_transformer_layers = False
+    return config
+
+
+@pytest.fixture(scope="module")
+def itc_checkpoint(tmp_path_factory):
+    """Three uni-modal layers a side, the top two linked (the Java fixture links its one), 64 wide,
+    with ITC, ITM and MLM heads in one weight file saved as BridgeTowerForContrastiveLearning."""
+    return write_checkpoint(tmp_path_factory.mktemp("bridgetower-itc"), tiny_itc_config(layers=3, cross_layers=2),
+                            seed=3, size_divisor=TINY_SIZE_DIVISOR, itc=True)
+
+
+@pytest.fixture(scope="module")
+def itc_bundle(itc_checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "bridgetower-itc"
+    hf_bridgetower.import_bundle(itc_checkpoint, out)
+    return out
+
+
+def load_source(cls, checkpoint):
+    return cls.from_pretrained(checkpoint, local_files_only=True, attn_implementation="eager").eval()
+
+
+def test_itc_checkpoint_layout(itc_checkpoint):
+    """What the importer is written against: the contrastive model's config and weights, plus the
+    ITM and MLM heads, in one file."""
+    config = json.loads((itc_checkpoint / "config.json").read_text())
+    assert config["architectures"] == ["BridgeTowerForContrastiveLearning"]
+    assert config["contrastive_hidden_size"] == ITC_DIM and config["logit_scale_init_value"] == pytest.approx(2.6592)
+    heads = {k.split(".")[0] for k in load_file(str(itc_checkpoint / "model.safetensors"))}
+    assert heads == {"bridgetower", "itc_text_head", "itc_image_head", "itc_cross_modal_head", "logit_scale",
+                     "itm_score", "mlm_score"}
+
+
+def test_itc_graphs_match_the_source_forwards_on_new_inputs(itc_bundle, itc_checkpoint, tokenizer):
+    """A padded batch of new captions and new images: the encoders' ``embedding`` against
+    ``BridgeTowerForContrastiveLearning.forward``'s ``text_embeds`` and ``image_embeds``, their token
+    features against the states ``BridgeTowerForImageAndTextRetrieval.forward`` records, and the ITM
+    logits of every pair against that forward (all within 1e-4)."""
+    contrastive = load_source(transformers.BridgeTowerForContrastiveLearning, itc_checkpoint)
+    retrieval = load_source(transformers.BridgeTowerForImageAndTextRetrieval, itc_checkpoint)
+    texts = ["a cat", "two small red stars riding the large green horse on the left", "the photo of a dog"]
+    enc = tokenizer(texts, padding="longest", truncation=True, max_length=40, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    assert mask.min() == 0  # padded
+    pixels = torch.from_numpy(np.random.default_rng(6).normal(size=(2, 3, 32, 32)).astype(np.float32))
+    img_emb, img_feat = session(itc_bundle, "image_encoder").run(None, {"pixels": pixels.numpy()})
+    txt_emb, txt_feat = session(itc_bundle, "text_encoder").run(None, {"input_ids": ids.numpy(),
+                                                                       "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        itc = contrastive(input_ids=ids, attention_mask=mask, pixel_values=pixels[[0, 1, 0]])
+        itm = retrieval(input_ids=ids.repeat(2, 1), attention_mask=mask.repeat(2, 1),
+                        pixel_values=pixels.repeat_interleave(3, 0))
+        split = hf_bridgetower.split_index(retrieval.bridgetower)
+        text_expected, image_expected = features_from_the_forward(retrieval, itm.hidden_states, split)
+    np.testing.assert_allclose(txt_emb, itc.text_embeds.numpy(), atol=1e-4)
+    np.testing.assert_allclose(img_emb, itc.image_embeds[:2].numpy(), atol=1e-4)
+    assert img_emb.shape == (2, ITC_DIM) and txt_emb.shape == (3, ITC_DIM)
+    np.testing.assert_allclose(np.linalg.norm(img_emb, axis=1), 1, atol=1e-6)
+    np.testing.assert_allclose(txt_feat, text_expected[:3].numpy(), atol=1e-4)
+    np.testing.assert_allclose(img_feat, image_expected[::3].numpy(), atol=1e-4)
+    logits = run_fusion(itc_bundle, np.tile(txt_feat, (2, 1, 1)), np.tile(mask.numpy(), (2, 1)),
+                        np.repeat(img_feat, 3, axis=0))
+    np.testing.assert_allclose(logits, itm.logits.numpy(), atol=1e-4)
+    assert np.ptp(logits[:, 1]) > 0.1 and np.ptp(txt_emb @ img_emb.T) > 0.01  # real, distinct numbers
+    # A caption alone, unpadded (a query), has the vector it has in the padded batch (a document).
+    alone = tokenizer(texts[1:2], return_tensors="np")
+    emb, _ = session(itc_bundle, "text_encoder").run(None, {"input_ids": alone["input_ids"],
+                                                           "attention_mask": alone["attention_mask"]})
+    np.testing.assert_allclose(emb, txt_emb[1:2], atol=1e-5)
+
+
+def test_itc_reference_and_manifest(itc_bundle, itc_checkpoint):
+    """The reference vectors are the contrastive forward's and the graphs reproduce them; the
+    manifest declares the embedding (and passes check_manifest with it), documents store it, the
+    rerank section says how BridgeTower ranks with ITC."""
+    m = manifest(itc_bundle)
+    check_manifest(m)
+    assert m["embedding"] == {"dim": ITC_DIM, "normalized": True, "similarity": "dot_product"}
+    for key in ("image_encoder", "text_encoder"):
+        assert [o["name"] for o in m["graphs"][key]["outputs"]] == ["embedding", "token_features"]
+        assert m["graphs"][key]["outputs"][0]["shape"] == ["batch", ITC_DIM]
+    for key, spec in m["graphs"].items():
+        graph = onnx.load(str(itc_bundle / spec["file"]))
+        for declared, actual in ((spec["inputs"], graph.graph.input), (spec["outputs"], graph.graph.output)):
+            assert [t["name"] for t in declared] == [t.name for t in actual], key
+            for t, v in zip(declared, actual):
+                assert [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] == t["shape"], (key, t["name"])
+    assert m["fusion"]["documents"] == {"image": {"stores": ["embedding", "token_features"]},
+                                        "caption": {"stores": ["embedding", "token_features"]}}
+    assert m["rerank"]["score_mode"] == "itm" and m["rerank"]["itc_weight"] == 1.0
+    assert "compute_irtr_itm_itc_recall" in m["rerank"]["chosen_by"]
+    assert m["rerank"]["first_stage"].startswith("this bundle's embedding")
+    assert m["model"]["architecture"] == hf_bridgetower.ARCHITECTURE
+    assert m["model"]["itc_architecture"] == "BridgeTowerForContrastiveLearning"
+    retrieval = load_source(transformers.BridgeTowerForImageAndTextRetrieval, itc_checkpoint)
+    assert m["model"]["parameters"] == sum(p.numel() for p in retrieval.parameters()) + 2 * (WIDTH_ITC * ITC_DIM + ITC_DIM)
+    assert m["token_features"]["width"] == WIDTH_ITC and m["token_features"]["feature_layers"] == 2
+    parity = m["export_check"]["max_abs_diff_vs_source"]
+    assert set(parity) == {"image_embedding", "text_embedding", "itc_similarity", "image_token_features",
+                           "text_token_features", "itm_logits"}
+    assert max(parity.values()) <= 1e-4, parity
+
+    ref = json.loads((itc_bundle / "reference" / "reference.json").read_text())
+    assert "BridgeTowerForContrastiveLearning.forward" in ref["embedding_source"]
+    contrastive = load_source(transformers.BridgeTowerForContrastiveLearning, itc_checkpoint)
+    pixels, ids, mask = (torch.from_numpy(reference(itc_bundle, n)) for n in ("pixels", "input_ids", "attention_mask"))
+    with torch.no_grad():  # the stored vectors are the forward's, image by image and caption by caption
+        for i in range(5):
+            out = contrastive(input_ids=ids[i % 4:i % 4 + 1], attention_mask=mask[i % 4:i % 4 + 1],
+                              pixel_values=pixels[i:i + 1])
+            np.testing.assert_allclose(reference(itc_bundle, "image_embedding")[i], out.image_embeds[0], atol=1e-5)
+            np.testing.assert_allclose(reference(itc_bundle, "text_embedding")[i % 4], out.text_embeds[0], atol=1e-5)
+    img_emb, _ = session(itc_bundle, "image_encoder").run(None, {"pixels": pixels.numpy()})
+    txt_emb, _ = session(itc_bundle, "text_encoder").run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    np.testing.assert_allclose(img_emb, reference(itc_bundle, "image_embedding"), atol=1e-4)
+    np.testing.assert_allclose(txt_emb, reference(itc_bundle, "text_embedding"), atol=1e-4)
+
+
+def drop(prefix):
+    return lambda w: [w.pop(k) for k in [k for k in w if k.startswith(prefix)]]
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda d: edit_weights(d / "model.safetensors", drop("itm_score.")),
+     r"model.safetensors\] holds ITC heads but no ITM head \(missing keys \['itm_score.fc.bias', "
+     r"'itm_score.fc.weight'\]\).*nothing to rerank with"),
+    (lambda d: edit_weights(d / "model.safetensors", drop("itc_image_head.fc.weight")),
+     r"model.safetensors\] has missing keys \['itc_image_head.fc.weight'\] \(loaded as BridgeTowerForContrastiveLearning\)"),
+    (lambda d: edit_weights(d / "model.safetensors", drop("logit_scale")),
+     r"model.safetensors\] has missing keys \['logit_scale'\] \(loaded as BridgeTowerForContrastiveLearning\)"),
+    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"itc_text_head.fc.weight": torch.zeros(16, 64)})),
+     r"model.safetensors\] has mismatched keys \['itc_text_head.fc.weight \(checkpoint \[16, 64\], model \[32, 64\]\)'\] "
+     r"\(loaded as BridgeTowerForContrastiveLearning\)"),
+    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"itc_extra_head.fc.weight": torch.zeros(2)})),
+     r"model.safetensors\] has unexpected keys \['itc_extra_head.fc.weight'\]"),
+    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"itc_text_head.extra": torch.zeros(2)})),
+     r"model.safetensors\] has unexpected keys \['itc_text_head.extra'\] \(loaded as BridgeTowerForContrastiveLearning\)"),
+    (lambda d: edit_json(d / "config.json", contrastive_hidden_size=None),
+     r"config.json\] contrastive_hidden_size \[None\] must be a positive integer"),
+    (lambda d: edit_json(d / "config.json", logit_scale_init_value="2.6"),
+     r"config.json\] logit_scale_init_value \[2.6\] must be a number"),
+])
+def test_malformed_itc_checkpoints_are_refused(itc_checkpoint, tmp_path, breakage, message):
+    source = broken(itc_checkpoint, tmp_path)
+    breakage(source)
+    with pytest.raises(CheckpointError, match=message):
+        hf_bridgetower.read_checkpoint(source)
+
+
+@pytest.mark.parametrize("config, message", [
+    (itc_config(tiny_config(layers=1, cross_layers=1), ITC_DIM),
+     r"config.json\] vision_config.hidden_size \[64\] differs from hidden_size \[16\]: "
+     r"BridgeTowerForContrastiveLearning.forward adds"),
+    (unshared_itc_config(),
+     r"config.json\] share_cross_modal_transformer_layers \[false\] is not supported with ITC heads"),
+])
+def test_itc_checkpoints_the_contrastive_forward_cannot_run_are_refused(tmp_path, config, message):
+    source = write_checkpoint(tmp_path / "src", config, seed=4, size_divisor=TINY_SIZE_DIVISOR, itc=True)
+    with pytest.raises(CheckpointError, match=message):
+        hf_bridgetower.read_checkpoint(source)
+
+
+def test_an_mlm_head_beside_the_itm_head_is_no_itc(checkpoint, tmp_path):
+    """A retrieval checkpoint whose file also holds BridgeTowerForMaskedLM's head (as
+    bridgetower-base-itm-mlm's does) loads as before, without ITC."""
+    source = broken(checkpoint, tmp_path)
+    cfg = transformers.BridgeTowerConfig.from_pretrained(source)
+    head = {f"mlm_score.{k}": v for k, v in
+            transformers.models.bridgetower.modeling_bridgetower.BridgeTowerMLMHead(cfg).state_dict().items()}
+    edit_weights(source / "model.safetensors", lambda w: w.update(head))
+    assert hf_bridgetower.read_checkpoint(source).itc_model is None
+
+
+def test_cli_writes_the_committed_itc_java_fixture(tmp_path, capsys):
+    """make-bridgetower-itc-tiny's checkpoint through the command line gives the committed bundle."""
+    source = write_checkpoint(tmp_path / "src", tiny_itc_config(), seed=0, size_divisor=TINY_SIZE_DIVISOR, itc=True)
+    out = tmp_path / "bridgetower-itc-tiny"
+    threads = torch.get_num_threads()
+    try:
+        assert import_model.main([str(source), "--out", str(out), "--codec", "fp32", "--name", "bridgetower-itc-tiny",
+                                  "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["family"] == "bridgetower" and max(printed["parity"].values()) <= 1e-4
+    written, committed = manifest(out), manifest(ITC_FIXTURE)
+    for m in (written, committed):
+        m["model"]["source"].pop("directory")
+        m["model"]["config"].pop("_name_or_path")
+    assert written == committed
+    assert committed["embedding"]["dim"] == ITC_DIM and committed["token_features"]["feature_layers"] == 1
+    sizes = sum(entry["bytes"] for entry in committed["files"].values()) + (ITC_FIXTURE / "manifest.json").stat().st_size
+    assert sizes < 1_300_000

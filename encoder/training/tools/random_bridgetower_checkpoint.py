@@ -5,6 +5,17 @@ measurement read, since no checkpoint can be downloaded here.
 
     python tools/random_bridgetower_checkpoint.py --out /tmp/bt-base          # BridgeTowerConfig() defaults, 288 px
     python tools/random_bridgetower_checkpoint.py --out /tmp/bt-tiny --tiny   # the Java fixture's tiny shape
+    python tools/random_bridgetower_checkpoint.py --out /tmp/bt-itc --itc     # with ITC heads, as -itm-mlm-itc
+
+``--itc`` writes the layout of ``BridgeTower/bridgetower-large-itm-mlm-itc``, pretrained with ITC,
+ITM and MLM and described by its model card as usable with ``BridgeTowerForContrastiveLearning``,
+``BridgeTowerForImageAndTextRetrieval`` and ``BridgeTowerForMaskedLM``: ``architectures``
+``["BridgeTowerForContrastiveLearning"]`` (what ``save_pretrained`` of that class writes, and what
+the copies saved from that checkpoint carry), ``contrastive_hidden_size`` and
+``logit_scale_init_value`` in the config (512 and 2.6592 there), and one weight file holding the
+contrastive model's state (``bridgetower.*``, ``itc_text_head``, ``itc_image_head``,
+``itc_cross_modal_head``, ``logit_scale``) beside the ITM head ``itm_score`` and the MLM head
+``mlm_score`` (its decoder a copy of the word embeddings, which ``BridgeTowerForMaskedLM`` ties).
 
 The tokenizer is built offline and deterministically: the 256 byte-level symbols, merges that
 spell a fixed word list (with and without the leading-space marker ``Ġ``) and RoBERTa's special
@@ -20,10 +31,11 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from tokenizers import pre_tokenizers
-from transformers import (BridgeTowerConfig, BridgeTowerForImageAndTextRetrieval, BridgeTowerImageProcessorPil,
-                          RobertaTokenizerFast)
+from transformers import (BridgeTowerConfig, BridgeTowerForContrastiveLearning, BridgeTowerForImageAndTextRetrieval,
+                          BridgeTowerImageProcessorPil, RobertaTokenizerFast)
+from transformers.models.bridgetower.modeling_bridgetower import BridgeTowerITMHead, BridgeTowerMLMHead
 
 SPECIAL = ["<s>", "<pad>", "</s>", "<unk>"]  # RoBERTa's ids 0..3; <mask> goes last
 WORDS = ["a", "an", "the", "red", "blue", "green", "circle", "square", "squares", "star", "stars", "dog", "cat",
@@ -41,12 +53,31 @@ TINY_INIT_FACTOR = 6.0
 # 32 x 32, so the centre crop would never crop or pad; at 16 a 5:3 image is cropped and a 2:1 one
 # (32 x 64 bounded to 27 x 53, floored to 16 x 48) is also zero-padded.
 TINY_SIZE_DIVISOR = 16
+# bridgetower-large-itm-mlm-itc's config: the ITC vectors' width and the initial logit scale, log(1 / 0.07).
+ITC_CONTRASTIVE_SIZE, ITC_LOGIT_SCALE = 512, 2.6592
+# The tiny ITC checkpoint's vectors: 32 wide keeps its Java fixture small.
+TINY_CONTRASTIVE_SIZE = 32
+# The tiny ITC checkpoint's width, text, cross-modal and ViT alike. BridgeTowerForContrastiveLearning.forward
+# adds the hidden_size-wide image token type embedding, expanded to the ViT state's shape, so it only
+# runs where the ViT is hidden_size wide (as in every published model); the ViT is at least 64 wide
+# (one head of 64).
+TINY_ITC_WIDTH = 64
 
 
-def tiny_config(image_size: int = 32, patch_size: int = 8, layers: int = 2, cross_layers: int = 2) -> BridgeTowerConfig:
+def itc_config(config: BridgeTowerConfig, contrastive_hidden_size: int = ITC_CONTRASTIVE_SIZE) -> BridgeTowerConfig:
+    """``config`` with the two fields ``BridgeTowerForContrastiveLearning`` reads, which
+    ``BridgeTowerConfig`` does not declare (they ride along as extra attributes, as in the published
+    config.json)."""
+    config.contrastive_hidden_size = contrastive_hidden_size
+    config.logit_scale_init_value = ITC_LOGIT_SCALE
+    return config
+
+
+def tiny_config(image_size: int = 32, patch_size: int = 8, layers: int = 2, cross_layers: int = 2,
+                width: int = 16, intermediate_size: int = 32, init_factor: float = TINY_INIT_FACTOR) -> BridgeTowerConfig:
     """``layers`` uni-modal layers a side, the top ``cross_layers`` of them linked to as many
-    cross-modal layers, 16 wide: a whole import and its checks take seconds, and the committed
-    fixture stays under 1 MB.
+    cross-modal layers, ``width`` (16) wide with an FFN ``intermediate_size`` (32) wide: a whole
+    import and its checks take seconds, and the committed fixture stays under 1 MB.
 
     The cross-modal layers are built from ``text_config`` (``BridgeTowerModel.__init__``) and read
     ``hidden_size``-wide states, so the text width must equal ``hidden_size``. The vision tower is
@@ -55,12 +86,23 @@ def tiny_config(image_size: int = 32, patch_size: int = 8, layers: int = 2, cros
     of the fixture's bytes, hence two layers and a 16-wide text side."""
     vocab = len(vocabulary()[0])
     return BridgeTowerConfig(
-        text_config={"vocab_size": vocab, "hidden_size": 16, "num_hidden_layers": layers, "num_attention_heads": 2,
-                     "intermediate_size": 32, "max_position_embeddings": 64, "initializer_factor": TINY_INIT_FACTOR},
+        text_config={"vocab_size": vocab, "hidden_size": width, "num_hidden_layers": layers, "num_attention_heads": 2,
+                     "intermediate_size": intermediate_size, "max_position_embeddings": 64,
+                     "initializer_factor": init_factor},
         vision_config={"hidden_size": 64, "num_hidden_layers": layers, "image_size": image_size,
                        "patch_size": patch_size, "initializer_factor": 1},
-        hidden_size=16, num_attention_heads=2, num_hidden_layers=cross_layers, initializer_factor=TINY_INIT_FACTOR,
+        hidden_size=width, num_attention_heads=2, num_hidden_layers=cross_layers, initializer_factor=init_factor,
     )
+
+
+def tiny_itc_config(layers: int = 1, cross_layers: int = 1, intermediate_size: int = 32, **kwargs) -> BridgeTowerConfig:
+    """``tiny_config`` with ITC heads, ``TINY_ITC_WIDTH`` wide everywhere (the contrastive forward
+    needs the ViT as wide as ``hidden_size``) and by default one uni-modal layer a side linked to one
+    cross-modal layer: at 64 wide a second layer of each would take the Java fixture well past 1 MB
+    (the tests' own checkpoints link two)."""
+    config = tiny_config(layers=layers, cross_layers=cross_layers, width=TINY_ITC_WIDTH,
+                         intermediate_size=intermediate_size, **kwargs)
+    return itc_config(config, TINY_CONTRASTIVE_SIZE)
 
 
 def vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
@@ -83,17 +125,21 @@ def vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
 
 
 def write_checkpoint(out: Path, config: BridgeTowerConfig, seed: int = 0, size_divisor: int | None = None,
-                     safetensors: bool = True, tokenizer_json: bool = True) -> Path:
+                     safetensors: bool = True, tokenizer_json: bool = True, itc: bool = False) -> Path:
     """The model (``model.safetensors``, or ``pytorch_model.bin`` if not ``safetensors``),
     ``vocab.json`` + ``merges.txt`` (+ ``tokenizer.json`` unless ``tokenizer_json`` is false, as
     older checkpoints have it) and ``preprocessor_config.json``: shortest edge and crop the vision
     model's image size, ``size_divisor`` (default the processor's, 32), the rest BridgeTower's
-    defaults."""
+    defaults. ``itc``: the -itm-mlm-itc layout (module docstring); ``config`` must then carry
+    ``contrastive_hidden_size`` and ``logit_scale_init_value`` (``itc_config``)."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = BridgeTowerForImageAndTextRetrieval(config).eval()
-    model.config.architectures = ["BridgeTowerForImageAndTextRetrieval"]
-    model.save_pretrained(out)
+    if itc:
+        _write_itc_model(out, config)
+    else:
+        model = BridgeTowerForImageAndTextRetrieval(config).eval()
+        model.config.architectures = ["BridgeTowerForImageAndTextRetrieval"]
+        model.save_pretrained(out)
     if not safetensors:  # the older layout: a pickled state dict
         weights = out / "model.safetensors"
         torch.save(load_file(str(weights)), out / "pytorch_model.bin")
@@ -113,16 +159,40 @@ def write_checkpoint(out: Path, config: BridgeTowerConfig, seed: int = 0, size_d
     return out
 
 
+def _write_itc_model(out: Path, config: BridgeTowerConfig) -> None:
+    """``BridgeTowerForContrastiveLearning``'s ``save_pretrained``, then the ITM and MLM heads added
+    to its weight file, initialised as those models' ``post_init`` does (std 0.05 x
+    initializer_factor, zero biases)."""
+    model = BridgeTowerForContrastiveLearning(config).eval()
+    model.config.architectures = ["BridgeTowerForContrastiveLearning"]
+    model.save_pretrained(out)
+    heads = {"itm_score": BridgeTowerITMHead(config.hidden_size * 2), "mlm_score": BridgeTowerMLMHead(config)}
+    weights_file = out / "model.safetensors"
+    weights = load_file(str(weights_file))
+    for prefix, head in heads.items():
+        head.apply(model._init_weights)
+        if prefix == "mlm_score":
+            head.decoder.weight = torch.nn.Parameter(model.bridgetower.text_model.embeddings.word_embeddings.weight.clone())
+        weights.update({f"{prefix}.{k}": v.detach().contiguous() for k, v in head.state_dict().items()})
+    save_file(weights, str(weights_file), metadata={"format": "pt"})
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Write a random-weight BridgeTower retrieval checkpoint directory.")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--tiny", action="store_true", help="the tests' tiny config instead of BridgeTowerConfig() defaults")
+    p.add_argument("--itc", action="store_true",
+                   help="with ITC heads beside the ITM one, laid out as BridgeTower/bridgetower-large-itm-mlm-itc "
+                        f"(--tiny: tiny_itc_config(), {TINY_ITC_WIDTH} wide with {TINY_CONTRASTIVE_SIZE}-wide "
+                        f"vectors; else BridgeTowerConfig() with {ITC_CONTRASTIVE_SIZE}-wide vectors)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.tiny:
-        write_checkpoint(args.out, tiny_config(), args.seed, size_divisor=TINY_SIZE_DIVISOR)
+    if args.itc:
+        config = tiny_itc_config() if args.tiny else itc_config(BridgeTowerConfig())
     else:
-        write_checkpoint(args.out, BridgeTowerConfig(), args.seed)
+        config = tiny_config() if args.tiny else BridgeTowerConfig()
+    divisor = TINY_SIZE_DIVISOR if args.tiny else None
+    write_checkpoint(args.out, config, args.seed, size_divisor=divisor, itc=args.itc)
     print(args.out)
 
 
