@@ -52,7 +52,7 @@ import java.util.stream.IntStream;
 @ESIntegTestCase.ClusterScope(scope = ESIntegTestCase.Scope.SUITE, numDataNodes = 2, numClientNodes = 0, supportsDedicatedMasters = false)
 public class ImportedModelsSearchIntegTests extends ESIntegTestCase {
 
-    private static final List<String> MODELS = List.of("blip-tiny", "albef-tiny");
+    private static final List<String> MODELS = List.of("blip-tiny", "albef-tiny", "bridgetower-itc-tiny");
     private static Map<String, Source> sources;
 
     /**
