@@ -39,7 +39,10 @@ import java.util.stream.IntStream;
 /**
  * Imported published checkpoints served end to end on two nodes: the random-weight tiny BLIP
  * ({@code BlipForImageTextRetrieval}, {@code encoder/src/test/resources/bundles/blip-tiny}, made by
- * {@code make-blip-tiny}) and the tiny ALBEF ({@code albef-tiny}, {@code tools/albef_tiny_bundle.py}).
+ * {@code make-blip-tiny}), the tiny ALBEF ({@code albef-tiny}, {@code tools/albef_tiny_bundle.py}) and
+ * the tiny BridgeTower with ITC heads ({@code bridgetower-itc-tiny}: its kNN searches its own
+ * {@code BridgeTowerForContrastiveLearning} vectors, its rerank runs the ITM of
+ * {@code BridgeTowerForImageAndTextRetrieval}).
  * Each model's reference images and captions go through the {@code fuserank} processor (a BLIP
  * caption document stores its token ids, every other document token features, as the manifest's
  * {@code fusion.documents} says; fp32, so that the order below is the model's and not the codec's),
