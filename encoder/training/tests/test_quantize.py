@@ -281,3 +281,22 @@ def test_onnx_runtime_computes_the_int8_graphs_exactly(quantized):
         exact = ReferenceEvaluator(path).run(None, feeds[key])
         for a, e in zip(actual, exact):
             assert np.abs(a - e).max() <= bound, key
+
+
+def test_import_model_writes_int8_graphs_on_request(tmp_path, capsys):
+    """import_model.py --int8 on a tiny random BLIP checkpoint; importing again without it removes them."""
+    import import_model
+    from tools.random_blip_checkpoint import tiny_config, write_checkpoint
+
+    checkpoint = write_checkpoint(tmp_path / "blip", tiny_config(), seed=2)
+    out = tmp_path / "bundle"
+    assert import_model.main([str(checkpoint), "--out", str(out), "--int8"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    m = manifest(out)
+    assert m["precisions"]["int8"]["method"] == {key: "dynamic" for key in quantize.GRAPHS}
+    assert printed["int8"]["method"] == m["precisions"]["int8"]["method"]
+    assert {f"{key}.int8.onnx" for key in quantize.GRAPHS} <= set(m["files"])
+    assert import_model.main([str(checkpoint), "--out", str(out)]) == 0
+    assert "precisions" not in manifest(out) and not list(out.glob("*.int8.onnx"))
+    assert set(manifest(out)["files"]) == {p.relative_to(out).as_posix() for p in out.rglob("*")
+                                           if p.is_file() and p.name != "manifest.json"}
