@@ -78,7 +78,7 @@ import onnxruntime as ort
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quantize_dynamic, quantize_static)
 
-from bundle_io import file_entries, read_reference
+from bundle_io import file_entries, read_reference, sha256
 
 GRAPHS = ("image_encoder", "text_encoder", "fusion_itm")
 PRECISION = "int8"
@@ -511,8 +511,9 @@ def _quantize_graph(source: Path, target: Path, method: str, per_channel: bool, 
     quantized, fp32 = matmul_counts(onnx.load(str(target)))
     counts = node_counts(onnx.load(str(target)))
     settings["quantized"] = {"MatMul": quantized}
+    # fp32 MatMuls left: products of two activations (attention); Gemm: static leaves it; Conv: the patch embedding.
     settings["kept_fp32"] = {op: n for op, n in (("MatMul", fp32), ("Gemm", counts.get("Gemm", 0)),
-                                                 ("Conv", counts.get("Conv", 0)), ("Gather", counts.get("Gather", 0))) if n}
+                                                 ("Conv", counts.get("Conv", 0))) if n}
     return settings
 
 
@@ -765,11 +766,11 @@ def main(argv=None) -> int:
             manifest = read_manifest(args.bundle)
         if args.calibration_ann is not None:
             calibration = annotation_inputs(manifest, args.bundle, args.calibration_ann, args.image_root, args.calibration_items)
-            calibration_about = {"source": calibration.source, **calibration.counts,
-                                 "preprocessing": "the bundle's own (data.ImageTransform, TextTokenizer)"}
+            calibration_about = {"source": calibration.source, "sha256": sha256(args.calibration_ann),
+                                 **calibration.counts, "preprocessing": "the bundle's own (data.ImageTransform, TextTokenizer)"}
         if args.parity_ann is not None:
             evaluation = annotation_inputs(manifest, args.bundle, args.parity_ann, args.image_root, args.parity_items)
-            evaluation_about = {"source": evaluation.source}
+            evaluation_about = {"source": evaluation.source, "sha256": sha256(args.parity_ann)}
         manifest = quantize_bundle(args.bundle, args.method, not args.per_tensor, not args.full_range, calibration,
                                    calibration_about,
                                    evaluation, evaluation_about)
