@@ -181,12 +181,14 @@ def annotation_inputs(manifest: dict, bundle: Path, ann: Path, image_root: Path,
 
     image, text = manifest.get("image", {}), manifest.get("text", {})
     size = image.get("size")
+    where = bundle / "manifest.json"
     if not isinstance(size, int) or image.get("resize") not in data.RESIZE_RULES or "shortest_edge" in image:
-        raise BundleError(f"[{bundle / 'manifest.json'}] field [image] {json.dumps(image)[:120]}... is not a rule "
-                          f"data.ImageTransform reproduces: calibrate this bundle on its reference inputs")
+        raise BundleError(f"[{where}] field [image] (size [{size}], resize [{image.get('resize')}]"
+                          f"{', shortest_edge' if 'shortest_edge' in image else ''}) is not a rule data.ImageTransform "
+                          f"reproduces, so [{ann}] cannot be read as this model sees images: use the reference inputs")
     if text.get("preprocessing") not in ("albef_pre_caption", "tokenizer_json"):
-        raise BundleError(f"[{bundle / 'manifest.json'}] field [text.preprocessing] is [{text.get('preprocessing')}]: "
-                          f"calibrate this bundle on its reference inputs")
+        raise BundleError(f"[{where}] field [text.preprocessing] is [{text.get('preprocessing')}], which "
+                          f"TextTokenizer does not apply, so [{ann}] cannot be read: use the reference inputs")
     entries = data.load_annotations(ann)[:count]
     if not entries:
         raise BundleError(f"annotation file [{ann}] has no entries")
@@ -566,19 +568,19 @@ def node_counts(model: onnx.ModelProto) -> dict:
 
 
 def quantize_bundle(bundle: Path, method: str = "dynamic", per_channel: bool = True, reduce_range: bool = True,
-                    calibration: Inputs | None = None,
-                    calibration_about: dict | None = None, evaluation: Inputs | None = None,
-                    evaluation_about: dict | None = None) -> dict:
+                    calibration: Inputs | None = None, calibration_about: dict | None = None,
+                    evaluation: Inputs | None = None, evaluation_about: dict | None = None) -> dict:
     """Add the int8 graphs and ``precisions`` to ``bundle`` in place; returns the manifest.
 
     ``calibration``: the inputs a ``static`` graph is calibrated on (default: the reference's);
     ``evaluation``: more inputs (an annotation file's) that parity is also measured on, and that
-    ``auto`` chooses by; the ``*_about`` dicts say in the manifest what they are."""
+    ``auto`` chooses by; the ``*_about`` dicts say in the manifest what they are. Everything is
+    made and measured in a temporary directory; the bundle changes only at the end (earlier int8
+    graphs replaced, the manifest rewritten)."""
     if method not in METHODS:
         raise ValueError(f"unknown method [{method}]; valid methods: {list(METHODS)}")
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
-    _remove_int8(bundle, manifest)
     reference = reference_inputs(bundle)
     fp32_files = {key: manifest["graphs"][key]["file"] for key in GRAPHS}
     fp32_runner = Runner(bundle, manifest, fp32_files)
@@ -592,52 +594,37 @@ def quantize_bundle(bundle: Path, method: str = "dynamic", per_channel: bool = T
 
     with tempfile.TemporaryDirectory(prefix="fuserank-int8-") as tmp:
         work = Path(tmp)
-        built = {}  # key -> method -> (file, settings)
+        built = {}  # key -> method -> (file: a path in work, or the fp32 graph's name for "none"; settings)
         for key in GRAPHS:
             feeds = calibration_feeds(key, fp32_runner, calibration) if "static" in methods else None
             built[key] = {}
             for m in methods:
                 target = work / f"{m}.{int8_file(key)}"
-                built[key][m] = (str(target), quantize_graph(bundle / fp32_files[key], target, m, per_channel, reduce_range,
-                                                            feeds, work))
+                built[key][m] = (str(target), quantize_graph(bundle / fp32_files[key], target, m, per_channel,
+                                                            reduce_range, feeds, work))
             if all(about["quantized"]["MatMul"] == 0 for _, about in built[key].values()):
                 # Nothing to quantize (ViLT's encoders are its embeddings: a patch Conv and lookups):
                 # the int8 precision runs the fp32 graph, and names its file.
                 built[key] = {"none": (fp32_files[key], {
                     "reason": "no MatMul with a constant weight: the int8 precision uses the fp32 graph"})}
         chosen, tried = choose(bundle, manifest, built, evaluation or reference)
+        made = {key: built[key][m][0] for key, m in chosen.items()}
+        parity = measure(bundle, manifest, made, reference, fp32, fp32_runner, evaluation, evaluation_about)
+        if tried:
+            parity["combinations"] = tried
+
+        _remove_int8(bundle, manifest)
         int8_files = {}
         for key, m in chosen.items():
-            file, _ = built[key][m]
             int8_files[key] = fp32_files[key] if m == "none" else int8_file(key)
             if m != "none":
-                shutil.copyfile(file, bundle / int8_files[key])
+                shutil.copyfile(made[key], bundle / int8_files[key])
 
     settings = {key: built[key][m][1] for key, m in chosen.items()}
-    if len(tried) > 1:
+    if tried:
         for key in GRAPHS:
             settings[key]["chosen_by"] = (f"auto: of every combination of {list(built[key])} per graph, the closest to "
                                           f"fp32 end to end on {'the evaluation' if evaluation else 'the reference'} inputs")
-    graphs_parity = {}
-    for key in GRAPHS:
-        isolated = run(Runner(bundle, manifest, dict(fp32_files, **{key: int8_files[key]})), reference,
-                       image_out=None if key == "image_encoder" else fp32.images,
-                       text_out=None if key == "text_encoder" else fp32.texts)
-        graphs_parity[key] = graph_parity(key, fp32, isolated)
-    int8_runner = Runner(bundle, manifest, int8_files)
-    parity = {"inputs": {"source": reference.source, **reference.counts,
-                         "pairs": reference.counts["images"] * reference.counts["captions"]},
-              "cpu": cpu_int8_instructions(),
-              "graphs": graphs_parity,
-              "end_to_end": end_to_end_parity(fp32, run(int8_runner, reference))}
-    if evaluation is not None:
-        fp32_eval, int8_eval = run(fp32_runner, evaluation), run(int8_runner, evaluation)
-        parity["evaluation"] = {"inputs": {**(evaluation_about or {"source": evaluation.source}), **evaluation.counts,
-                                           "pairs": evaluation.counts["images"] * evaluation.counts["captions"]},
-                                **end_to_end_parity(fp32_eval, int8_eval), "recall_at_1": {
-                                    "fp32": recall_at_1(fp32_eval), "int8": recall_at_1(int8_eval)}}
-    if len(tried) > 1:
-        parity["combinations"] = tried
     section = {
         "graphs": {key: {"file": int8_files[key]} for key in GRAPHS},
         "method": chosen,
@@ -650,6 +637,32 @@ def quantize_bundle(bundle: Path, method: str = "dynamic", per_channel: bool = T
     precisions.setdefault("default", "fp32")
     precisions[PRECISION] = section
     return write_manifest(bundle, manifest, precisions)
+
+
+def measure(bundle: Path, manifest: dict, int8_files: dict, reference: Inputs, fp32: Run, fp32_runner: Runner,
+            evaluation: Inputs | None, evaluation_about: dict | None) -> dict:
+    """``precisions.int8.parity``: each int8 graph alone and the three end to end on the reference,
+    and end to end on ``evaluation`` where given."""
+    fp32_files = {key: manifest["graphs"][key]["file"] for key in GRAPHS}
+    graphs = {}
+    for key in GRAPHS:
+        isolated = run(Runner(bundle, manifest, dict(fp32_files, **{key: int8_files[key]})), reference,
+                       image_out=None if key == "image_encoder" else fp32.images,
+                       text_out=None if key == "text_encoder" else fp32.texts)
+        graphs[key] = graph_parity(key, fp32, isolated)
+    int8_runner = Runner(bundle, manifest, int8_files)
+    parity = {"inputs": {"source": reference.source, **reference.counts,
+                         "pairs": reference.counts["images"] * reference.counts["captions"]},
+              "cpu": cpu_int8_instructions(),
+              "graphs": graphs,
+              "end_to_end": end_to_end_parity(fp32, run(int8_runner, reference))}
+    if evaluation is not None:
+        fp32_eval, int8_eval = run(fp32_runner, evaluation), run(int8_runner, evaluation)
+        parity["evaluation"] = {"inputs": {**(evaluation_about or {"source": evaluation.source}), **evaluation.counts,
+                                           "pairs": evaluation.counts["images"] * evaluation.counts["captions"]},
+                                **end_to_end_parity(fp32_eval, int8_eval),
+                                "recall_at_1": {"fp32": recall_at_1(fp32_eval), "int8": recall_at_1(int8_eval)}}
+    return parity
 
 
 def end_to_end_parity(fp32: Run, int8: Run) -> dict:
@@ -774,7 +787,7 @@ def main(argv=None) -> int:
         manifest = quantize_bundle(args.bundle, args.method, not args.per_tensor, not args.full_range, calibration,
                                    calibration_about,
                                    evaluation, evaluation_about)
-    except (BundleError, ValueError) as e:
+    except (BundleError, ValueError, OSError) as e:  # OSError: an annotation file's missing image
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(summary(args.bundle, manifest), indent=1))

@@ -300,3 +300,12 @@ def test_import_model_writes_int8_graphs_on_request(tmp_path, capsys):
     assert "precisions" not in manifest(out) and not list(out.glob("*.int8.onnx"))
     assert set(manifest(out)["files"]) == {p.relative_to(out).as_posix() for p in out.rglob("*")
                                            if p.is_file() and p.name != "manifest.json"}
+
+
+def test_annotation_files_need_a_preprocessing_this_side_reproduces(tmp_path, capsys):
+    """ViLT's shortest-edge resize is not data.ImageTransform's: its parity stays on the reference."""
+    bundle = copy("vilt-tiny", tmp_path)
+    assert quantize.main([str(bundle), "--parity-ann", str(tmp_path / "test.json"), "--image-root", str(tmp_path)]) == 2
+    assert "field [image] (size [None], resize [pil_bicubic], shortest_edge) is not a rule data.ImageTransform " \
+           "reproduces" in capsys.readouterr().err
+    assert "precisions" not in manifest(bundle)
