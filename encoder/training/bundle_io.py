@@ -63,6 +63,16 @@ def file_entries(bundle: Path) -> dict:
     return {p.relative_to(bundle).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files}
 
 
+def remove_int8_graphs(bundle: Path) -> list[Path]:
+    """Delete the ``*.int8.onnx`` graphs an earlier ``quantize.py`` run left in a bundle directory
+    that is being written again: its new manifest has no ``precisions`` for them, so its ``files``
+    must not list them (``--int8`` writes them anew). Returns what it deleted."""
+    stale = sorted(Path(bundle).glob("*.int8.onnx"))
+    for path in stale:
+        path.unlink()
+    return stale
+
+
 def read_reference(bundle: Path, name: str) -> np.ndarray:
     """One array of a bundle's ``reference/`` as ``ReferenceWriter`` wrote it (for tests)."""
     entry = json.loads((bundle / "reference" / "reference.json").read_text(encoding="utf-8"))["arrays"][name]

@@ -17,7 +17,9 @@ models are not covered by Hugging Face optimum), dynamic batch and token axes, c
 ``onnx.checker`` and run once in ONNX Runtime against PyTorch before the manifest is written.
 
     python export.py --checkpoint runs/small/checkpoint_best.pt --out bundles/small \\
-        --reference-ann data/scenes/test.json --image-root data/scenes
+        --reference-ann data/scenes/test.json --image-root data/scenes [--int8]
+
+``--int8`` then adds int8 versions of the three graphs beside them (``quantize.py``, dynamic).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import torch
 from torch import nn
 
 import data
-from bundle_io import BUNDLE_FORMAT, OPSET, ReferenceWriter, export_graph, file_entries
+import quantize
+from bundle_io import BUNDLE_FORMAT, OPSET, ReferenceWriter, export_graph, file_entries, remove_int8_graphs
 from feature_codec import CODECS, bytes_per_item
 from fusion_contract import check_manifest, fusion_section
 from model import ALBEF, fusion_flops_per_pair
@@ -193,6 +196,7 @@ def export_bundle(checkpoint_path: Path, out: Path, reference_ann: Path, image_r
     model.eval()
     cfg = model.cfg
     out.mkdir(parents=True, exist_ok=True)
+    remove_int8_graphs(out)
     (out / "tokenizer.json").write_text(checkpoint["tokenizer_json"], encoding="utf-8")
     tokenizer = TextTokenizer(out / "tokenizer.json", cfg.max_tokens)
     transform = data.ImageTransform(cfg.image_size)
@@ -275,11 +279,17 @@ def main(argv=None):
                         help="blend_weight.py's report: the bundle recommends the ITC weight it chose for --blend-window")
     weight.add_argument("--itc-weight", type=float, help="the ITC weight the bundle recommends (default 1, BLIP's)")
     p.add_argument("--blend-window", type=int, default=16, help="the rerank window whose chosen weight --blend-report gives")
+    p.add_argument("--int8", action="store_true",
+                   help="also write int8 versions of the three graphs (quantize.py, dynamic) and the manifest's precisions")
     args = p.parse_args(argv)
     manifest = export_bundle(args.checkpoint, args.out, args.reference_ann, args.image_root, args.codec,
                              args.reference_count, args.name, rerank_section(args, p))
+    report = {"parity": manifest["export_check"]["max_abs_diff_vs_pytorch"]}
+    if args.int8:
+        manifest = quantize.quantize_bundle(args.out)
+        report["int8"] = quantize.summary(args.out, manifest)
     size = sum(f["bytes"] for f in manifest["files"].values())
-    print(json.dumps({"bundle": str(args.out), "bytes": size, "parity": manifest["export_check"]["max_abs_diff_vs_pytorch"]}))
+    print(json.dumps({"bundle": str(args.out), "bytes": size, **report}))
 
 
 if __name__ == "__main__":

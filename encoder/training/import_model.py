@@ -1,6 +1,6 @@
 """Import a published checkpoint directory into a fuserank model bundle (docs/model-import.md).
 
-    python import_model.py SRC --out models/NAME [--name NAME] [--codec int8] [--threads N]
+    python import_model.py SRC --out models/NAME [--name NAME] [--codec int8] [--threads N] [--int8]
         [--bert-config config_bert.json] [--tokenizer vocab.txt|tokenizer.json]
 
 SRC is the checkpoint as a user has it on disk, and names its family:
@@ -16,8 +16,11 @@ SRC is the checkpoint as a user has it on disk, and names its family:
   and ``bert-base-uncased``'s vocabulary (``--tokenizer``, default ``tokenizer.json`` or
   ``vocab.txt`` beside the .pth).
 
-Prints the costs and the parity of the exported graphs with the
-source model as JSON on stdout; a checkpoint that cannot be imported exits 2 with the message.
+``--int8`` then adds int8 versions of the three graphs beside them (``quantize.py``, dynamic).
+
+Prints the costs and the parity of the exported graphs with the source model (and of the int8
+graphs with the fp32 ones) as JSON on stdout; a checkpoint that cannot be imported exits 2 with
+the message.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from pathlib import Path
 
 import torch
 
+import quantize
+from bundle_io import file_entries, remove_int8_graphs
 from feature_codec import CODECS
 from importers import CheckpointError
 from importers import albef, hf_blip, hf_bridgetower, hf_vilt
@@ -47,6 +52,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--bert-config", type=Path, help="ALBEF: the BERT config JSON it was trained with")
     p.add_argument("--tokenizer", type=Path, help="ALBEF: bert-base-uncased's vocab.txt or tokenizer.json")
+    p.add_argument("--int8", action="store_true",
+                   help="also write int8 versions of the three graphs (quantize.py, dynamic) and the manifest's precisions")
     args = p.parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
@@ -64,11 +71,18 @@ def main(argv=None) -> int:
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    int8 = {}
+    if args.int8:
+        manifest = quantize.quantize_bundle(args.out)
+        int8 = {"int8": quantize.summary(args.out, manifest)}
+    elif remove_int8_graphs(args.out):  # an earlier import's, which the new manifest has no precisions for
+        manifest["files"] = file_entries(args.out)
+        (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     graphs = {spec["file"]: manifest["files"][spec["file"]]["bytes"] for spec in manifest["graphs"].values()}
     print(json.dumps({
         "bundle": str(args.out), "family": manifest["model"]["family"], "parameters": manifest["model"]["parameters"],
         "fusion_flops_per_pair": manifest["fusion_flops_per_pair"], "bytes_per_image": manifest["bytes_per_image"],
-        "graph_bytes": graphs, "parity": manifest["export_check"]["max_abs_diff_vs_source"],
+        "graph_bytes": graphs, "parity": manifest["export_check"]["max_abs_diff_vs_source"], **int8,
         "seconds": round(time.monotonic() - started, 1)}, indent=1))
     return 0
 

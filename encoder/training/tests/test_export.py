@@ -121,6 +121,25 @@ def test_the_bundle_recommends_the_blend_reports_weight(tiny_run, scenes_dir, tm
     assert set(rerank["test"]) == {"ITC", "ITC+ITM k=32 +128xITC"}
 
 
+def test_int8_graphs_on_request_and_gone_when_exported_again_without(tiny_run, scenes_dir, tmp_path, capsys):
+    """--int8 adds int8 graphs and precisions (quantize.py); exporting into the same directory without
+    it leaves no int8 graph behind for ``files`` to list."""
+    out = tmp_path / "bundle"
+    common = ["--checkpoint", str(tiny_run / "checkpoint_best.pt"), "--out", str(out), "--reference-ann",
+              str(scenes_dir / "test.json"), "--image-root", str(scenes_dir), "--reference-count", "2"]
+    export.main(common + ["--int8"])
+    printed = json.loads(capsys.readouterr().out)
+    m = manifest(out)
+    assert m["precisions"]["default"] == "fp32"
+    assert m["precisions"]["int8"]["method"] == {key: "dynamic" for key in m["graphs"]}
+    for key, graph in m["precisions"]["int8"]["graphs"].items():
+        assert graph["file"] == f"{key}.int8.onnx" and graph["file"] in m["files"]
+        assert printed["int8"]["bytes"][key]["int8"] == m["files"][graph["file"]]["bytes"]
+    export.main(common)
+    assert "precisions" not in manifest(out) and not list(out.glob("*.int8.onnx"))
+    assert not [f for f in manifest(out)["files"] if "int8" in f]
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--blend-window", "8"], r"chose no weight for --blend-window \[8\]; it has windows \['16'\]"),
     (["--itc-weight", "-1"], r"--itc-weight \[-1.0\] must be a finite number >= 0"),
