@@ -50,7 +50,8 @@ def itm_match_scores(model: ALBEF, text_feats, text_mask, image_feats) -> torch.
     with every row of the other (one query against its candidates)."""
     n = max(len(text_feats), len(image_feats))
     text_feats, text_mask, image_feats = (t.expand(n, *t.shape[1:]) for t in (text_feats, text_mask, image_feats))
-    image_mask = torch.ones(n, image_feats.shape[1], dtype=torch.long, device=image_feats.device)
+    # One mask row per image token of a layer: with bridge layers the features hold feature_layers layers.
+    image_mask = torch.ones(n, image_feats.shape[1] // model.cfg.feature_layers, dtype=torch.long, device=image_feats.device)
     return model.itm_logits(text_feats, text_mask, image_feats, image_mask)[:, 1]
 
 

@@ -372,3 +372,21 @@ def test_swapped_caption_negatives_join_the_itm_loss_only_where_valid():
                        StepOptions(alpha=0.0, mlm=False))["itm"]
     assert torch.allclose(plain, masked_out)
     assert torch.isfinite(with_swaps) and not torch.allclose(plain, with_swaps)
+
+
+@pytest.mark.parametrize("bridge", [False, True])
+def test_evaluation_scores_pairs_of_either_design(bridge):
+    """evaluation.itm_match_scores' image mask has one row per token of a layer: with bridge layers
+    the features hold several layers (a mask over all of them crashed the bridge model's val pass)."""
+    import evaluation
+
+    model = tiny(bridge=bridge).eval()
+    pixels, ids, mask, _ = batch(model.cfg)
+    with torch.no_grad():
+        _, image_feats = model.encode_image(pixels)
+        _, text_feats = model.encode_text(ids, mask)
+        scores = evaluation.itm_match_scores(model, text_feats[:1], mask[:1], image_feats)
+        pairwise = model.itm_logits(text_feats[:1].expand(4, -1, -1), mask[:1].expand(4, -1), image_feats,
+                                    torch.ones(4, image_feats.shape[1] // model.cfg.feature_layers, dtype=torch.long))[:, 1]
+    assert scores.shape == (4,)
+    assert torch.allclose(scores, pairwise)
