@@ -189,11 +189,16 @@ def grow_vocabulary(directory, words):
      r"model.safetensors\] has missing keys \['itm_head.weight'\]"),
     (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update(extra_head=torch.zeros(2))),
      r"model.safetensors\] has unexpected keys \['extra_head'\]"),
+    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"itm_head.weight": torch.zeros(2, 48)})),
+     r"model.safetensors\] has mismatched keys \['itm_head.weight of shape \[2, 48\] where \[config.json\] builds "
+     r"\[2, 32\]'\]"),
     (lambda d: grow_vocabulary(d, ["zebra", "yak", "xylophone"]),
      r"tokenizer \[.*vocab.txt\] gives token \[.+\] the id \[\d+\], outside .*vocab_size \[84\]"),
     (lambda d: edit_json(d / "preprocessor_config.json", size={"height": 64, "width": 64}),
      r"preprocessor_config.json\] size .* image_size \[32\]"),
     (lambda d: edit_json(d / "preprocessor_config.json", resample=2), r"preprocessor_config.json\] resample \[2\]"),
+    (lambda d: (d / "preprocessor_config.json").write_text("{"),
+     r"preprocessor_config.json\] could not be loaded as BlipImageProcessorPil"),
 ])
 def test_malformed_checkpoints_are_refused(checkpoint, tmp_path, breakage, message):
     source = broken(checkpoint, tmp_path)

@@ -366,7 +366,8 @@ def edit_text_config(directory, **changes):
     (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update(extra_head=torch.zeros(2))),
      r"model.safetensors\] has unexpected keys \['extra_head'\]"),
     (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"itm_score.fc.weight": torch.zeros(2, 48)})),
-     r"model.safetensors\] has mismatched keys \['itm_score.fc.weight \(checkpoint \[2, 48\], model \[2, 32\]\)'\]"),
+     r"model.safetensors\] has mismatched keys \['itm_score.fc.weight of shape \[2, 48\] where \[config.json\] builds "
+     r"\[2, 32\]'\]"),
     (lambda d: edit_json(d / "config.json", hidden_size=32),
      r"config.json\] hidden_size \[32\] differs from text_config.hidden_size \[16\]"),
     (lambda d: edit_json(d / "config.json", num_hidden_layers=4),
@@ -568,7 +569,8 @@ def drop(prefix):
     (lambda d: edit_weights(d / "model.safetensors", drop("logit_scale")),
      r"model.safetensors\] has missing keys \['logit_scale'\] \(loaded as BridgeTowerForContrastiveLearning\)"),
     (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"itc_text_head.fc.weight": torch.zeros(16, 64)})),
-     r"model.safetensors\] has mismatched keys \['itc_text_head.fc.weight \(checkpoint \[16, 64\], model \[32, 64\]\)'\] "
+     r"model.safetensors\] has mismatched keys \['itc_text_head.fc.weight of shape \[16, 64\] where \[config.json\] "
+     r"builds \[32, 64\]'\] "
      r"\(loaded as BridgeTowerForContrastiveLearning\)"),
     (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update({"itc_extra_head.fc.weight": torch.zeros(2)})),
      r"model.safetensors\] has unexpected keys \['itc_extra_head.fc.weight'\]"),
