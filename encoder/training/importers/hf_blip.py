@@ -31,17 +31,16 @@ import onnxruntime as ort
 import torch
 import transformers
 from PIL import Image
-from torch import nn
 from torch.nn.functional import normalize
 
 from bundle_io import BUNDLE_FORMAT, OPSET, export_graph, file_entries
 from feature_codec import CODECS, bytes_per_item
 from fusion_contract import fusion_section
 from importers import CheckpointError, hf_checkpoint
-from importers.hf_checkpoint import (EXPORT_CAPTIONS, PIL_BICUBIC, REFERENCE_CAPTIONS, WEIGHT_FILES, Checkpoint,
-                                     check_steps, check_vocabulary, load_model, load_processor, max_abs_diff,
-                                     read_config, required, session, source_section, start_bundle, text_section,
-                                     tokenize, tokenizer_files, write_manifest)
+from importers.hf_checkpoint import (PIL_BICUBIC, REFERENCE_CAPTIONS, WEIGHT_FILES, Checkpoint, ModelGraph,
+                                     check_steps, check_vocabulary, export_inputs, load_model, load_processor,
+                                     max_abs_diff, model_section, read_config, required, session, start_bundle,
+                                     text_section, tokenize, tokenizer_files, write_manifest)
 from importers.reference_inputs import reference_images
 from model import fusion_flops
 from retrieval_eval import SCORE
@@ -54,37 +53,25 @@ FUSION_INPUTS = {"input_ids": "text.token_ids", "attention_mask": "text.attentio
                  "image_features": "image.token_features"}
 
 
-class ImageGraph(nn.Module):
+class ImageGraph(ModelGraph):
     """pixels -> (ITC embedding, token features), as ``BlipForImageTextRetrieval.forward``'s vision path."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, pixels):
         hidden = self.model.vision_model(pixel_values=pixels).last_hidden_state
         return normalize(self.model.vision_proj(hidden[:, 0, :]), dim=-1), hidden
 
 
-class TextGraph(nn.Module):
+class TextGraph(ModelGraph):
     """ids, mask -> ITC embedding: the forward's ``use_itm_head=False`` text path."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, input_ids, attention_mask):
         hidden = self.model.text_encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return normalize(self.model.text_proj(hidden[:, 0, :]), dim=-1)
 
 
-class ItmGraph(nn.Module):
+class ItmGraph(ModelGraph):
     """ids, mask, image token features -> ITM logits: the forward's ``use_itm_head=True`` path
     with the image encoder's output supplied (every image token attended, as the forward does)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, input_ids, attention_mask, image_features):
         image_mask = torch.ones_like(image_features[:, :, 0], dtype=torch.long)
@@ -208,8 +195,7 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
 
     specs = graph_specs(checkpoint)
     s = cfg.vision_config.image_size
-    ids, mask = tokenize(checkpoint.tokenizer, EXPORT_CAPTIONS, limit)
-    pixels = torch.zeros(2, 3, s, s)
+    ids, mask, pixels = export_inputs(checkpoint.tokenizer, limit, s, s)
     with torch.no_grad():
         _, features = ImageGraph(model)(pixels)
     export_graph(ImageGraph(model), (pixels,), specs["image_encoder"], out / "image_encoder.onnx")
@@ -222,9 +208,7 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
     manifest = {
         "format_version": BUNDLE_FORMAT,
         "name": name or out.name,
-        "model": {"family": "blip", "architecture": ARCHITECTURE, "config": cfg.to_dict(),
-                  "parameters": sum(p.numel() for p in model.parameters()),
-                  "source": source_section(checkpoint)},
+        "model": model_section(checkpoint, "blip", ARCHITECTURE),
         "embedding": {"dim": cfg.image_text_hidden_size, "normalized": True, "similarity": "dot_product"},
         "token_features": {"width": width, "feature_layers": 1, "image_tokens": tokens,
                            "layout": "[tokens = feature_layers x tokens_per_layer, width], layer-major",

@@ -57,10 +57,10 @@ from bundle_io import BUNDLE_FORMAT, OPSET, export_graph, file_entries
 from feature_codec import CODECS, bytes_per_item
 from fusion_contract import fusion_section
 from importers import CheckpointError, hf_checkpoint
-from importers.hf_checkpoint import (EXPORT_CAPTIONS, PIL_BICUBIC, REFERENCE_CAPTIONS, WEIGHT_FILES, check_steps,
-                                     check_vocabulary, load, load_processor, max_abs_diff, read_config, refuse_keys,
-                                     required, session, source_section, start_bundle, text_section, tokenize,
-                                     tokenizer_files, write_manifest)
+from importers.hf_checkpoint import (PIL_BICUBIC, REFERENCE_CAPTIONS, WEIGHT_FILES, ModelGraph, check_steps,
+                                     check_vocabulary, export_inputs, load, load_processor, max_abs_diff,
+                                     model_section, read_config, refuse_keys, required, session, start_bundle,
+                                     text_section, tokenize, tokenizer_files, write_manifest)
 from importers.reference_inputs import reference_images
 from model import fusion_flops
 from retrieval_eval import SCORE
@@ -206,18 +206,14 @@ def itm_logits(model, text_features, text_mask, image_features, image_mask) -> t
     return model.itm_score(bt.get_cls_features(cross_text, cross_image))
 
 
-class _Graph(nn.Module):
-    """A graph over the retrieval model, in eval mode: ``torch.onnx.export`` restores the exported
-    module's training flag afterwards, recursively, so a wrapper left in training mode (a new
-    module's default) would switch the model's dropout on for everything after the export.
-    ``itc_head``: the encoder's ITC head (of ``BridgeTowerForContrastiveLearning``), where the
-    checkpoint has one; the graph then outputs ``(embedding, token_features)``."""
+class _Graph(ModelGraph):
+    """A graph over the retrieval model. ``itc_head``: the encoder's ITC head (of
+    ``BridgeTowerForContrastiveLearning``), where the checkpoint has one; the graph then outputs
+    ``(embedding, token_features)``."""
 
     def __init__(self, model, itc_head: nn.Module | None = None):
-        super().__init__()
-        self.model = model
+        super().__init__(model)
         self.itc_head = itc_head
-        self.eval()
 
 
 class ImageGraph(_Graph):
@@ -572,8 +568,7 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
 
     specs = graph_specs(checkpoint)
     s = cfg.vision_config.image_size
-    ids, mask = tokenize(checkpoint.tokenizer, EXPORT_CAPTIONS, limit)
-    pixels = torch.zeros(2, 3, s, s)
+    ids, mask, pixels = export_inputs(checkpoint.tokenizer, limit, s, s)
     with torch.no_grad():
         image_features = image_token_features(model.bridgetower, pixels)
         text_features = text_token_features(model.bridgetower, ids, mask)
@@ -593,10 +588,8 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
     manifest = {
         "format_version": BUNDLE_FORMAT,
         "name": name or out.name,
-        "model": {"family": "bridgetower", "architecture": ARCHITECTURE,
-                  **({} if itc is None else {"itc_architecture": ITC_ARCHITECTURE}), "config": cfg.to_dict(),
-                  "parameters": sum(p.numel() for m in served for p in m.parameters()),
-                  "source": source_section(checkpoint)},
+        "model": model_section(checkpoint, "bridgetower", ARCHITECTURE, served,
+                               **({} if itc is None else {"itc_architecture": ITC_ARCHITECTURE})),
         **({} if itc is None else
            {"embedding": {"dim": embedding_dim(checkpoint), "normalized": True, "similarity": "dot_product"}}),
         "token_features": {"width": width, "feature_layers": layers, "image_tokens": tokens,

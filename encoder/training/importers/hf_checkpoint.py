@@ -36,7 +36,8 @@ TOKENIZER_EXTRAS = ("tokenizer_config.json", "special_tokens_map.json")
 PIL_BICUBIC = 3  # PIL.Image.Resampling.BICUBIC, as preprocessor_config.json spells it
 # transformers' model_max_length where a tokenizer config sets none (int(1e30)): no limit.
 _NO_TOKENIZER_LIMIT = 1_000_000
-# The captions of every Hugging Face bundle's reference outputs, and of its graphs' export.
+# The captions of every Hugging Face bundle's reference outputs, and of its graphs' export
+# (two lengths, so that the export sees a padded batch).
 REFERENCE_CAPTIONS = ("a red circle on the left", "a small dog riding a horse", "the man at a cafe",
                       "large blue squares and green stars")
 EXPORT_CAPTIONS = ("a red circle", "a large blue square left of a small red star")
@@ -52,6 +53,17 @@ class Checkpoint:
     tokenizer: object
     processor: object
     files: list[Path]
+
+
+class ModelGraph(nn.Module):
+    """A graph over ``model`` for ``export_graph``, in eval mode: ``torch.onnx.export`` restores the
+    exported module's training flag afterwards, recursively, so a wrapper left in training mode (a
+    new module's default) would switch the model's dropout on for everything after the export."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.eval()
 
 
 # --- Reading the checkpoint directory ---
@@ -214,6 +226,13 @@ def start_bundle(source: Path, out: Path, codec: str, read_checkpoint, max_token
     return checkpoint, limit
 
 
+def export_inputs(tokenizer, limit: int, height: int, width: int):
+    """The graphs' export examples: ``EXPORT_CAPTIONS`` as ``tokenize`` gives them, and two blank
+    ``height`` x ``width`` images. Returns (ids, mask, pixels)."""
+    ids, mask = tokenize(tokenizer, EXPORT_CAPTIONS, limit)
+    return ids, mask, torch.zeros(2, 3, height, width)
+
+
 def write_reference(bundle: Path, images: list[Path], arrays: dict, tokenizer, limit: int, about: dict,
                     about_after: dict | None = None) -> dict:
     """``reference/``: ``arrays``, the tokenizer fixture, and ``reference.json`` naming the reference
@@ -237,6 +256,17 @@ def session(bundle: Path, name: str) -> ort.InferenceSession:
 def max_abs_diff(ours: np.ndarray, source: torch.Tensor) -> float:
     """The largest difference of an ONNX Runtime output from the source's tensor."""
     return float(np.abs(ours - source.detach().numpy()).max())
+
+
+def model_section(checkpoint: Checkpoint, family: str, architecture: str, served: list[nn.Module] | None = None,
+                  **classes: str) -> dict:
+    """The manifest's ``model``: ``family``, the ``architecture`` read (and ``classes``, other
+    classes that read the same files), the config, the parameters of the modules the bundle serves
+    (``served``, by default the model) and ``source_section``."""
+    served = served or [checkpoint.model]
+    return {"family": family, "architecture": architecture, **classes, "config": checkpoint.model.config.to_dict(),
+            "parameters": sum(p.numel() for module in served for p in module.parameters()),
+            "source": source_section(checkpoint)}
 
 
 def source_section(checkpoint: Checkpoint) -> dict:

@@ -48,10 +48,10 @@ from bundle_io import BUNDLE_FORMAT, OPSET, export_graph, file_entries
 from feature_codec import CODECS, bytes_per_item
 from fusion_contract import fusion_section
 from importers import CheckpointError, hf_checkpoint
-from importers.hf_checkpoint import (EXPORT_CAPTIONS, PIL_BICUBIC, REFERENCE_CAPTIONS, WEIGHT_FILES, Checkpoint,
-                                     check_steps, check_vocabulary, load_model, load_processor, max_abs_diff,
-                                     read_config, required, session, source_section, start_bundle, text_section,
-                                     tokenize, tokenizer_files, write_manifest)
+from importers.hf_checkpoint import (PIL_BICUBIC, REFERENCE_CAPTIONS, WEIGHT_FILES, Checkpoint, ModelGraph,
+                                     check_steps, check_vocabulary, export_inputs, load_model, load_processor,
+                                     max_abs_diff, model_section, read_config, required, session, start_bundle,
+                                     text_section, tokenize, tokenizer_files, write_manifest)
 from importers.reference_inputs import reference_images
 from retrieval_eval import SCORE
 
@@ -64,13 +64,9 @@ FUSION_INPUTS = {"text_features": "text.token_features", "text_mask": "text.atte
 FLOPS_IMAGE = (384, 640)
 
 
-class ImageGraph(nn.Module):
+class ImageGraph(ModelGraph):
     """pixels -> the image rows of ViLT's single-stream input: ``visual_embed`` with every patch
     valid, in row-major order instead of a random permutation, + the image modality embedding."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, pixels):
         emb = self.model.vilt.embeddings
@@ -88,12 +84,8 @@ class ImageGraph(nn.Module):
         return rows + emb.token_type_embeddings(modality)
 
 
-class TextGraph(nn.Module):
+class TextGraph(ModelGraph):
     """ids, mask -> the text rows: ``ViltEmbeddings.forward``'s PART 1 and its text modality embedding."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, input_ids, attention_mask):
         emb = self.model.vilt.embeddings
@@ -101,13 +93,9 @@ class TextGraph(nn.Module):
         return text + emb.token_type_embeddings(torch.zeros_like(attention_mask, dtype=torch.long))
 
 
-class FusionGraph(nn.Module):
+class FusionGraph(ModelGraph):
     """Text rows and mask, image rows and mask -> ``[0, rank_output logit]``: ``ViltModel.forward``
     from its concatenation on, then ``ViltForImageAndTextRetrieval``'s head."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, text_features, text_mask, image_features, image_mask):
         vilt = self.model.vilt
@@ -387,8 +375,7 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
 
     specs = graph_specs(checkpoint)
     short, long = largest_image(checkpoint)
-    ids, mask = tokenize(checkpoint.tokenizer, EXPORT_CAPTIONS, limit)
-    pixels = torch.zeros(2, 3, short, long)
+    ids, mask, pixels = export_inputs(checkpoint.tokenizer, limit, short, long)
     with torch.no_grad():
         image = ImageGraph(model)(pixels)
         text = TextGraph(model)(ids, mask)
@@ -407,9 +394,7 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
     manifest = {
         "format_version": BUNDLE_FORMAT,
         "name": name or out.name,
-        "model": {"family": "vilt", "architecture": ARCHITECTURE, "config": cfg.to_dict(),
-                  "parameters": sum(p.numel() for p in model.parameters()),
-                  "source": source_section(checkpoint)},
+        "model": model_section(checkpoint, "vilt", ARCHITECTURE),
         "token_features": {"width": width, "feature_layers": 1, "image_tokens": most, "image_tokens_min": fewest,
                            "image_tokens_rule": f"1 + (s / patch_size) x (l / patch_size) for the largest output "
                                                 f"s x l = {short} x {long} (shortest_edge and longest_edge floored to "
