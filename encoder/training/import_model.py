@@ -38,6 +38,7 @@ from bundle_io import file_entries, remove_int8_graphs
 from feature_codec import CODECS
 from importers import CheckpointError
 from importers import albef, hf_blip, hf_bridgetower, hf_vilt
+from importers.hf_checkpoint import config_json
 
 # config.json's model_type -> the importer of that Hugging Face family.
 HF_IMPORTERS = {"blip": hf_blip, "bridgetower": hf_bridgetower, "vilt": hf_vilt}
@@ -89,15 +90,7 @@ def main(argv=None) -> int:
 
 def hf_importer(source: Path):
     """The importer for a Hugging Face checkpoint directory, by its config.json's ``model_type``."""
-    if not source.is_dir():
-        raise CheckpointError(f"checkpoint directory [{source}] does not exist")
-    config_file = source / "config.json"
-    if not config_file.is_file():
-        raise CheckpointError(f"checkpoint directory [{source}] has no [config.json]")
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"[{config_file}] is not JSON: {e}") from e
+    config_file, config = config_json(source)
     model_type = config.get("model_type") if isinstance(config, dict) else None
     if model_type not in HF_IMPORTERS:
         raise CheckpointError(f"[{config_file}] has model_type [{model_type}]; supported model types: "

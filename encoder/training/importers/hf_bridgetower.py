@@ -41,8 +41,6 @@ the last ViT state ``x`` it runs; documents store them too, and the first stage 
 
 from __future__ import annotations
 
-import json
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,19 +49,21 @@ import onnxruntime as ort
 import torch
 import transformers
 from PIL import Image
-from safetensors import SafetensorError
 from torch import nn
 from torch.nn.functional import normalize
 from transformers.models.bridgetower.modeling_bridgetower import BridgeTowerMLMHead
 
-from bundle_io import BUNDLE_FORMAT, OPSET, ReferenceWriter, export_graph, file_entries, sha256
+from bundle_io import BUNDLE_FORMAT, OPSET, export_graph, file_entries
 from feature_codec import CODECS, bytes_per_item
-from fusion_contract import check_manifest, fusion_section
-from importers import CheckpointError
+from fusion_contract import fusion_section
+from importers import CheckpointError, hf_checkpoint
+from importers.hf_checkpoint import (PIL_BICUBIC, REFERENCE_CAPTIONS, WEIGHT_FILES, ModelGraph, check_steps,
+                                     check_vocabulary, export_inputs, load, load_processor, max_abs_diff,
+                                     model_section, read_config, refuse_keys, required, session, start_bundle,
+                                     text_section, tokenize, tokenizer_files, write_manifest)
 from importers.reference_inputs import reference_images
 from model import fusion_flops
 from retrieval_eval import SCORE
-from tokenizer import FIXTURE_TEXTS
 
 ARCHITECTURE = "BridgeTowerForImageAndTextRetrieval"
 # The class whose save_pretrained writes a checkpoint with ITC heads (bridgetower-large-itm-mlm-itc).
@@ -71,7 +71,6 @@ ITC_ARCHITECTURE = "BridgeTowerForContrastiveLearning"
 # Weight-name prefixes of each head a BridgeTower checkpoint may hold beside ``bridgetower.*``.
 ITM_HEAD, MLM_HEAD = "itm_score", "mlm_score"
 ITC_HEADS = ("itc_text_head", "itc_image_head", "itc_cross_modal_head", "logit_scale")
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # BridgeTower's retrieval fine-tuning tokenizes captions to at most 40 tokens: max_text_len = 40 in
 # task_finetune_irtr_f30k_clip_bert and task_finetune_irtr_coco_clip_bert (and their itm_itc
 # variants) of src/config.py, github.com/microsoft/BridgeTower at b6eb9bd. The Hugging Face
@@ -88,13 +87,10 @@ ITC_CHOSEN_BY = ("BridgeTower's own retrieval evaluation with ITC (compute_irtr_
 # The same inputs, in the same order, as our own bundles' fusion graph (export.FUSION_INPUTS).
 FUSION_INPUTS = {"text_features": "text.token_features", "text_mask": "text.attention_mask",
                  "image_features": "image.token_features", "image_mask": "image.token_mask"}
-PIL_BICUBIC = 3  # PIL.Image.Resampling.BICUBIC, as preprocessor_config.json spells it
 # BridgeTowerModel.forward: text tokens have token type 0, image tokens ``image_token_type_idx or 1``.
 TEXT_TOKEN_TYPE, IMAGE_TOKEN_TYPE = 0, 1
 # BridgeTowerImageProcessor.resize: the longer side is bounded by int(1333 / 800 * shortest_edge).
 LONGEST_EDGE_RATIO = 1333 / 800
-REFERENCE_CAPTIONS = ("a red circle on the left", "a small dog riding a horse", "the man at a cafe",
-                      "large blue squares and green stars")
 # reference_inputs' fifth image is 2:1: wider than 1333:800, so at the processor's size_divisor
 # its resized height falls below the crop and the centre crop zero-pads it (the others are cropped
 # or fit exactly).
@@ -102,13 +98,9 @@ REFERENCE_IMAGES = 5
 
 
 @dataclass
-class Checkpoint:
-    directory: Path
-    model: nn.Module  # BridgeTowerForImageAndTextRetrieval
-    tokenizer: object
-    processor: object
-    files: list[Path]
-    # BridgeTowerForContrastiveLearning from the same files, where they hold ITC heads; else None
+class Checkpoint(hf_checkpoint.Checkpoint):
+    """``model`` is the ``BridgeTowerForImageAndTextRetrieval``; ``itc_model`` the
+    ``BridgeTowerForContrastiveLearning`` from the same files, where they hold ITC heads, else None."""
     itc_model: nn.Module | None = None
 
 
@@ -214,18 +206,14 @@ def itm_logits(model, text_features, text_mask, image_features, image_mask) -> t
     return model.itm_score(bt.get_cls_features(cross_text, cross_image))
 
 
-class _Graph(nn.Module):
-    """A graph over the retrieval model, in eval mode: ``torch.onnx.export`` restores the exported
-    module's training flag afterwards, recursively, so a wrapper left in training mode (a new
-    module's default) would switch the model's dropout on for everything after the export.
-    ``itc_head``: the encoder's ITC head (of ``BridgeTowerForContrastiveLearning``), where the
-    checkpoint has one; the graph then outputs ``(embedding, token_features)``."""
+class _Graph(ModelGraph):
+    """A graph over the retrieval model. ``itc_head``: the encoder's ITC head (of
+    ``BridgeTowerForContrastiveLearning``), where the checkpoint has one; the graph then outputs
+    ``(embedding, token_features)``."""
 
     def __init__(self, model, itc_head: nn.Module | None = None):
-        super().__init__()
-        self.model = model
+        super().__init__(model)
         self.itc_head = itc_head
-        self.eval()
 
 
 class ImageGraph(_Graph):
@@ -254,36 +242,26 @@ def read_checkpoint(directory: Path) -> Checkpoint:
     """Load model, tokenizer and image processor from local files only; every defect is a
     ``CheckpointError`` naming the file or field."""
     directory = Path(directory)
-    if not directory.is_dir():
-        raise CheckpointError(f"checkpoint directory [{directory}] does not exist")
-    config_file = _required(directory, ("config.json",))
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"[{config_file}] is not JSON: {e}") from e
+    config_file, config = read_config(directory, "bridgetower", [ARCHITECTURE, ITC_ARCHITECTURE],
+                                      f"the BridgeTower importer reads [{ARCHITECTURE}] checkpoints, and "
+                                      f"[{ITC_ARCHITECTURE}] ones that also hold the ITM head")
     architectures = config.get("architectures") or []
-    if config.get("model_type") != "bridgetower" or not {ARCHITECTURE, ITC_ARCHITECTURE} & set(architectures):
-        raise CheckpointError(f"[{config_file}] describes model_type [{config.get('model_type')}] with architectures "
-                              f"{architectures}; the BridgeTower importer reads [{ARCHITECTURE}] checkpoints, and "
-                              f"[{ITC_ARCHITECTURE}] ones that also hold the ITM head")
-    weights = _required(directory, WEIGHT_FILES)
+    weights = required(directory, WEIGHT_FILES)
     if (directory / "tokenizer.json").is_file():
-        tokenizer_files = [directory / "tokenizer.json"]
+        files = tokenizer_files(directory, [directory / "tokenizer.json"])
     elif (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file():
-        tokenizer_files = [directory / "vocab.json", directory / "merges.txt"]
+        files = tokenizer_files(directory, [directory / "vocab.json", directory / "merges.txt"])
     else:
         raise CheckpointError(f"checkpoint directory [{directory}] has no [tokenizer.json], nor [vocab.json] "
                               f"with [merges.txt]")
-    tokenizer_files += [p for p in (directory / "tokenizer_config.json", directory / "special_tokens_map.json")
-                        if p.is_file()]
-    processor_file = _required(directory, ("preprocessor_config.json",))
+    processor_file = required(directory, ("preprocessor_config.json",))
 
     try:
         parsed = transformers.BridgeTowerConfig.from_pretrained(directory, local_files_only=True)
     except (OSError, ValueError, TypeError) as e:
         raise CheckpointError(f"[{config_file}] is not a BridgeTower config: {e}") from e
     _check_config(parsed, config_file)
-    model, info = _load(transformers.BridgeTowerForImageAndTextRetrieval, directory, weights)
+    model, info = load(transformers.BridgeTowerForImageAndTextRetrieval, directory, weights)
     # The keys the retrieval model leaves unused that another BridgeTower head explains: the ITC heads
     # (loaded next, by the contrastive model) and the MLM head (which the bundle does not serve).
     mlm_keys = _mlm_keys(parsed)
@@ -292,7 +270,7 @@ def read_checkpoint(directory: Path) -> Checkpoint:
     if itc_keys and missing and all(_head(k) == ITM_HEAD for k in missing):
         raise CheckpointError(f"[{weights}] holds ITC heads but no ITM head (missing keys {missing}): the bundle "
                               f"reranks with {ARCHITECTURE}'s itm_score, so there is nothing to rerank with")
-    _refuse_keys(weights, info, allowed_unused=set(itc_keys) | mlm_keys)
+    refuse_keys(weights, info, allowed_unused=set(itc_keys) | mlm_keys)
     if not itc_keys and ARCHITECTURE not in architectures:
         raise CheckpointError(f"[{config_file}] names {architectures} but [{weights}] holds none of its heads "
                               f"{list(ITC_HEADS)}")
@@ -305,65 +283,25 @@ def read_checkpoint(directory: Path) -> Checkpoint:
     itc_model = None
     if itc_keys:
         _check_itc_config(parsed, config_file)
-        itc_model, itc_info = _load(transformers.BridgeTowerForContrastiveLearning, directory, weights)
+        itc_model, itc_info = load(transformers.BridgeTowerForContrastiveLearning, directory, weights)
         itm_keys = {k for k in model.state_dict() if _head(k) == ITM_HEAD}
-        _refuse_keys(weights, itc_info, allowed_unused=itm_keys | mlm_keys, loaded_as=ITC_ARCHITECTURE)
+        refuse_keys(weights, itc_info, allowed_unused=itm_keys | mlm_keys, loaded_as=ITC_ARCHITECTURE)
         itc_model.eval()
 
     try:
         tokenizer = transformers.RobertaTokenizerFast.from_pretrained(directory, local_files_only=True)
     except (OSError, ValueError, TypeError, KeyError) as e:
-        raise CheckpointError(f"tokenizer [{tokenizer_files[0]}] could not be loaded as RoBERTa's: {e}") from e
-    vocab_size = model.config.text_config.vocab_size
-    largest = max(tokenizer.get_vocab().values())
-    if largest >= vocab_size:
-        token = tokenizer.convert_ids_to_tokens(largest)
-        raise CheckpointError(f"tokenizer [{tokenizer_files[0]}] gives token [{token}] the id [{largest}], outside "
-                              f"[{config_file}] text_config.vocab_size [{vocab_size}]")
+        raise CheckpointError(f"tokenizer [{files[0]}] could not be loaded as RoBERTa's: {e}") from e
+    check_vocabulary(tokenizer, files[0], config_file, "text_config.vocab_size", model.config.text_config.vocab_size)
     for role in ("pad", "cls", "sep"):
         if getattr(tokenizer, f"{role}_token_id") is None:
-            raise CheckpointError(f"tokenizer [{tokenizer_files[0]}] has no {role} token")
+            raise CheckpointError(f"tokenizer [{files[0]}] has no {role} token")
 
-    # The PIL backend explicitly: transformers 5 prefers a torchvision one where installed, whose
-    # resize differs from the PIL bicubic these models were trained with (and whose centre crop
-    # pads an odd difference on the other side).
-    try:
-        processor = transformers.BridgeTowerImageProcessorPil.from_pretrained(directory, local_files_only=True)
-    except (OSError, ValueError, TypeError) as e:
-        raise CheckpointError(f"[{processor_file}] could not be loaded as BridgeTowerImageProcessorPil: {e}") from e
+    # The PIL backend (load_processor): the torchvision one's centre crop would also pad an odd
+    # difference on the other side.
+    processor = load_processor(transformers.BridgeTowerImageProcessorPil, directory, processor_file)
     _check_processor(processor, processor_file, model.config.vision_config.image_size, config_file)
-    return Checkpoint(directory, model, tokenizer, processor,
-                      [config_file, weights, *tokenizer_files, processor_file], itc_model)
-
-
-def _load(cls, directory: Path, weights: Path):
-    """``cls.from_pretrained`` from local files with eager attention, and its loading info."""
-    verbosity = transformers.logging.get_verbosity()
-    # transformers' load report would list as UNEXPECTED the other heads' keys this importer accepts;
-    # the loading info is judged here instead, and whatever is wrong is an error naming the keys.
-    transformers.logging.set_verbosity_error()
-    try:
-        # ignore_mismatched_sizes only turns transformers' error, which names no key, into the
-        # loading info's mismatched_keys, which _refuse_keys refuses with their shapes.
-        return cls.from_pretrained(directory, local_files_only=True, output_loading_info=True,
-                                   attn_implementation="eager", ignore_mismatched_sizes=True)
-    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as e:
-        raise CheckpointError(f"[{weights}] could not be loaded as {cls.__name__}: {e}") from e
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-
-
-def _refuse_keys(weights: Path, info: dict, allowed_unused: set[str], loaded_as: str | None = None) -> None:
-    """Refuse, naming them, missing and mismatched keys, and unused ones other than ``allowed_unused``
-    (another head's, which a different class loads or the bundle does not serve)."""
-    unused = [k for k in info.get("unexpected_keys") or [] if k not in allowed_unused]
-    for kind, found in (("missing_keys", info.get("missing_keys")), ("unexpected_keys", unused),
-                        ("mismatched_keys", info.get("mismatched_keys"))):
-        keys = sorted(_describe_key(k) for k in found or [])
-        if keys:
-            raise CheckpointError(f"[{weights}] has {kind.replace('_', ' ')} {keys[:8]}"
-                                  f"{f' and {len(keys) - 8} more' if len(keys) > 8 else ''}"
-                                  f"{f' (loaded as {loaded_as})' if loaded_as else ''}")
+    return Checkpoint(directory, model, tokenizer, processor, [config_file, weights, *files, processor_file], itc_model)
 
 
 def _head(key) -> str:
@@ -398,13 +336,6 @@ def _check_itc_config(cfg, config_file: Path) -> None:
                               f"image token type to a tensor of the ViT's shape, so it cannot run such a checkpoint")
 
 
-def _describe_key(key) -> str:
-    """A loading-info key; a mismatched one is ``(name, checkpoint shape, model shape)``."""
-    if isinstance(key, tuple) and len(key) == 3:
-        return f"{key[0]} (checkpoint {list(key[1])}, model {list(key[2])})"
-    return str(key)
-
-
 def _check_config(cfg, config_file: Path) -> None:
     """What the forward (and so the bundle) needs of the config, checked before any weight loads."""
     text, vision = cfg.text_config, cfg.vision_config
@@ -429,12 +360,8 @@ def _check_processor(processor, processor_file: Path, image_size: int, config_fi
     applies PIL's ``convert("RGB")``; either way RGB images pass unchanged, and the bundle's
     ``alpha`` rule is ``convert("RGB")``, as BridgeTower's own transforms apply. ``do_pad`` pads a
     batch to its largest image, and every image is ``image_size`` square after the crop."""
-    steps = {"do_resize": True, "do_center_crop": True, "do_rescale": True, "do_normalize": True,
-             "resample": PIL_BICUBIC}
-    for field, expected in steps.items():
-        if getattr(processor, field) != expected:
-            raise CheckpointError(f"[{processor_file}] {field} [{getattr(processor, field)}] is not supported "
-                                  f"(the bundle's image rule needs [{expected}])")
+    check_steps(processor, processor_file, {"do_resize": True, "do_center_crop": True, "do_rescale": True,
+                                            "do_normalize": True, "resample": PIL_BICUBIC})
     shortest = processor.size.get("shortest_edge")
     if not isinstance(shortest, int) or shortest < 1:
         raise CheckpointError(f"[{processor_file}] size [{dict(processor.size)}] has no shortest_edge "
@@ -454,23 +381,13 @@ def _check_processor(processor, processor_file: Path, image_size: int, config_fi
         raise CheckpointError(f"[{processor_file}] rescale_factor [{processor.rescale_factor}] must be positive")
 
 
-def _required(directory: Path, names: tuple[str, ...]) -> Path:
-    """The first of ``names`` present in ``directory``."""
-    for name in names:
-        if (directory / name).is_file():
-            return directory / name
-    raise CheckpointError(f"checkpoint directory [{directory}] has no {' or '.join(f'[{n}]' for n in names)}")
-
-
 def max_tokens(checkpoint: Checkpoint) -> int:
     """BridgeTower's retrieval limit, within what the text model and the tokenizer allow. RoBERTa's
     positions start after the padding id (``create_position_ids_from_input_ids``: ``pad_token_id + 1``,
     i.e. 2), so ``max_position_embeddings - pad_token_id - 1`` tokens fit (512 of RoBERTa's 514)."""
     text = checkpoint.model.config.text_config
-    limits = [BRIDGETOWER_RETRIEVAL_MAX_TOKENS, text.max_position_embeddings - text.pad_token_id - 1]
-    if checkpoint.tokenizer.model_max_length and checkpoint.tokenizer.model_max_length < 1_000_000:
-        limits.append(checkpoint.tokenizer.model_max_length)
-    return min(limits)
+    return hf_checkpoint.max_tokens(checkpoint.tokenizer, BRIDGETOWER_RETRIEVAL_MAX_TOKENS,
+                                    text.max_position_embeddings - text.pad_token_id - 1)
 
 
 def feature_layers(checkpoint: Checkpoint) -> int:
@@ -540,11 +457,6 @@ def fusion_flops_per_pair(checkpoint: Checkpoint, text_tokens: int) -> int:
     return fusion_flops(w, f, n, text_tokens, t) + fusion_flops(w, f, n, t, text_tokens) + 2 * 2 * w * w
 
 
-def tokenize(checkpoint: Checkpoint, texts, limit: int):
-    encoded = checkpoint.tokenizer(list(texts), padding="longest", truncation=True, max_length=limit, return_tensors="pt")
-    return encoded["input_ids"].long(), encoded["attention_mask"].long()
-
-
 @torch.no_grad()
 def write_reference(checkpoint: Checkpoint, bundle: Path, limit: int) -> dict:
     """Generated images and captions with the source's own outputs: pixels from
@@ -554,37 +466,29 @@ def write_reference(checkpoint: Checkpoint, bundle: Path, limit: int) -> dict:
     ``BridgeTowerForContrastiveLearning.forward`` (its ``image_embeds`` and ``text_embeds``)."""
     model = checkpoint.model
     paths = reference_images(bundle / "reference" / "images", REFERENCE_IMAGES)
-    images = [p.relative_to(bundle).as_posix() for p in paths]
     pixels = checkpoint.processor([Image.open(p) for p in paths], return_tensors="pt")["pixel_values"].float()
-    ids, mask = tokenize(checkpoint, REFERENCE_CAPTIONS, limit)
+    ids, mask = tokenize(checkpoint.tokenizer, REFERENCE_CAPTIONS, limit)
     image_features = image_token_features(model.bridgetower, pixels)
     text_features = text_token_features(model.bridgetower, ids, mask)
     n_img, n_txt = len(paths), len(REFERENCE_CAPTIONS)
     logits = model(input_ids=ids.repeat(n_img, 1), attention_mask=mask.repeat(n_img, 1),
                    pixel_values=pixels.repeat_interleave(n_txt, 0)).logits
-    ref = ReferenceWriter(bundle / "reference")
     arrays = {"pixels": pixels, "input_ids": ids, "attention_mask": mask, "image_token_features": image_features,
               "text_token_features": text_features, "itm_logits": logits.view(n_img, n_txt, 2)}
+    embedding = {}
     if checkpoint.itc_model is not None:
         arrays["image_embedding"], arrays["text_embedding"] = itc_reference(checkpoint.itc_model, pixels, ids, mask)
-    for name, value in arrays.items():
-        ref.add(name, value)
-    write_tokenizer_fixture(checkpoint, bundle / "reference" / "tokenizer_fixture.json", limit)
+        embedding = {"embedding_source": f"transformers {transformers.__version__} {ITC_ARCHITECTURE}.forward: "
+                                         f"image_embedding its image_embeds, text_embedding its text_embeds",
+                     "embedding_layout": "[image or caption, contrastive_hidden_size], L2-normalised"}
     layers = feature_layers(checkpoint)
-    reference = {"images": images, "captions": list(REFERENCE_CAPTIONS), "arrays": ref.index,
-                 "itm_logits_layout": "[image, caption, (no_match, match)]",
-                 "image_token_features_layout": f"[image, {layers} layers x {image_tokens(checkpoint)} tokens, width], "
-                                                f"layer-major",
-                 "text_token_features_layout": f"[caption, {layers} layers x {ids.shape[1]} tokens, width], layer-major "
-                                               f"(every caption padded to the longest)",
-                 "source": f"transformers {transformers.__version__} {ARCHITECTURE}.forward",
-                 "tokenizer_fixture": "reference/tokenizer_fixture.json"}
-    if checkpoint.itc_model is not None:
-        reference["embedding_source"] = (f"transformers {transformers.__version__} {ITC_ARCHITECTURE}.forward: "
-                                         f"image_embedding its image_embeds, text_embedding its text_embeds")
-        reference["embedding_layout"] = "[image or caption, contrastive_hidden_size], L2-normalised"
-    (bundle / "reference" / "reference.json").write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
-    return arrays
+    return hf_checkpoint.write_reference(bundle, paths, arrays, checkpoint.tokenizer, limit, {
+        "itm_logits_layout": "[image, caption, (no_match, match)]",
+        "image_token_features_layout": f"[image, {layers} layers x {image_tokens(checkpoint)} tokens, width], "
+                                       f"layer-major",
+        "text_token_features_layout": f"[caption, {layers} layers x {ids.shape[1]} tokens, width], layer-major "
+                                      f"(every caption padded to the longest)",
+        "source": f"transformers {transformers.__version__} {ARCHITECTURE}.forward"}, about_after=embedding)
 
 
 def itc_reference(itc_model, pixels: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor):
@@ -598,33 +502,20 @@ def itc_reference(itc_model, pixels: torch.Tensor, ids: torch.Tensor, mask: torc
     return out.image_embeds[:n_img], out.text_embeds[:n_txt]
 
 
-def write_tokenizer_fixture(checkpoint: Checkpoint, path: Path, limit: int) -> None:
-    """Texts and the ids the checkpoint's own tokenizer gives them (truncated to ``limit``): what
-    a Java tokenizer reading the bundle's tokenizer.json must reproduce."""
-    cases = [{"text": t, "ids": checkpoint.tokenizer(t, truncation=True, max_length=limit)["input_ids"]}
-             for t in FIXTURE_TEXTS]
-    fixture = {"tokenizer": "tokenizer.json", "max_tokens": limit, "preprocessing": "tokenizer_json",
-               "cases": cases}
-    path.write_text(json.dumps(fixture, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-
-
 def onnx_parity(bundle: Path, ref: dict, layers: int) -> dict:
     """The exported graphs in ONNX Runtime on the reference inputs: max abs diff vs the source's
     outputs (token features of both towers, ITM logits of every pair; with ITC heads, both
     embeddings and their dot products of every pair)."""
-    def session(name):
-        return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
-
     ids, mask = ref["input_ids"].numpy(), ref["attention_mask"].numpy()
-    *img_emb, img_feat = session("image_encoder").run(None, {"pixels": ref["pixels"].numpy()})
-    *txt_emb, txt_feat = session("text_encoder").run(None, {"input_ids": ids, "attention_mask": mask})
+    *img_emb, img_feat = session(bundle, "image_encoder").run(None, {"pixels": ref["pixels"].numpy()})
+    *txt_emb, txt_feat = session(bundle, "text_encoder").run(None, {"input_ids": ids, "attention_mask": mask})
     n_img, n_txt = img_feat.shape[0], txt_feat.shape[0]
     tokens = img_feat.shape[1] // layers
-    (logits,) = session("fusion_itm").run(None, {
+    (logits,) = session(bundle, "fusion_itm").run(None, {
         "text_features": np.tile(txt_feat, (n_img, 1, 1)), "text_mask": np.tile(mask, (n_img, 1)),
         "image_features": np.repeat(img_feat, n_txt, axis=0),
         "image_mask": np.ones((n_img * n_txt, tokens), dtype=np.int64)})
-    diff = lambda a, b: float(np.abs(a - b.detach().numpy()).max())  # noqa: E731
+    diff = max_abs_diff
     parity = {}
     if img_emb:
         (img_emb,), (txt_emb,) = img_emb, txt_emb
@@ -634,15 +525,6 @@ def onnx_parity(bundle: Path, ref: dict, layers: int) -> dict:
     return parity | {"image_token_features": diff(img_feat, ref["image_token_features"]),
                      "text_token_features": diff(txt_feat, ref["text_token_features"]),
                      "itm_logits": diff(logits.reshape(n_img, n_txt, 2), ref["itm_logits"])}
-
-
-def write_tokenizer(checkpoint: Checkpoint, path: Path) -> None:
-    """The fast tokenizer's own tokenizer.json (byte-level pre-tokenizer, BPE, RoBERTa's
-    post-processor), with truncation and padding off: the manifest's ``max_tokens`` governs length."""
-    backend = checkpoint.tokenizer.backend_tokenizer
-    backend.no_truncation()
-    backend.no_padding()
-    backend.save(str(path))
 
 
 def image_section(processor, size: int) -> dict:
@@ -680,19 +562,13 @@ def rerank_section(has_itc: bool) -> dict:
 
 def import_bundle(source: Path, out: Path, name: str | None = None, codec: str = "int8") -> dict:
     """Read the checkpoint directory ``source``, write the bundle to ``out``; returns the manifest."""
-    if codec not in CODECS:
-        raise ValueError(f"unknown codec [{codec}]; valid codecs: {list(CODECS)}")
-    checkpoint = read_checkpoint(source)
+    checkpoint, limit = start_bundle(source, out, codec, read_checkpoint, max_tokens)
     model = checkpoint.model
     cfg = model.config
-    limit = max_tokens(checkpoint)
-    out.mkdir(parents=True, exist_ok=True)
-    write_tokenizer(checkpoint, out / "tokenizer.json")
 
     specs = graph_specs(checkpoint)
     s = cfg.vision_config.image_size
-    ids, mask = tokenize(checkpoint, ["a red circle", "a large blue square left of a small red star"], limit)
-    pixels = torch.zeros(2, 3, s, s)
+    ids, mask, pixels = export_inputs(checkpoint.tokenizer, limit, s, s)
     with torch.no_grad():
         image_features = image_token_features(model.bridgetower, pixels)
         text_features = text_token_features(model.bridgetower, ids, mask)
@@ -708,25 +584,18 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
     ref = write_reference(checkpoint, out, limit)
     layers, tokens, width = feature_layers(checkpoint), image_tokens(checkpoint), cfg.hidden_size
     parity = onnx_parity(out, ref, layers)
-    tokenizer = checkpoint.tokenizer
     served = [model] if itc is None else [model, itc.itc_text_head, itc.itc_image_head]
     manifest = {
         "format_version": BUNDLE_FORMAT,
         "name": name or out.name,
-        "model": {"family": "bridgetower", "architecture": ARCHITECTURE,
-                  **({} if itc is None else {"itc_architecture": ITC_ARCHITECTURE}), "config": cfg.to_dict(),
-                  "parameters": sum(p.numel() for m in served for p in m.parameters()),
-                  "source": {"directory": str(checkpoint.directory),
-                             "files": {p.name: {"sha256": sha256(p), "bytes": p.stat().st_size} for p in checkpoint.files},
-                             "transformers": transformers.__version__, "torch": torch.__version__}},
+        "model": model_section(checkpoint, "bridgetower", ARCHITECTURE, served,
+                               **({} if itc is None else {"itc_architecture": ITC_ARCHITECTURE})),
         **({} if itc is None else
            {"embedding": {"dim": embedding_dim(checkpoint), "normalized": True, "similarity": "dot_product"}}),
         "token_features": {"width": width, "feature_layers": layers, "image_tokens": tokens,
                            "layout": "[tokens = feature_layers x tokens_per_layer, width], layer-major",
                            "codec": codec, "codecs": list(CODECS)},
-        "text": {"tokenizer": "tokenizer.json", "max_tokens": limit, "preprocessing": "tokenizer_json",
-                 "tokenizer_class": type(tokenizer).__name__, "vocab_size": cfg.text_config.vocab_size,
-                 "pad_id": tokenizer.pad_token_id, "cls_id": tokenizer.cls_token_id, "sep_id": tokenizer.sep_token_id},
+        "text": text_section(checkpoint.tokenizer, limit, cfg.text_config.vocab_size),
         "image": image_section(checkpoint.processor, cfg.vision_config.image_size),
         "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
         "fusion": fusion_section(FUSION_INPUTS, embedding=itc is not None),
@@ -737,6 +606,4 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
         "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_source": parity},
         "files": file_entries(out),
     }
-    check_manifest(manifest)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    return manifest
+    return write_manifest(out, manifest)

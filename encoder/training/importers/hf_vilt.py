@@ -29,9 +29,6 @@ ViLT-B/32), so the fusion costs far more per pair than BLIP's or ALBEF's cross-a
 
 from __future__ import annotations
 
-import json
-import pickle
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +36,6 @@ import onnxruntime as ort
 import torch
 import transformers
 from PIL import Image
-from safetensors import SafetensorError
 from torch import nn
 from transformers.image_utils import ChannelDimension
 from transformers.models.vilt.image_processing_pil_vilt import (
@@ -48,47 +44,29 @@ from transformers.models.vilt.image_processing_pil_vilt import (
     get_resize_output_image_size,
 )
 
-from bundle_io import BUNDLE_FORMAT, OPSET, ReferenceWriter, export_graph, file_entries, sha256
+from bundle_io import BUNDLE_FORMAT, OPSET, export_graph, file_entries
 from feature_codec import CODECS, bytes_per_item
-from fusion_contract import check_manifest, fusion_section
-from importers import CheckpointError
-from importers.hf_blip import write_tokenizer, write_tokenizer_fixture
+from fusion_contract import fusion_section
+from importers import CheckpointError, hf_checkpoint
+from importers.hf_checkpoint import (PIL_BICUBIC, REFERENCE_CAPTIONS, WEIGHT_FILES, Checkpoint, ModelGraph,
+                                     check_steps, check_vocabulary, export_inputs, load_model, load_processor,
+                                     max_abs_diff, model_section, read_config, required, session, start_bundle,
+                                     text_section, tokenize, tokenizer_files, write_manifest)
 from importers.reference_inputs import reference_images
 from retrieval_eval import SCORE
 
 ARCHITECTURE = "ViltForImageAndTextRetrieval"
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 FUSION_INPUTS = {"text_features": "text.token_features", "text_mask": "text.attention_mask",
                  "image_features": "image.token_features", "image_mask": "image.token_mask"}
-PIL_BICUBIC = 3  # PIL.Image.Resampling.BICUBIC, as preprocessor_config.json spells it
 # The FLOP count's image: ViLT's "shorter edge 384, longer edge under 640" (paper, section 4.1),
 # which the processor's rule (longest edge int(1333 / 800 * 384) = 639, then floored to 32) makes
 # 352 x 608, i.e. 11 x 19 patches at ViLT-B/32.
 FLOPS_IMAGE = (384, 640)
-REFERENCE_CAPTIONS = ("a red circle on the left", "a small dog riding a horse", "the man at a cafe",
-                      "large blue squares and green stars")
 
 
-@dataclass
-class Checkpoint:
-    directory: Path
-    model: nn.Module
-    tokenizer: object
-    processor: object
-    files: list[Path]
-
-    @property
-    def embeddings(self):
-        return self.model.vilt.embeddings
-
-
-class ImageGraph(nn.Module):
+class ImageGraph(ModelGraph):
     """pixels -> the image rows of ViLT's single-stream input: ``visual_embed`` with every patch
     valid, in row-major order instead of a random permutation, + the image modality embedding."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, pixels):
         emb = self.model.vilt.embeddings
@@ -106,12 +84,8 @@ class ImageGraph(nn.Module):
         return rows + emb.token_type_embeddings(modality)
 
 
-class TextGraph(nn.Module):
+class TextGraph(ModelGraph):
     """ids, mask -> the text rows: ``ViltEmbeddings.forward``'s PART 1 and its text modality embedding."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, input_ids, attention_mask):
         emb = self.model.vilt.embeddings
@@ -119,13 +93,9 @@ class TextGraph(nn.Module):
         return text + emb.token_type_embeddings(torch.zeros_like(attention_mask, dtype=torch.long))
 
 
-class FusionGraph(nn.Module):
+class FusionGraph(ModelGraph):
     """Text rows and mask, image rows and mask -> ``[0, rank_output logit]``: ``ViltModel.forward``
     from its concatenation on, then ``ViltForImageAndTextRetrieval``'s head."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
 
     def forward(self, text_features, text_mask, image_features, image_mask):
         vilt = self.model.vilt
@@ -144,75 +114,31 @@ def read_checkpoint(directory: Path) -> Checkpoint:
     """Load model, tokenizer and image processor from local files only; every defect is a
     ``CheckpointError`` naming the file or field."""
     directory = Path(directory)
-    if not directory.is_dir():
-        raise CheckpointError(f"checkpoint directory [{directory}] does not exist")
-    config_file = _required(directory, ("config.json",))
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"[{config_file}] is not JSON: {e}") from e
-    architectures = config.get("architectures") or []
-    if config.get("model_type") != "vilt" or ARCHITECTURE not in architectures:
-        raise CheckpointError(f"[{config_file}] describes model_type [{config.get('model_type')}] with architectures "
-                              f"{architectures}; the ViLT importer reads [{ARCHITECTURE}] checkpoints")
+    config_file, config = read_config(directory, "vilt", [ARCHITECTURE],
+                                      f"the ViLT importer reads [{ARCHITECTURE}] checkpoints")
     for field in ("image_size", "patch_size"):
         if not isinstance(config.get(field, 1), int):
             raise CheckpointError(f"[{config_file}] {field} [{config[field]}] is not one integer; the importer "
                                   f"reads square ViLT position tables and patches")
-    weights = _required(directory, WEIGHT_FILES)
-    tokenizer_files = [_required(directory, ("tokenizer.json", "vocab.txt"))]
-    tokenizer_files += [p for p in (directory / "tokenizer_config.json", directory / "special_tokens_map.json") if p.is_file()]
-    processor_file = _required(directory, ("preprocessor_config.json",))
+    weights = required(directory, WEIGHT_FILES)
+    files = tokenizer_files(directory, [required(directory, ("tokenizer.json", "vocab.txt"))])
+    processor_file = required(directory, ("preprocessor_config.json",))
 
-    try:
-        # ignore_mismatched_sizes: a wrongly shaped weight comes back in mismatched_keys, named
-        # below, instead of an error that points at a log.
-        model, info = transformers.ViltForImageAndTextRetrieval.from_pretrained(
-            directory, local_files_only=True, output_loading_info=True, attn_implementation="eager",
-            ignore_mismatched_sizes=True)
-    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as e:
-        raise CheckpointError(f"[{weights}] could not be loaded as {ARCHITECTURE}: {e}") from e
-    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
-        keys = sorted(_key(k) for k in info.get(kind) or [])
-        if keys:
-            raise CheckpointError(f"[{weights}] has {kind.replace('_', ' ')} {keys[:8]}"
-                                  f"{f' and {len(keys) - 8} more' if len(keys) > 8 else ''}")
-    model.eval()
+    model = load_model(transformers.ViltForImageAndTextRetrieval, directory, weights)
     tokenizer = transformers.BertTokenizerFast.from_pretrained(directory, local_files_only=True)
-    vocab_size = model.config.vocab_size
-    largest = max(tokenizer.get_vocab().values())
-    if largest >= vocab_size:
-        token = tokenizer.convert_ids_to_tokens(largest)
-        raise CheckpointError(f"tokenizer [{tokenizer_files[0]}] gives token [{token}] the id [{largest}], outside "
-                              f"[{config_file}] vocab_size [{vocab_size}]")
-    # The PIL backend explicitly: transformers 5 prefers a torchvision one where installed, whose
-    # resize differs from the PIL bicubic ViLT was trained with.
-    try:
-        processor = transformers.ViltImageProcessorPil.from_pretrained(directory, local_files_only=True)
-    except (OSError, ValueError, TypeError) as e:
-        raise CheckpointError(f"[{processor_file}] could not be loaded as ViltImageProcessorPil: {e}") from e
+    check_vocabulary(tokenizer, files[0], config_file, "vocab_size", model.config.vocab_size)
+    processor = load_processor(transformers.ViltImageProcessorPil, directory, processor_file)
     _check_processor(processor, processor_file, model.config, config_file)
-    checkpoint = Checkpoint(directory, model, tokenizer, processor, [config_file, weights, *tokenizer_files, processor_file])
+    checkpoint = Checkpoint(directory, model, tokenizer, processor, [config_file, weights, *files, processor_file])
     _check_image_length(checkpoint, config_file)
     return checkpoint
-
-
-def _key(entry) -> str:
-    """A loading-info entry: a key, or (key, checkpoint shape, model shape) for a mismatch."""
-    if isinstance(entry, tuple) and len(entry) == 3:
-        key, found, expected = entry
-        return f"{key} of shape {list(found)} where [config.json] builds {list(expected)}"
-    return str(entry)
 
 
 def _check_processor(processor, processor_file: Path, config, config_file: Path) -> None:
     """Refuse what the bundle's image rule cannot express: it resizes by the shortest edge with PIL
     bicubic (no crop), floors both sides to ``size_divisor``, rescales and normalises."""
-    steps = {"do_resize": True, "do_rescale": True, "do_normalize": True, "resample": PIL_BICUBIC}
-    for field, expected in steps.items():
-        if getattr(processor, field) != expected:
-            raise CheckpointError(f"[{processor_file}] {field} [{getattr(processor, field)}] is not supported "
-                                  f"(the bundle's image rule needs [{expected}])")
+    check_steps(processor, processor_file, {"do_resize": True, "do_rescale": True, "do_normalize": True,
+                                            "resample": PIL_BICUBIC})
     edge = getattr(processor.size, "shortest_edge", None)
     if not isinstance(edge, int) or edge <= 0:
         raise CheckpointError(f"[{processor_file}] size [{_size_dict(processor.size)}] has no positive shortest_edge; "
@@ -248,20 +174,9 @@ def _check_image_length(checkpoint: Checkpoint, config_file: Path) -> None:
                               f"of an image's patches, which a bundle cannot reproduce")
 
 
-def _required(directory: Path, names: tuple[str, ...]) -> Path:
-    """The first of ``names`` present in ``directory``."""
-    for name in names:
-        if (directory / name).is_file():
-            return directory / name
-    raise CheckpointError(f"checkpoint directory [{directory}] has no {' or '.join(f'[{n}]' for n in names)}")
-
-
 def max_tokens(checkpoint: Checkpoint) -> int:
     """ViLT's text length (``max_position_embeddings``, its ``max_text_len``), within the tokenizer's limit."""
-    limits = [checkpoint.model.config.max_position_embeddings]
-    if checkpoint.tokenizer.model_max_length and checkpoint.tokenizer.model_max_length < 1_000_000:
-        limits.append(checkpoint.tokenizer.model_max_length)
-    return min(limits)
+    return hf_checkpoint.max_tokens(checkpoint.tokenizer, checkpoint.model.config.max_position_embeddings)
 
 
 def resize_rule(checkpoint: Checkpoint) -> tuple[int, int, int]:
@@ -337,11 +252,6 @@ def fusion_flops_per_pair(checkpoint: Checkpoint, text_tokens: int, image_tokens
     return single_stream_flops(cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, text_tokens + image_tokens)
 
 
-def tokenize(checkpoint: Checkpoint, texts, limit: int):
-    encoded = checkpoint.tokenizer(list(texts), padding="longest", truncation=True, max_length=limit, return_tensors="pt")
-    return encoded["input_ids"].long(), encoded["attention_mask"].long()
-
-
 def preprocess(checkpoint: Checkpoint, path: Path) -> torch.Tensor:
     """One image through ``ViltImageProcessorPil`` alone (no batch padding: its pixel mask is all ones)."""
     out = checkpoint.processor(Image.open(path), return_tensors="pt")
@@ -391,9 +301,7 @@ def write_reference(checkpoint: Checkpoint, bundle: Path, limit: int) -> dict:
     every image x caption from ``ViltForImageAndTextRetrieval.forward`` with its own ``visual_embed``."""
     model = checkpoint.model
     paths = reference_images(bundle / "reference" / "images")
-    images = [p.relative_to(bundle).as_posix() for p in paths]
-    ids, mask = tokenize(checkpoint, REFERENCE_CAPTIONS, limit)
-    ref = ReferenceWriter(bundle / "reference")
+    ids, mask = tokenize(checkpoint.tokenizer, REFERENCE_CAPTIONS, limit)
     arrays = {"input_ids": ids, "attention_mask": mask, "text_token_features": source_text_features(model, ids, mask)}
     sizes, logits = [], []
     for i, path in enumerate(paths):
@@ -405,34 +313,25 @@ def write_reference(checkpoint: Checkpoint, bundle: Path, limit: int) -> dict:
     logits = torch.stack(logits)
     arrays["image_sizes"] = torch.tensor(sizes, dtype=torch.long)
     arrays["itm_logits"] = torch.stack([torch.zeros_like(logits), logits], dim=-1)
-    for name, value in arrays.items():
-        ref.add(name, value)
-    write_tokenizer_fixture(checkpoint, bundle / "reference" / "tokenizer_fixture.json", limit)
-    reference = {"images": images, "captions": list(REFERENCE_CAPTIONS), "arrays": ref.index,
-                 "pixels_layout": "pixels_<i>: image i at its own processed size, [1, 3, height, width]; "
-                                  "image_sizes: [image, (height, width)]",
-                 "image_token_features_layout": "image_token_features_<i>: [1, 1 + patches, width], "
-                                                "class token then patches in row-major order",
-                 "text_token_features_layout": "[caption, tokens, width]",
-                 "itm_logits_layout": "[image, caption, (0, rank_output logit)]",
-                 "source": f"transformers {transformers.__version__} {ARCHITECTURE}.forward(input_ids, attention_mask, "
-                           f"pixel_values, pixel_mask).logits[:, 0], one image with every caption; token features from "
-                           f"ViltEmbeddings (visual_embed + token_type_embeddings)",
-                 "tokenizer_fixture": "reference/tokenizer_fixture.json"}
-    (bundle / "reference" / "reference.json").write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
-    return arrays
+    return hf_checkpoint.write_reference(bundle, paths, arrays, checkpoint.tokenizer, limit, {
+        "pixels_layout": "pixels_<i>: image i at its own processed size, [1, 3, height, width]; "
+                         "image_sizes: [image, (height, width)]",
+        "image_token_features_layout": "image_token_features_<i>: [1, 1 + patches, width], "
+                                       "class token then patches in row-major order",
+        "text_token_features_layout": "[caption, tokens, width]",
+        "itm_logits_layout": "[image, caption, (0, rank_output logit)]",
+        "source": f"transformers {transformers.__version__} {ARCHITECTURE}.forward(input_ids, attention_mask, "
+                  f"pixel_values, pixel_mask).logits[:, 0], one image with every caption; token features from "
+                  f"ViltEmbeddings (visual_embed + token_type_embeddings)"})
 
 
 def onnx_parity(bundle: Path, ref: dict) -> dict:
     """The exported graphs in ONNX Runtime on the reference inputs: max abs diff vs the source's
     outputs (token features, and the logits of every image x caption, all images' candidates
     padded into one fusion batch as the runtime pads them)."""
-    def session(name):
-        return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
-
     ids, mask = ref["input_ids"].numpy(), ref["attention_mask"].numpy()
-    (text,) = session("text_encoder").run(None, {"input_ids": ids, "attention_mask": mask})
-    image_encoder = session("image_encoder")
+    (text,) = session(bundle, "text_encoder").run(None, {"input_ids": ids, "attention_mask": mask})
+    image_encoder = session(bundle, "image_encoder")
     n_img, n_txt = len(ref["image_sizes"]), ids.shape[0]
     images = [image_encoder.run(None, {"pixels": ref[f"pixels_{i}"].numpy()})[0] for i in range(n_img)]
     longest = max(f.shape[1] for f in images)
@@ -440,13 +339,13 @@ def onnx_parity(bundle: Path, ref: dict) -> dict:
     image_mask = np.zeros((n_img, longest), dtype=np.int64)
     for i, f in enumerate(images):
         padded[i, :f.shape[1]], image_mask[i, :f.shape[1]] = f[0], 1
-    (logits,) = session("fusion_itm").run(None, {
+    (logits,) = session(bundle, "fusion_itm").run(None, {
         "text_features": np.tile(text, (n_img, 1, 1)), "text_mask": np.tile(mask, (n_img, 1)),
         "image_features": np.repeat(padded, n_txt, axis=0), "image_mask": np.repeat(image_mask, n_txt, axis=0)})
-    diff = lambda a, b: float(np.abs(a - b.detach().numpy()).max())  # noqa: E731
-    return {"image_token_features": max(diff(f, ref[f"image_token_features_{i}"]) for i, f in enumerate(images)),
-            "text_token_features": diff(text, ref["text_token_features"]),
-            "itm_logits": diff(logits.reshape(n_img, n_txt, 2), ref["itm_logits"])}
+    return {"image_token_features": max(max_abs_diff(f, ref[f"image_token_features_{i}"])
+                                        for i, f in enumerate(images)),
+            "text_token_features": max_abs_diff(text, ref["text_token_features"]),
+            "itm_logits": max_abs_diff(logits.reshape(n_img, n_txt, 2), ref["itm_logits"])}
 
 
 def image_section(checkpoint: Checkpoint) -> dict:
@@ -470,19 +369,13 @@ def image_section(checkpoint: Checkpoint) -> dict:
 
 def import_bundle(source: Path, out: Path, name: str | None = None, codec: str = "int8") -> dict:
     """Read the checkpoint directory ``source``, write the bundle to ``out``; returns the manifest."""
-    if codec not in CODECS:
-        raise ValueError(f"unknown codec [{codec}]; valid codecs: {list(CODECS)}")
-    checkpoint = read_checkpoint(source)
+    checkpoint, limit = start_bundle(source, out, codec, read_checkpoint, max_tokens)
     model = checkpoint.model
     cfg = model.config
-    limit = max_tokens(checkpoint)
-    out.mkdir(parents=True, exist_ok=True)
-    write_tokenizer(checkpoint, out / "tokenizer.json")
 
     specs = graph_specs(checkpoint)
     short, long = largest_image(checkpoint)
-    ids, mask = tokenize(checkpoint, ["a red circle", "a large blue square left of a small red star"], limit)
-    pixels = torch.zeros(2, 3, short, long)
+    ids, mask, pixels = export_inputs(checkpoint.tokenizer, limit, short, long)
     with torch.no_grad():
         image = ImageGraph(model)(pixels)
         text = TextGraph(model)(ids, mask)
@@ -501,11 +394,7 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
     manifest = {
         "format_version": BUNDLE_FORMAT,
         "name": name or out.name,
-        "model": {"family": "vilt", "architecture": ARCHITECTURE, "config": cfg.to_dict(),
-                  "parameters": sum(p.numel() for p in model.parameters()),
-                  "source": {"directory": str(checkpoint.directory),
-                             "files": {p.name: {"sha256": sha256(p), "bytes": p.stat().st_size} for p in checkpoint.files},
-                             "transformers": transformers.__version__, "torch": torch.__version__}},
+        "model": model_section(checkpoint, "vilt", ARCHITECTURE),
         "token_features": {"width": width, "feature_layers": 1, "image_tokens": most, "image_tokens_min": fewest,
                            "image_tokens_rule": f"1 + (s / patch_size) x (l / patch_size) for the largest output "
                                                 f"s x l = {short} x {long} (shortest_edge and longest_edge floored to "
@@ -514,10 +403,7 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
                            "layout": "[tokens = feature_layers x tokens_per_layer, width], layer-major; image rows: "
                                      "class token, then patches in row-major order",
                            "codec": codec, "codecs": list(CODECS)},
-        "text": {"tokenizer": "tokenizer.json", "max_tokens": limit, "preprocessing": "tokenizer_json",
-                 "tokenizer_class": type(checkpoint.tokenizer).__name__, "vocab_size": cfg.vocab_size,
-                 "pad_id": checkpoint.tokenizer.pad_token_id, "cls_id": checkpoint.tokenizer.cls_token_id,
-                 "sep_id": checkpoint.tokenizer.sep_token_id},
+        "text": text_section(checkpoint.tokenizer, limit, cfg.vocab_size),
         "image": image_section(checkpoint),
         "graphs": {key: {"file": f"{key}.onnx", "opset": OPSET, **spec} for key, spec in specs.items()},
         "fusion": fusion_section(FUSION_INPUTS, embedding=False),
@@ -534,6 +420,4 @@ def import_bundle(source: Path, out: Path, name: str | None = None, codec: str =
         "export_check": {"onnxruntime": ort.__version__, "max_abs_diff_vs_source": parity},
         "files": file_entries(out),
     }
-    check_manifest(manifest)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    return manifest
+    return write_manifest(out, manifest)

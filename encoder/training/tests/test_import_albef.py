@@ -21,6 +21,7 @@ from families.albef import AlbefInputs
 from families.albef_checkpoint import load_albef
 from feature_codec import bytes_per_item
 from fusion_contract import check_manifest
+from import_checks import assert_committed_fixture, manifest
 from importers import CheckpointError, albef
 from retrieval_eval import SCORE
 from tools.albef_tiny_bundle import DEFAULT_OUT, FIXTURE, TINY_VISION, write_tiny_source
@@ -49,10 +50,6 @@ def model(source):
 def recorded():
     """ALBEF's own code's inputs and outputs for the fixture checkpoint."""
     return torch.load(FIXTURE / "reference.pt", weights_only=True)
-
-
-def manifest(bundle):
-    return json.loads((bundle / "manifest.json").read_text())
 
 
 def run(bundle, name, **inputs):
@@ -285,11 +282,4 @@ def test_cli_detects_the_family_and_exits_2_with_the_message(source, tmp_path, c
 def test_the_committed_java_fixture_is_this_importers_output(bundle):
     """``encoder/src/test/resources/bundles/albef-tiny`` (what the Java tests load) is what the
     importer writes today: the same contract sections and the same reference outputs."""
-    committed = DEFAULT_OUT
-    ours, theirs = manifest(bundle), manifest(committed)
-    for section in ("format_version", "token_features", "text", "image", "graphs", "fusion", "score", "rerank",
-                    "fusion_flops_per_pair", "bytes_per_image"):
-        assert theirs[section] == ours[section], section
-    assert theirs["model"]["source"]["files"] == ours["model"]["source"]["files"]
-    for name in json.loads((bundle / "reference" / "reference.json").read_text())["arrays"]:
-        np.testing.assert_allclose(reference(committed, name), reference(bundle, name), rtol=0, atol=1e-6, err_msg=name)
+    assert_committed_fixture(bundle, DEFAULT_OUT)

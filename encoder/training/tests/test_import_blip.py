@@ -2,25 +2,22 @@
 exactly as a published checkpoint is laid out, imported, then checked in ONNX Runtime against
 the Hugging Face model's own forward."""
 
-import hashlib
 import json
-import shutil
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import pytest
 import torch
 import transformers
 from PIL import Image
-from safetensors.torch import load_file, save_file
-from tokenizers import Tokenizer
 
 import import_model
 from bundle_io import read_reference as reference
 from feature_codec import bytes_per_item
 from fusion_contract import check_manifest
-from importers import CheckpointError, hf_blip
+from import_checks import (assert_graphs_declared, assert_hf_provenance, assert_refused, assert_tokenizer_fixture,
+                           edit_json, grow_wordpiece_vocabulary, hf_refusals, manifest)
+from importers import hf_blip
+from importers.hf_checkpoint import session
 from retrieval_eval import SCORE
 from tools.random_blip_checkpoint import tiny_config, write_checkpoint
 
@@ -40,14 +37,6 @@ def bundle(checkpoint, tmp_path_factory):
 @pytest.fixture(scope="module")
 def source_model(checkpoint):
     return transformers.BlipForImageTextRetrieval.from_pretrained(checkpoint, local_files_only=True).eval()
-
-
-def manifest(bundle):
-    return json.loads((bundle / "manifest.json").read_text())
-
-
-def session(bundle, name):
-    return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
 
 
 def test_graphs_match_the_source_forward_on_new_inputs(bundle, checkpoint, source_model):
@@ -94,13 +83,7 @@ def test_reference_outputs_are_the_source_models(bundle, checkpoint):
 def test_manifest_declares_the_graphs_inputs(bundle):
     m = manifest(bundle)
     check_manifest(m)
-    for key, spec in m["graphs"].items():
-        graph = onnx.load(str(bundle / spec["file"]))
-        for declared, actual in ((spec["inputs"], graph.graph.input), (spec["outputs"], graph.graph.output)):
-            assert [t["name"] for t in declared] == [t.name for t in actual], key
-            for t, v in zip(declared, actual):
-                dims = [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
-                assert dims == t["shape"], (key, t["name"], dims)
+    assert_graphs_declared(bundle, m)
     fusion = m["fusion"]
     assert fusion["directions"]["text_to_image"]["inputs"] == [
         {"name": "input_ids", "source": "query.token_ids"}, {"name": "attention_mask", "source": "query.attention_mask"},
@@ -114,14 +97,8 @@ def test_manifest_declares_the_graphs_inputs(bundle):
 
 
 def test_provenance_score_and_costs(bundle, checkpoint):
-    m = manifest(bundle)
-    source = m["model"]["source"]
-    assert m["model"]["family"] == "blip" and source["transformers"] == transformers.__version__
-    assert {"config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json"} <= set(source["files"])
-    for name, entry in source["files"].items():
-        assert hashlib.sha256((checkpoint / name).read_bytes()).hexdigest() == entry["sha256"], name
-    for name, entry in m["files"].items():
-        assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == entry["sha256"], name
+    m = assert_hf_provenance(bundle, checkpoint)
+    assert m["model"]["family"] == "blip"
     assert m["score"] == SCORE and m["rerank"]["itc_weight"] == 1.0 and m["rerank"]["score_mode"] in SCORE["modes"]
     assert m["text"]["max_tokens"] == 35 and m["image"]["resize"] == "pil_bicubic"
     assert m["image"]["mean"] == pytest.approx([0.48145466, 0.4578275, 0.40821073])
@@ -131,13 +108,7 @@ def test_provenance_score_and_costs(bundle, checkpoint):
 
 
 def test_bundle_tokenizer_gives_the_checkpoints_ids(bundle):
-    fixture = json.loads((bundle / "reference" / "tokenizer_fixture.json").read_text())
-    tokenizer = Tokenizer.from_file(str(bundle / "tokenizer.json"))
-    short = [c for c in fixture["cases"] if len(c["ids"]) < fixture["max_tokens"]]
-    assert len(short) >= 5
-    for case in short:
-        assert tokenizer.encode(case["text"]).ids == case["ids"], case["text"]
-    assert any(len(c["ids"]) == fixture["max_tokens"] for c in fixture["cases"])  # truncation is exercised
+    tokenizer = assert_tokenizer_fixture(bundle)
     ids = tokenizer.encode("A red circle, left of the small dogs").ids
     assert tokenizer.token_to_id("[UNK]") not in ids and tokenizer.decode(ids) == "a red circle, left of the small dogs"
 
@@ -151,56 +122,18 @@ def test_pytorch_model_bin_checkpoint(tmp_path):
     assert m["token_features"]["image_tokens"] == 17
 
 
-def broken(checkpoint, tmp_path):
-    copy = tmp_path / "ckpt"
-    shutil.copytree(checkpoint, copy)
-    return copy
-
-
-def edit_json(path, **changes):
-    data = json.loads(path.read_text())
-    data.update(changes)
-    path.write_text(json.dumps(data))
-
-
-def edit_weights(path, edit):
-    weights = load_file(str(path))
-    edit(weights)
-    save_file(weights, str(path), metadata={"format": "pt"})
-
-
-def grow_vocabulary(directory, words):
-    """A vocab.txt with more word pieces than the model has embeddings (and no tokenizer.json)."""
-    vocab = directory / "vocab.txt"
-    vocab.write_text(vocab.read_text() + "".join(f"{w}\n" for w in words))
-    (directory / "tokenizer.json").unlink()
-
-
-@pytest.mark.parametrize("breakage, message", [
-    (lambda d: (d / "config.json").unlink(), r"\[config.json\]"),
-    (lambda d: edit_json(d / "config.json", architectures=["BlipForConditionalGeneration"]),
-     r"config.json\].*'BlipForConditionalGeneration'.*\[BlipForImageTextRetrieval\]"),
-    (lambda d: edit_json(d / "config.json", model_type="clip"), r"config.json\].*model_type \[clip\]"),
-    (lambda d: (d / "model.safetensors").unlink(), r"\[model.safetensors\] or \[pytorch_model.bin\]"),
-    (lambda d: (d / "preprocessor_config.json").unlink(), r"\[preprocessor_config.json\]"),
-    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:5000]),
-     r"model.safetensors\] could not be loaded as BlipForImageTextRetrieval"),
-    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.pop("itm_head.weight")),
-     r"model.safetensors\] has missing keys \['itm_head.weight'\]"),
-    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update(extra_head=torch.zeros(2))),
-     r"model.safetensors\] has unexpected keys \['extra_head'\]"),
-    (lambda d: grow_vocabulary(d, ["zebra", "yak", "xylophone"]),
+@pytest.mark.parametrize("breakage, message", hf_refusals(
+    hf_blip.ARCHITECTURE, "BlipForConditionalGeneration", "clip", missing_key="itm_head.weight",
+    mismatched=("itm_head.weight", (2, 48), (2, 32))) + [
+    (lambda d: grow_wordpiece_vocabulary(d, ["zebra", "yak", "xylophone"]),
      r"tokenizer \[.*vocab.txt\] gives token \[.+\] the id \[\d+\], outside .*vocab_size \[84\]"),
     (lambda d: edit_json(d / "preprocessor_config.json", size={"height": 64, "width": 64}),
      r"preprocessor_config.json\] size .* image_size \[32\]"),
-    (lambda d: edit_json(d / "preprocessor_config.json", resample=2), r"preprocessor_config.json\] resample \[2\]"),
+    (lambda d: edit_json(d / "preprocessor_config.json", do_convert_rgb=False),
+     r"preprocessor_config.json\] do_convert_rgb \[False\]"),
 ])
 def test_malformed_checkpoints_are_refused(checkpoint, tmp_path, breakage, message):
-    source = broken(checkpoint, tmp_path)
-    breakage(source)
-    with pytest.raises(CheckpointError, match=message):
-        hf_blip.import_bundle(source, tmp_path / "out")
-    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert_refused(hf_blip, checkpoint, tmp_path, breakage, message)
 
 
 def test_cli_exits_2_with_the_message(tmp_path, capsys):

@@ -2,26 +2,25 @@
 exactly as a published checkpoint is laid out, imported, then checked in ONNX Runtime against
 the Hugging Face model's own forward (with its own, randomly ordered, ``visual_embed``)."""
 
-import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 import torch
 import transformers
 from PIL import Image
-from safetensors.torch import load_file, save_file
-from tokenizers import Tokenizer
 
 import import_model
 from bundle_io import read_reference as reference
 from feature_codec import bytes_per_item
 from fusion_contract import check_manifest
-from importers import CheckpointError, hf_vilt
+from import_checks import (assert_committed_fixture, assert_graphs_declared, assert_hf_provenance, assert_refused,
+                           assert_tokenizer_fixture, broken, edit_json, edit_weights, grow_wordpiece_vocabulary,
+                           hf_refusals, manifest)
+from importers import hf_vilt
+from importers.hf_checkpoint import session
 from retrieval_eval import SCORE
 from tools.random_vilt_checkpoint import tiny_config, write_checkpoint
 
@@ -44,14 +43,6 @@ def bundle(checkpoint, tmp_path_factory):
 @pytest.fixture(scope="module")
 def source_model(checkpoint):
     return transformers.ViltForImageAndTextRetrieval.from_pretrained(checkpoint, local_files_only=True).eval()
-
-
-def manifest(bundle):
-    return json.loads((bundle / "manifest.json").read_text())
-
-
-def session(bundle, name):
-    return ort.InferenceSession(str(bundle / f"{name}.onnx"), providers=["CPUExecutionProvider"])
 
 
 def pad_rows(features):
@@ -186,14 +177,9 @@ def test_manifest_declares_the_graphs_inputs(bundle):
     m = manifest(bundle)
     check_manifest(m)
     assert "embedding" not in m
-    for key, spec in m["graphs"].items():
-        graph = onnx.load(str(bundle / spec["file"]))
-        for declared, actual in ((spec["inputs"], graph.graph.input), (spec["outputs"], graph.graph.output)):
-            assert [t["name"] for t in declared] == [t.name for t in actual], key
-            for t, v in zip(declared, actual):
-                dims = [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
-                assert dims == t["shape"], (key, t["name"], dims)
-        ops = {n.op_type for n in graph.graph.node}
+    assert_graphs_declared(bundle, m)
+    for spec in m["graphs"].values():
+        ops = {n.op_type for n in onnx.load(str(bundle / spec["file"])).graph.node}
         assert not ops & {"Multinomial", "RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike"}
     assert m["graphs"]["image_encoder"]["inputs"][0]["shape"] == ["batch", 3, "height", "width"]
     assert [o["name"] for o in m["graphs"]["text_encoder"]["outputs"]] == ["token_features"]
@@ -207,14 +193,8 @@ def test_manifest_declares_the_graphs_inputs(bundle):
 
 
 def test_provenance_score_and_costs(bundle, checkpoint):
-    m = manifest(bundle)
-    source = m["model"]["source"]
-    assert m["model"]["family"] == "vilt" and source["transformers"] == transformers.__version__
-    assert {"config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json"} <= set(source["files"])
-    for name, entry in source["files"].items():
-        assert hashlib.sha256((checkpoint / name).read_bytes()).hexdigest() == entry["sha256"], name
-    for name, entry in m["files"].items():
-        assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == entry["sha256"], name
+    m = assert_hf_provenance(bundle, checkpoint)
+    assert m["model"]["family"] == "vilt"
     assert m["score"] == SCORE and m["rerank"]["score_mode"] == "itm" and "itc_weight" not in m["rerank"]
     assert m["text"]["max_tokens"] == 40 and m["text"]["vocab_size"] == 86
     assert (m["text"]["pad_id"], m["text"]["cls_id"], m["text"]["sep_id"]) == (0, 2, 3)
@@ -231,14 +211,8 @@ def test_provenance_score_and_costs(bundle, checkpoint):
 
 
 def test_bundle_tokenizer_gives_the_checkpoints_ids(bundle):
-    fixture = json.loads((bundle / "reference" / "tokenizer_fixture.json").read_text())
-    tokenizer = Tokenizer.from_file(str(bundle / "tokenizer.json"))
-    assert fixture["max_tokens"] == 40
-    short = [c for c in fixture["cases"] if len(c["ids"]) < fixture["max_tokens"]]
-    assert len(short) >= 5
-    for case in short:
-        assert tokenizer.encode(case["text"]).ids == case["ids"], case["text"]
-    assert any(len(c["ids"]) == fixture["max_tokens"] for c in fixture["cases"])  # truncation is exercised
+    assert json.loads((bundle / "reference" / "tokenizer_fixture.json").read_text())["max_tokens"] == 40
+    tokenizer = assert_tokenizer_fixture(bundle)
     ids = tokenizer.encode("A red circle, left of the small dogs").ids
     assert tokenizer.token_to_id("[UNK]") not in ids and tokenizer.decode(ids) == "a red circle, left of the small dogs"
 
@@ -257,67 +231,21 @@ def test_published_processor_config_forms_read_alike(checkpoint, tmp_path):
     assert hf_vilt.image_token_range(ours) == (13, 25)
 
 
-def broken(checkpoint, tmp_path):
-    copy = tmp_path / "ckpt"
-    shutil.copytree(checkpoint, copy)
-    return copy
-
-
-def edit_json(path, **changes):
-    data = json.loads(path.read_text())
-    data.update(changes)
-    path.write_text(json.dumps(data))
-
-
-def edit_weights(path, edit):
-    weights = load_file(str(path))
-    edit(weights)
-    save_file(weights, str(path), metadata={"format": "pt"})
-
-
-def grow_vocabulary(directory, words):
-    """A vocab.txt with more word pieces than the model has embeddings (and no tokenizer.json)."""
-    vocab = directory / "vocab.txt"
-    vocab.write_text(vocab.read_text() + "".join(f"{w}\n" for w in words))
-    (directory / "tokenizer.json").unlink()
-
-
-@pytest.mark.parametrize("breakage, message", [
-    (lambda d: (d / "config.json").unlink(), r"\[config.json\]"),
-    (lambda d: edit_json(d / "config.json", architectures=["ViltForQuestionAnswering"]),
-     r"config.json\].*'ViltForQuestionAnswering'.*\[ViltForImageAndTextRetrieval\]"),
-    (lambda d: edit_json(d / "config.json", model_type="blip"), r"config.json\].*model_type \[blip\]"),
+@pytest.mark.parametrize("breakage, message", hf_refusals(
+    hf_vilt.ARCHITECTURE, "ViltForQuestionAnswering", "blip", missing_key="rank_output.weight",
+    mismatched=("vilt.embeddings.position_embeddings", (1, 37, 32), (1, 17, 32))) + [
     (lambda d: edit_json(d / "config.json", max_image_length=20),
      r"config.json\] max_image_length \[20\] is below the \[24\] patches of the largest image .*64 x 96"),
     (lambda d: edit_json(d / "config.json", image_size=[64, 48]), r"config.json\] image_size \[\[64, 48\]\]"),
-    (lambda d: (d / "model.safetensors").unlink(), r"\[model.safetensors\] or \[pytorch_model.bin\]"),
-    (lambda d: (d / "preprocessor_config.json").unlink(), r"\[preprocessor_config.json\]"),
-    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:5000]),
-     r"model.safetensors\] could not be loaded as ViltForImageAndTextRetrieval"),
-    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.pop("rank_output.weight")),
-     r"model.safetensors\] has missing keys \['rank_output.weight'\]"),
-    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update(extra_head=torch.zeros(2))),
-     r"model.safetensors\] has unexpected keys \['extra_head'\]"),
-    (lambda d: edit_weights(d / "model.safetensors", lambda w: w.update(
-        {"vilt.embeddings.position_embeddings": torch.zeros(1, 37, 32)})),
-     r"model.safetensors\] has mismatched keys \['vilt.embeddings.position_embeddings of shape \[1, 37, 32\] "
-     r"where \[config.json\] builds \[1, 17, 32\]'\]"),
-    (lambda d: grow_vocabulary(d, ["zebra", "yak", "xylophone"]),
+    (lambda d: grow_wordpiece_vocabulary(d, ["zebra", "yak", "xylophone"]),
      r"tokenizer \[.*vocab.txt\] gives token \[.+\] the id \[\d+\], outside .*vocab_size \[86\]"),
-    (lambda d: edit_json(d / "preprocessor_config.json", resample=2), r"preprocessor_config.json\] resample \[2\]"),
-    (lambda d: edit_json(d / "preprocessor_config.json", do_normalize=False),
-     r"preprocessor_config.json\] do_normalize \[False\]"),
     (lambda d: edit_json(d / "preprocessor_config.json", size_divisor=24),
      r"preprocessor_config.json\] size_divisor \[24\] is not a positive multiple of .*patch_size \[16\]"),
     (lambda d: edit_json(d / "preprocessor_config.json", size={"height": 64, "width": 64}),
      r"preprocessor_config.json\] size .* has no positive shortest_edge"),
 ])
 def test_malformed_checkpoints_are_refused(checkpoint, tmp_path, breakage, message):
-    source = broken(checkpoint, tmp_path)
-    breakage(source)
-    with pytest.raises(CheckpointError, match=message):
-        hf_vilt.import_bundle(source, tmp_path / "out")
-    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert_refused(hf_vilt, checkpoint, tmp_path, breakage, message)
 
 
 def test_cli_dispatches_on_model_type(checkpoint, tmp_path, capsys):
@@ -342,10 +270,4 @@ def test_cli_dispatches_on_model_type(checkpoint, tmp_path, capsys):
 def test_the_committed_java_fixture_is_this_importers_output(bundle):
     """``encoder/src/test/resources/bundles/vilt-tiny`` (what the Java tests load) is what the
     importer writes today from the same seed: the contract sections and the reference outputs."""
-    ours, theirs = manifest(bundle), manifest(COMMITTED)
-    for section in ("format_version", "token_features", "text", "image", "graphs", "fusion", "score", "rerank",
-                    "fusion_flops_per_pair", "bytes_per_image"):
-        assert theirs[section] == ours[section], section
-    assert theirs["model"]["source"]["files"] == ours["model"]["source"]["files"]
-    for name in json.loads((bundle / "reference" / "reference.json").read_text())["arrays"]:
-        np.testing.assert_allclose(reference(COMMITTED, name), reference(bundle, name), rtol=0, atol=1e-6, err_msg=name)
+    assert_committed_fixture(bundle, COMMITTED)

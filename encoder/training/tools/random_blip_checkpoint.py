@@ -12,14 +12,16 @@ only the shapes and the code paths are real.
 
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
-from transformers import BertTokenizerFast, BlipConfig, BlipForImageTextRetrieval, BlipImageProcessorPil
+from transformers import BlipConfig, BlipForImageTextRetrieval, BlipImageProcessorPil
 
-SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from encoder/training
+from tools.hf_random_checkpoint import (BERT_BASE_VOCAB, arguments, pickle_weights, save_model,  # noqa: E402
+                                        wordpiece_vocabulary, write_wordpiece_tokenizer)
+
 WORDS = ["a", "an", "the", "red", "blue", "green", "circle", "square", "star", "dog", "cat", "on", "of", "left",
          "right", "small", "large", "photo", "man", "riding", "horse", "cafe", "naive", "##s", "##ing", "##ed", ","]
 # BLIP's tokenizer adds these two after BERT's vocabulary (BLIP's init_tokenizer): the decoder's
@@ -48,40 +50,24 @@ def tiny_config(image_size: int = 32, patch_size: int = 8) -> BlipConfig:
 
 
 def _vocabulary(tiny: bool) -> list[str]:
-    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
-    vocab = list(dict.fromkeys(SPECIAL + WORDS + letters + [f"##{c}" for c in letters]))
-    if not tiny:  # BERT-base's size, so that [DEC] and [ENC] land on 30522 and 30523 as in BLIP's
-        vocab += [f"[unused{i}]" for i in range(30522 - len(vocab))]
-    return vocab
+    # Full size: BERT-base's, so that [DEC] and [ENC] land on 30522 and 30523 as in BLIP's.
+    return wordpiece_vocabulary(WORDS, None if tiny else BERT_BASE_VOCAB)
 
 
 def write_checkpoint(out: Path, config: BlipConfig, seed: int = 0, safetensors: bool = True, tiny: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = BlipForImageTextRetrieval(config).eval()
-    model.config.architectures = ["BlipForImageTextRetrieval"]
-    model.save_pretrained(out)
-    if not safetensors:  # the older layout: a pickled state dict
-        weights = out / "model.safetensors"
-        torch.save(load_file(str(weights)), out / "pytorch_model.bin")
-        weights.unlink()
-    vocab = _vocabulary(tiny)
-    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
-    tokenizer.add_special_tokens(BLIP_ADDED)
-    tokenizer.model_max_length = 512
-    tokenizer.save_pretrained(out)
-    (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")  # published checkpoints carry both
+    save_model(BlipForImageTextRetrieval(config).eval(), out)
+    if not safetensors:
+        pickle_weights(out)
+    write_wordpiece_tokenizer(out, _vocabulary(tiny), 512, BLIP_ADDED)
     size = config.vision_config.image_size
     BlipImageProcessorPil(size={"height": size, "width": size}).save_pretrained(out)
     return out
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Write a random-weight BLIP retrieval checkpoint directory.")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--tiny", action="store_true", help="the tests' tiny config instead of BlipConfig() defaults")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args = arguments("BLIP", "BlipConfig").parse_args(argv)
     config = tiny_config() if args.tiny else BlipConfig()
     write_checkpoint(args.out, config, args.seed, tiny=args.tiny)
     print(args.out)

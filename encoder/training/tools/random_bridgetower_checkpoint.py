@@ -26,8 +26,8 @@ mean nothing; only the shapes and the code paths are real. The full-size model k
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -36,6 +36,9 @@ from tokenizers import pre_tokenizers
 from transformers import (BridgeTowerConfig, BridgeTowerForContrastiveLearning, BridgeTowerForImageAndTextRetrieval,
                           BridgeTowerImageProcessorPil, RobertaTokenizerFast)
 from transformers.models.bridgetower.modeling_bridgetower import BridgeTowerITMHead, BridgeTowerMLMHead
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from encoder/training
+from tools.hf_random_checkpoint import arguments, pickle_weights, save_model  # noqa: E402
 
 SPECIAL = ["<s>", "<pad>", "</s>", "<unk>"]  # RoBERTa's ids 0..3; <mask> goes last
 WORDS = ["a", "an", "the", "red", "blue", "green", "circle", "square", "squares", "star", "stars", "dog", "cat",
@@ -137,13 +140,9 @@ def write_checkpoint(out: Path, config: BridgeTowerConfig, seed: int = 0, size_d
     if itc:
         _write_itc_model(out, config)
     else:
-        model = BridgeTowerForImageAndTextRetrieval(config).eval()
-        model.config.architectures = ["BridgeTowerForImageAndTextRetrieval"]
-        model.save_pretrained(out)
-    if not safetensors:  # the older layout: a pickled state dict
-        weights = out / "model.safetensors"
-        torch.save(load_file(str(weights)), out / "pytorch_model.bin")
-        weights.unlink()
+        save_model(BridgeTowerForImageAndTextRetrieval(config).eval(), out)
+    if not safetensors:
+        pickle_weights(out)
     vocab, merges = vocabulary()
     tokenizer = RobertaTokenizerFast(vocab=vocab, merges=merges)
     tokenizer.model_max_length = 512
@@ -164,8 +163,7 @@ def _write_itc_model(out: Path, config: BridgeTowerConfig) -> None:
     to its weight file, initialised as those models' ``post_init`` does (std 0.05 x
     initializer_factor, zero biases)."""
     model = BridgeTowerForContrastiveLearning(config).eval()
-    model.config.architectures = ["BridgeTowerForContrastiveLearning"]
-    model.save_pretrained(out)
+    save_model(model, out)
     heads = {"itm_score": BridgeTowerITMHead(config.hidden_size * 2), "mlm_score": BridgeTowerMLMHead(config)}
     weights_file = out / "model.safetensors"
     weights = load_file(str(weights_file))
@@ -178,14 +176,11 @@ def _write_itc_model(out: Path, config: BridgeTowerConfig) -> None:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Write a random-weight BridgeTower retrieval checkpoint directory.")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--tiny", action="store_true", help="the tests' tiny config instead of BridgeTowerConfig() defaults")
+    p = arguments("BridgeTower", "BridgeTowerConfig")
     p.add_argument("--itc", action="store_true",
                    help="with ITC heads beside the ITM one, laid out as BridgeTower/bridgetower-large-itm-mlm-itc "
                         f"(--tiny: tiny_itc_config(), {TINY_ITC_WIDTH} wide with {TINY_CONTRASTIVE_SIZE}-wide "
                         f"vectors; else BridgeTowerConfig() with {ITC_CONTRASTIVE_SIZE}-wide vectors)")
-    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.itc:
         config = tiny_itc_config() if args.tiny else itc_config(BridgeTowerConfig())

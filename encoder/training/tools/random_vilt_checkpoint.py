@@ -12,18 +12,19 @@ bert-base-uncased's 30,522), so its ids mean nothing; only the shapes and the co
 
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
-from transformers import BertTokenizerFast, ViltConfig, ViltForImageAndTextRetrieval, ViltImageProcessorPil
+from transformers import ViltConfig, ViltForImageAndTextRetrieval, ViltImageProcessorPil
 
-SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from encoder/training
+from tools.hf_random_checkpoint import (BERT_BASE_VOCAB, arguments, pickle_weights, save_model,  # noqa: E402
+                                        wordpiece_vocabulary, write_wordpiece_tokenizer)
+
 WORDS = ["a", "an", "the", "two", "red", "blue", "green", "circle", "square", "star", "dog", "cat", "on", "of",
          "left", "right", "small", "large", "photo", "man", "riding", "horse", "cafe", "naive", "and", "at",
          "##s", "##ing", "##ed", ",", "."]
-BERT_BASE_VOCAB = 30522
 # ViLT's text length (its max_text_len, the published config's max_position_embeddings and the
 # published tokenizer's model_max_length).
 VILT_MAX_TEXT_LEN = 40
@@ -47,11 +48,7 @@ def tiny_config(image_size: int = 64, patch_size: int = 16, max_image_length: in
 
 
 def vocabulary(tiny: bool) -> list[str]:
-    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
-    vocab = list(dict.fromkeys(SPECIAL + WORDS + letters + [f"##{c}" for c in letters]))
-    if not tiny:
-        vocab += [f"[unused{i}]" for i in range(BERT_BASE_VOCAB - len(vocab))]
-    return vocab
+    return wordpiece_vocabulary(WORDS, None if tiny else BERT_BASE_VOCAB)
 
 
 @torch.no_grad()
@@ -72,28 +69,17 @@ def write_checkpoint(out: Path, config: ViltConfig, seed: int = 0, safetensors: 
     torch.manual_seed(seed)
     model = ViltForImageAndTextRetrieval(config).eval()
     _randomize(model, config.initializer_range)
-    model.config.architectures = ["ViltForImageAndTextRetrieval"]
-    model.save_pretrained(out)
-    if not safetensors:  # the older layout: a pickled state dict
-        weights = out / "model.safetensors"
-        torch.save(load_file(str(weights)), out / "pytorch_model.bin")
-        weights.unlink()
-    vocab = vocabulary(tiny)
-    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
-    tokenizer.model_max_length = VILT_MAX_TEXT_LEN
-    tokenizer.save_pretrained(out)
-    (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")  # published checkpoints carry both
+    save_model(model, out)
+    if not safetensors:
+        pickle_weights(out)
+    write_wordpiece_tokenizer(out, vocabulary(tiny), VILT_MAX_TEXT_LEN)
     edge = shortest_edge or (TINY_SHORTEST_EDGE if tiny else 384)
     ViltImageProcessorPil(size={"shortest_edge": edge}, size_divisor=32).save_pretrained(out)
     return out
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Write a random-weight ViLT retrieval checkpoint directory.")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--tiny", action="store_true", help="the tests' tiny config instead of ViltConfig() defaults")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args = arguments("ViLT", "ViltConfig").parse_args(argv)
     config = tiny_config() if args.tiny else ViltConfig()
     write_checkpoint(args.out, config, args.seed, tiny=args.tiny)
     print(args.out)
