@@ -1,18 +1,20 @@
 package io.fuserank.plugin.rescore;
 
+import static io.fuserank.plugin.rescore.SearchTestRequests.bulkLine;
+import static io.fuserank.plugin.rescore.SearchTestRequests.ids;
+import static io.fuserank.plugin.rescore.SearchTestRequests.quote;
+
 import io.fuserank.encoder.ModelBundle;
 import io.fuserank.plugin.FuseRankPlugin;
 import io.fuserank.plugin.FuseRankSettings;
 import org.elasticsearch.client.Request;
 import org.elasticsearch.client.ResponseException;
-import org.elasticsearch.common.Strings;
 import org.elasticsearch.common.network.NetworkModule;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.test.ESIntegTestCase;
 import org.elasticsearch.test.rest.ObjectPath;
 import org.elasticsearch.transport.netty4.Netty4Plugin;
-import org.elasticsearch.xcontent.json.JsonXContent;
 import org.junit.AfterClass;
 import org.junit.Before;
 import org.junit.BeforeClass;
@@ -21,7 +23,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.Comparator;
@@ -247,37 +248,10 @@ public class PairedRerankerSearchIntegTests extends ESIntegTestCase {
     }
 
     private void bulk(String body, String pipeline) throws IOException {
-        Request request = new Request("POST", "/_bulk");
-        request.addParameter("refresh", "true");
-        request.addParameter("pipeline", pipeline);
-        request.setJsonEntity(body);
-        ObjectPath response = ObjectPath.createFromResponse(getRestClient().performRequest(request));
-        assertFalse(response.toString(), response.evaluate("errors"));
-    }
-
-    private static String bulkLine(String index, String id, String field, String value) {
-        return "{\"index\": {\"_index\": \"" + index + "\", \"_id\": \"" + id + "\"}}\n{" + quote(field) + ": " + quote(value) + "}\n";
+        SearchTestRequests.bulk(getRestClient(), body, pipeline);
     }
 
     private static ObjectPath search(String index, String body) throws IOException {
-        Request request = new Request("POST", "/" + index + "/_search");
-        request.setJsonEntity(body);
-        return ObjectPath.createFromResponse(getRestClient().performRequest(request));
-    }
-
-    private static List<String> ids(ObjectPath response) throws IOException {
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < response.evaluateArraySize("hits.hits"); i++) {
-            ids.add(response.evaluate("hits.hits." + i + "._id"));
-        }
-        return ids;
-    }
-
-    private static String quote(String value) {
-        try {
-            return Strings.toString(JsonXContent.contentBuilder().value(value));
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        }
+        return SearchTestRequests.search(getRestClient(), index, body);
     }
 }
